@@ -1,0 +1,175 @@
+//! Configuration: one TOML file read through the `config` crate, layered over the
+//! defaults built into the binary, with every key overridable from the environment
+//! (`XIAOER_SHOP__SHIP_HOURS=24`, `XIAOER_SHOP__ZH__COURIER=圆通`).
+
+use crate::error::{Error, Result};
+use crate::files::DEFAULT_CONFIG;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where operators' files live.
+    pub paths: Paths,
+    /// Classifier thresholds.
+    pub nlu: NluConfig,
+    /// Conversation policy.
+    pub dialogue: DialogueConfig,
+    /// Shop facts: shared scalars, and `zh` / `en` tables of wording.
+    pub shop: BTreeMap<String, serde_json::Value>,
+    /// Item words per language.
+    pub catalog: Catalog,
+}
+
+/// Folders of the operators' files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    /// `intents/` folder.
+    pub intents: PathBuf,
+    /// `replies/` folder.
+    pub replies: PathBuf,
+}
+
+/// Classifier thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NluConfig {
+    /// Minimum confidence to answer without a human.
+    pub threshold: f32,
+    /// Minimum lead of the best intent over the runner-up.
+    pub margin: f32,
+    /// Examples retrieved per clause.
+    pub neighbours: usize,
+}
+
+/// Conversation policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogueConfig {
+    /// The intent whose repeats climb the bargaining ladder ("" to disable).
+    pub bargain_intent: String,
+    /// The bargaining ask (1-based) from which the bot escalates.
+    pub bargain_escalate_at: u32,
+    /// Offer the configured concession once instead of escalating.
+    pub bargain_concession: bool,
+    /// Messages of the conversation remembered for context.
+    pub history: usize,
+}
+
+/// Item words recognised in messages.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Chinese item words.
+    #[serde(default)]
+    pub zh: Vec<String>,
+    /// English item words.
+    #[serde(default)]
+    pub en: Vec<String>,
+}
+
+/// Shop facts resolved for one language: template variable → text.
+pub type Facts = BTreeMap<String, String>;
+
+impl Config {
+    /// The built-in defaults alone (no file, no environment).
+    pub fn defaults() -> Config {
+        Config::build(None, false).expect("the built-in configuration is valid")
+    }
+
+    /// Defaults, then `file` (required when given; else `./xiaoer.toml` if present),
+    /// then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        Config::build(file, true)
+    }
+
+    fn build(file: Option<&Path>, env: bool) -> Result<Config> {
+        use config::{Environment, File, FileFormat};
+        let mut b = config::Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
+        match file {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(Error::Config(format!("{}: no such file", p.display())));
+                }
+                b = b.add_source(File::from(p).format(FileFormat::Toml).required(true));
+            }
+            None if env && Path::new("xiaoer.toml").is_file() => {
+                b = b.add_source(File::new("xiaoer.toml", FileFormat::Toml));
+            }
+            None => {}
+        }
+        if env {
+            b = b.add_source(Environment::with_prefix("XIAOER").prefix_separator("_").separator("__").try_parsing(true));
+        }
+        let c = b.build().map_err(|e| Error::Config(e.to_string()))?;
+        let cfg: Config = c.try_deserialize().map_err(|e| Error::Config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let n = &self.nlu;
+        if !(0.0..=1.0).contains(&n.threshold) {
+            return Err(Error::Config(format!("nlu.threshold = {} must be between 0 and 1", n.threshold)));
+        }
+        if !(0.0..=1.0).contains(&n.margin) {
+            return Err(Error::Config(format!("nlu.margin = {} must be between 0 and 1", n.margin)));
+        }
+        if n.neighbours == 0 || n.neighbours > 100 {
+            return Err(Error::Config(format!("nlu.neighbours = {} must be 1 to 100", n.neighbours)));
+        }
+        for lang in ["zh", "en"] {
+            if !matches!(self.shop.get(lang), Some(serde_json::Value::Object(_))) {
+                return Err(Error::Config(format!("[shop.{lang}] is missing: it holds the shop's wording in that language")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The template variables for one language (`"zh"` or `"en"`): shared scalars
+    /// of `[shop]`, overridden by `[shop.<lang>]`.
+    pub fn facts(&self, lang: &str) -> Facts {
+        let mut out = Facts::new();
+        for (k, v) in &self.shop {
+            if let Some(s) = scalar(v) {
+                out.insert(k.clone(), s);
+            }
+        }
+        if let Some(serde_json::Value::Object(m)) = self.shop.get(lang) {
+            for (k, v) in m {
+                if let Some(s) = scalar(v) {
+                    out.insert(k.clone(), s);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_describe_a_shop_in_both_languages() {
+        let c = Config::defaults();
+        let zh = c.facts("zh");
+        let en = c.facts("en");
+        assert_eq!(zh["ship_hours"], en["ship_hours"]);
+        assert_ne!(zh["courier"], en["courier"]);
+        assert!(zh.contains_key("item") && en.contains_key("item"));
+    }
+}

@@ -1,0 +1,230 @@
+//! Dialogue: conversation state and the policies on top of the NLU's answer —
+//! follow-ups that inherit the last topic (那顺丰呢, "and to Chile?"), the
+//! bargaining ladder, a buyer repeating an answered question, the buyer's
+//! language, and escalation when the engine is unsure.
+
+use crate::engine::Engine;
+use crate::files::Action;
+use crate::nlu::lang::Lang;
+use crate::nlu::{score, segment, Classification};
+use crate::reply::Key;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+
+/// Why a message goes to a human.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The intent's own action is escalate (complaint, defect, ...): its id.
+    Intent(String),
+    /// Nothing fits.
+    Unclassified,
+    /// The engine is not sure enough to answer.
+    LowConfidence,
+    /// Bargaining past the shop's patience.
+    RepeatedBargain,
+    /// The same question again after it was answered.
+    RepeatedQuestion,
+}
+
+impl Reason {
+    /// The reason's name (for frames, logs and the system line's table).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Reason::Intent(id) => id,
+            Reason::Unclassified => "unclassified",
+            Reason::LowConfidence => "low_confidence",
+            Reason::RepeatedBargain => "repeated_bargain",
+            Reason::RepeatedQuestion => "repeated_question",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Turn {
+    hashes: Vec<u64>,
+    intents: Vec<usize>,
+    action: Action,
+}
+
+/// The state of one conversation.
+#[derive(Debug, Clone, Default)]
+pub struct Conversation {
+    /// The language of the buyer's last message with letters.
+    pub lang: Option<Lang>,
+    /// Bargaining asks so far.
+    pub bargains: u32,
+    /// The one-time concession was offered.
+    pub concession_given: bool,
+    history: VecDeque<Turn>,
+    used: HashMap<String, usize>,
+}
+
+/// What the bot decided about one message.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Intent ids, best first; `["none"]` when nothing fits.
+    pub intents: Vec<String>,
+    /// Reply or escalate.
+    pub action: Action,
+    /// Confidence 0..1.
+    pub confidence: f32,
+    /// Why it escalates, when it does.
+    pub reason: Option<Reason>,
+    /// The text sent to the buyer (a holding line when escalating).
+    pub reply: String,
+    /// The language answered in.
+    pub lang: Lang,
+    /// The intents came from the previous turn (a follow-up).
+    pub inherited: bool,
+    /// The NLU's detail.
+    pub classification: Classification,
+}
+
+/// A short message that continues the previous topic: 那…呢, "and …?", "what about …".
+fn is_follow_up(normalized: &str) -> bool {
+    let n = normalized.trim_end_matches(['?', '!', '.', ' ']);
+    let chars = n.chars().count();
+    let zh = (n.starts_with('那') || n.ends_with('呢')) && chars <= 14;
+    let en = ["and ", "what about", "how about", "also "].iter().any(|p| n.starts_with(p)) && chars <= 40;
+    zh || en
+}
+
+impl Engine {
+    /// Decides on one buyer message in its conversation, updating the state.
+    pub fn decide(&self, conv: &mut Conversation, text: &str, explain: bool) -> Decision {
+        let c = self.nlu.classify(text, explain);
+        let cfg = &self.config;
+        let lang = c.lang.or(conv.lang).unwrap_or(Lang::Zh);
+        conv.lang = Some(lang);
+        let threshold = cfg.nlu.threshold;
+
+        let mut intents: Vec<usize> = c.intents.iter().map(|s| s.intent).collect();
+        let mut confidence = c.confidence;
+        let mut inherited = false;
+        let last = conv.history.back().map(|t| t.intents.clone()).unwrap_or_default();
+        let last_real: Vec<usize> = last.iter().copied().filter(|&i| !self.nlu.intents[i].yields).collect();
+        if is_follow_up(&c.normalized) && !last_real.is_empty() && (intents.is_empty() || confidence < threshold || intents.iter().all(|&i| self.nlu.intents[i].yields)) {
+            intents = last_real;
+            confidence = confidence.max(threshold);
+            inherited = true;
+        }
+
+        let mut reason = None;
+        let mut stage: Option<&str> = None;
+        if intents.is_empty() {
+            reason = Some(Reason::Unclassified);
+        } else if let Some(&i) = intents.iter().find(|&&i| self.nlu.intents[i].action == Action::Escalate) {
+            reason = Some(Reason::Intent(self.nlu.intents[i].id.clone()));
+        } else if confidence < threshold {
+            reason = Some(Reason::LowConfidence);
+        }
+
+        let bargain = self.nlu.intent_index(&cfg.dialogue.bargain_intent);
+        if let Some(b) = bargain.filter(|b| intents.contains(b)) {
+            conv.bargains += 1;
+            if reason.is_none() {
+                if conv.bargains >= cfg.dialogue.bargain_escalate_at {
+                    if cfg.dialogue.bargain_concession && !conv.concession_given {
+                        conv.concession_given = true;
+                        stage = Some("concession");
+                    } else {
+                        reason = Some(Reason::RepeatedBargain);
+                    }
+                } else if conv.bargains >= 2 {
+                    stage = Some("later");
+                }
+            }
+            let _ = b;
+        }
+
+        let hashes = segment::token_hashes(&c.normalized);
+        if reason.is_none() && !inherited {
+            if let Some(prev) = conv.history.back() {
+                let real = |v: &[usize]| v.iter().any(|&i| !self.nlu.intents[i].yields);
+                if prev.action == Action::Reply && prev.intents == intents && real(&intents) && score::cosine(&prev.hashes, &hashes) >= 0.85 && stage.is_none() {
+                    reason = Some(Reason::RepeatedQuestion);
+                }
+            }
+        }
+
+        let action = if reason.is_some() { Action::Escalate } else { Action::Reply };
+        let reply = self.compose(conv, &c, &intents, reason.as_ref(), stage, lang);
+        conv.history.push_back(Turn { hashes, intents: intents.clone(), action });
+        while conv.history.len() > cfg.dialogue.history.max(1) {
+            conv.history.pop_front();
+        }
+        let ids = if intents.is_empty() {
+            vec!["none".to_string()]
+        } else {
+            intents.iter().map(|&i| self.nlu.intents[i].id.clone()).collect()
+        };
+        Decision { intents: ids, action, confidence, reason, reply, lang, inherited, classification: c }
+    }
+
+    /// One reply that answers every intent of the message, in the buyer's language.
+    fn compose(&self, conv: &mut Conversation, c: &Classification, intents: &[usize], reason: Option<&Reason>, stage: Option<&str>, lang: Lang) -> String {
+        let item = c.item.as_deref();
+        let mut parts: Vec<String> = Vec::new();
+        let mut say = |conv: &mut Conversation, key: Key<'_>| {
+            let name = format!("{key:?}");
+            let seed = c.normalized.bytes().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+            let n = conv.used.entry(name).or_insert(seed % 97);
+            let text = self.replies.render(key, lang, *n, item);
+            *n += 1;
+            parts.push(text);
+        };
+        match reason {
+            Some(Reason::Unclassified) => say(conv, Key::System("unclassified")),
+            Some(Reason::LowConfidence) => say(conv, Key::System("low_confidence")),
+            Some(Reason::RepeatedQuestion) => say(conv, Key::System("repeated_question")),
+            Some(Reason::RepeatedBargain) => say(conv, Key::System("repeated_bargain")),
+            _ => {
+                let greeted = intents.iter().all(|&i| !self.nlu.intents[i].yields)
+                    && c.clauses.iter().any(|cl| cl.ranking.first().is_some_and(|s| self.nlu.intents[s.intent].yields && self.nlu.intents[s.intent].id != "closing"));
+                if greeted {
+                    say(conv, Key::System("greeting_prefix"));
+                }
+                let follow_up_closing = intents.len() == 1
+                    && self.nlu.intents[intents[0]].yields
+                    && conv.history.back().is_some_and(|t| t.action == Action::Reply && t.intents.iter().any(|&i| !self.nlu.intents[i].yields))
+                    && self.replies.has(Key::System("follow_up_closing"))
+                    && c.normalized.chars().count() <= 6;
+                if follow_up_closing {
+                    say(conv, Key::System("follow_up_closing"));
+                } else {
+                    for &i in intents {
+                        let id = self.nlu.intents[i].id.as_str();
+                        match stage {
+                            Some(st) if Some(i) == self.nlu.intent_index(&self.config.dialogue.bargain_intent) && self.replies.has(Key::Stage(id, st)) => say(conv, Key::Stage(id, st)),
+                            _ => say(conv, Key::Intent(id)),
+                        }
+                    }
+                }
+            }
+        }
+        join(parts, lang)
+    }
+}
+
+/// Joins reply parts into one message; later parts drop a leading 亲/Hi so the
+/// buyer is greeted once.
+fn join(parts: Vec<String>, lang: Lang) -> String {
+    let mut out = String::new();
+    for (k, p) in parts.into_iter().enumerate() {
+        let p = p.trim();
+        if k == 0 {
+            out.push_str(p);
+            continue;
+        }
+        let p = match lang {
+            Lang::Zh => p.trim_start_matches("亲爱的").trim_start_matches('亲').trim_start_matches(['，', ',', '～', '~', '！', ' ']),
+            Lang::En => p,
+        };
+        if lang == Lang::En && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        out.push_str(p);
+    }
+    out
+}

@@ -1,0 +1,253 @@
+//! Evaluation on labelled sets: the metrics of `../shared/eval/score.py`,
+//! computed the same way (the same rules, the same order of operations), plus
+//! the classification latency and throughput of the run.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One labelled message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Gold {
+    /// The buyer's text.
+    pub text: String,
+    /// The labelled intents.
+    pub intents: Vec<String>,
+    /// The labelled action.
+    pub action: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GoldLine {
+    Dialogue { id: Option<String>, turns: Vec<Gold> },
+    Single(Gold),
+}
+
+/// A labelled file: conversations of one or more turns, in order.
+#[derive(Debug, Clone, Default)]
+pub struct GoldSet {
+    /// Each conversation's turns (a single message is a conversation of one).
+    pub conversations: Vec<(String, Vec<Gold>)>,
+}
+
+impl GoldSet {
+    /// Parses JSONL; errors name the line.
+    pub fn parse(text: &str) -> Result<GoldSet, String> {
+        let mut out = GoldSet::default();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let g: GoldLine = serde_json::from_str(line).map_err(|e| format!("line {}: {e} (expected {{\"text\", \"intents\", \"action\"}} or {{\"id\", \"turns\"}})", n + 1))?;
+            match g {
+                GoldLine::Dialogue { id, turns } => out.conversations.push((id.unwrap_or_else(|| format!("line-{}", n + 1)), turns)),
+                GoldLine::Single(g) => out.conversations.push((format!("line-{}", n + 1), vec![g])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every message, flattened in order.
+    pub fn messages(&self) -> impl Iterator<Item = &Gold> {
+        self.conversations.iter().flat_map(|(_, t)| t.iter())
+    }
+}
+
+/// A prediction for one message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pred {
+    /// Predicted intents.
+    pub intents: Vec<String>,
+    /// Predicted action.
+    pub action: String,
+}
+
+/// Per-intent figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PerIntent {
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+    /// Gold count.
+    pub support: u64,
+}
+
+/// One confusion (gold set → predicted set).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Confusion {
+    /// Gold intents joined by +.
+    pub gold: String,
+    /// Predicted intents joined by +.
+    pub pred: String,
+    /// How often.
+    pub count: u64,
+}
+
+/// The scores, with the same names and meanings as `score.py --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Scores {
+    /// Messages scored.
+    pub messages: u64,
+    /// Share with the exact intent set.
+    pub intent_accuracy: f64,
+    /// Share with the right action.
+    pub action_accuracy: f64,
+    /// Share answered (reply) with a wrong intent set.
+    pub wrong_answer_rate: f64,
+    /// Of those needing a human, share escalated.
+    pub escalation_recall: f64,
+    /// Of those escalated, share that needed it.
+    pub escalation_precision: f64,
+    /// Of those the bot should answer, share answered right.
+    pub automation_rate: f64,
+    /// Mean F1 over intents.
+    pub macro_f1: f64,
+    /// Per intent.
+    pub per_intent: BTreeMap<String, PerIntent>,
+    /// Most frequent confusions.
+    pub top_confusions: Vec<Confusion>,
+}
+
+const SOFT: [&str; 2] = ["greeting", "closing"];
+
+fn pred_set(gold: &BTreeSet<&str>, pred: &Pred) -> BTreeSet<String> {
+    let mut got: BTreeSet<String> = pred.intents.iter().cloned().collect();
+    if got.is_empty() {
+        got.insert("none".into());
+    }
+    if gold.iter().any(|g| !SOFT.contains(g)) {
+        got.retain(|i| !SOFT.contains(&i.as_str()));
+        if got.is_empty() {
+            got.insert("none".into());
+        }
+    }
+    got
+}
+
+fn ratio(a: u64, b: u64, empty: f64) -> f64 {
+    if b == 0 {
+        empty
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Scores predictions against gold, message by message, as `score.py` does.
+pub fn score(gold: &[&Gold], pred: &[Pred]) -> Result<Scores, String> {
+    if gold.len() != pred.len() {
+        return Err(format!("{} gold messages but {} predictions", gold.len(), pred.len()));
+    }
+    let n = gold.len() as u64;
+    let (mut right, mut act_ok, mut wrong_answer) = (0u64, 0u64, 0u64);
+    let (mut esc_gold, mut esc_hit, mut esc_pred) = (0u64, 0u64, 0u64);
+    let (mut reply_gold, mut automated) = (0u64, 0u64);
+    let mut tp: BTreeMap<String, u64> = BTreeMap::new();
+    let mut fp: BTreeMap<String, u64> = BTreeMap::new();
+    let mut fn_: BTreeMap<String, u64> = BTreeMap::new();
+    // (count, first seen) per confusion, to order ties as Python's Counter does.
+    let mut confusions: BTreeMap<(String, String), (u64, usize)> = BTreeMap::new();
+    for (k, (g, p)) in gold.iter().zip(pred).enumerate() {
+        let gs: BTreeSet<&str> = g.intents.iter().map(String::as_str).collect();
+        let ps = pred_set(&gs, p);
+        let ps_ref: BTreeSet<&str> = ps.iter().map(String::as_str).collect();
+        let ok = gs == ps_ref;
+        right += ok as u64;
+        act_ok += (p.action == g.action) as u64;
+        if p.action == "reply" && !ok {
+            wrong_answer += 1;
+        }
+        if g.action == "escalate" {
+            esc_gold += 1;
+            esc_hit += (p.action == "escalate") as u64;
+        }
+        if p.action == "escalate" {
+            esc_pred += 1;
+        }
+        if g.action == "reply" {
+            reply_gold += 1;
+            automated += (p.action == "reply" && ok) as u64;
+        }
+        for i in gs.intersection(&ps_ref) {
+            *tp.entry(i.to_string()).or_default() += 1;
+        }
+        for i in ps_ref.difference(&gs) {
+            *fp.entry(i.to_string()).or_default() += 1;
+        }
+        for i in gs.difference(&ps_ref) {
+            *fn_.entry(i.to_string()).or_default() += 1;
+        }
+        if !ok {
+            let key = (gs.iter().copied().collect::<Vec<_>>().join("+"), ps_ref.iter().copied().collect::<Vec<_>>().join("+"));
+            confusions.entry(key).or_insert((0, k)).0 += 1;
+        }
+    }
+    let mut per_intent = BTreeMap::new();
+    let names: BTreeSet<&String> = tp.keys().chain(fp.keys()).chain(fn_.keys()).collect();
+    for i in names {
+        let t = tp.get(i).copied().unwrap_or(0);
+        let f_p = fp.get(i).copied().unwrap_or(0);
+        let f_n = fn_.get(i).copied().unwrap_or(0);
+        let p = if t + f_p > 0 { t as f64 / (t + f_p) as f64 } else { 0.0 };
+        let r = if t + f_n > 0 { t as f64 / (t + f_n) as f64 } else { 0.0 };
+        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        per_intent.insert(i.clone(), PerIntent { precision: p, recall: r, f1, support: t + f_n });
+    }
+    let macro_f1 = if per_intent.is_empty() { 0.0 } else { per_intent.values().map(|v| v.f1).sum::<f64>() / per_intent.len() as f64 };
+    let mut conf: Vec<_> = confusions.into_iter().collect();
+    conf.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)));
+    let top_confusions = conf.into_iter().take(15).map(|((g, p), (c, _))| Confusion { gold: g, pred: p, count: c }).collect();
+    Ok(Scores {
+        messages: n,
+        intent_accuracy: ratio(right, n, 0.0),
+        action_accuracy: ratio(act_ok, n, 0.0),
+        wrong_answer_rate: ratio(wrong_answer, n, 0.0),
+        escalation_recall: ratio(esc_hit, esc_gold, 1.0),
+        escalation_precision: ratio(esc_hit, esc_pred, 1.0),
+        automation_rate: ratio(automated, reply_gold, 0.0),
+        macro_f1,
+        per_intent,
+        top_confusions,
+    })
+}
+
+/// Latency percentiles (microseconds) of a sample of durations.
+pub fn percentile(sorted_us: &[f64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted_us.len() - 1) as f64).round() as usize;
+    sorted_us[rank.min(sorted_us.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(intents: &[&str], action: &str) -> Gold {
+        Gold { text: String::new(), intents: intents.iter().map(|s| s.to_string()).collect(), action: action.into() }
+    }
+    fn p(intents: &[&str], action: &str) -> Pred {
+        Pred { intents: intents.iter().map(|s| s.to_string()).collect(), action: action.into() }
+    }
+
+    #[test]
+    fn soft_intents_and_empty_predictions() {
+        let gold = [g(&["stock"], "reply"), g(&["none"], "escalate"), g(&["greeting"], "reply")];
+        let refs: Vec<&Gold> = gold.iter().collect();
+        let s = score(&refs, &[p(&["greeting", "stock"], "reply"), p(&[], "escalate"), p(&["stock"], "reply")]).unwrap();
+        assert_eq!(s.messages, 3);
+        assert!((s.intent_accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert!((s.wrong_answer_rate - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.escalation_recall, 1.0);
+    }
+
+    #[test]
+    fn length_mismatch_is_an_error() {
+        let gold = [g(&["stock"], "reply")];
+        let refs: Vec<&Gold> = gold.iter().collect();
+        assert!(score(&refs, &[]).is_err());
+    }
+}

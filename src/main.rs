@@ -1,0 +1,344 @@
+//! The `xiaoer` command line: parse flags, load the engine, run the command,
+//! turn errors into messages and exit codes.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+use xiaoer::config::Config;
+use xiaoer::dialogue::{Conversation, Decision};
+use xiaoer::eval::{self, GoldSet, Pred};
+use xiaoer::{Engine, FileSource};
+
+/// 店小二 — answers buyers in a shop's chat like its best agent, and hands the
+/// chat to a person when it should.
+#[derive(Parser)]
+#[command(name = "xiaoer", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./xiaoer.toml if present, else the
+    /// built-in demo shop. Every key can be overridden with XIAOER_<SECTION>__<KEY>.
+    #[arg(long, short = 'c', global = true, env = "XIAOER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder of intent files (default: paths.intents, else the built-in set).
+    #[arg(long, global = true)]
+    intents: Option<PathBuf>,
+    /// Folder of reply files (default: paths.replies, else the built-in set).
+    #[arg(long, global = true)]
+    replies: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify messages and show the bot's decision and reply.
+    ///
+    /// With TEXT: a readable decision for each. With --jsonl: one JSON object per
+    /// stdin line ({"text": ..., "conversation": optional id}) in, one out, in
+    /// order; lines that share a conversation are one conversation.
+    Classify {
+        /// Messages to classify (one conversation, in order).
+        text: Vec<String>,
+        /// Read JSON lines from stdin, write JSON lines to stdout.
+        #[arg(long)]
+        jsonl: bool,
+        /// Show which keywords, patterns and examples decided it.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Score the engine on a labelled JSONL file (single messages or dialogues).
+    Eval {
+        /// The labelled file (formats in ../shared/eval/README.md).
+        file: PathBuf,
+        /// Print the scores as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the predictions (as `classify --jsonl` would) to this file.
+        #[arg(long)]
+        predictions: Option<PathBuf>,
+        /// List every wrongly classified message.
+        #[arg(long)]
+        errors: bool,
+    },
+    /// Validate the intent, reply and configuration files.
+    Check,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("xiaoer: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<Engine> {
+    let config = Config::load(cli.config.as_deref()).context("loading the configuration")?;
+    let intents = cli.intents.clone().unwrap_or_else(|| config.paths.intents.clone());
+    let replies = cli.replies.clone().unwrap_or_else(|| config.paths.replies.clone());
+    let source = if cli.intents.is_some() || cli.replies.is_some() {
+        if !intents.is_dir() {
+            bail!("{}: no such folder of intent files", intents.display());
+        }
+        if !replies.is_dir() {
+            bail!("{}: no such folder of reply files", replies.display());
+        }
+        FileSource::Dirs(&intents, &replies)
+    } else {
+        FileSource::Configured
+    };
+    Ok(Engine::load(config, source)?)
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Classify { text, jsonl, explain } => {
+            let engine = load(&cli)?;
+            if *jsonl {
+                classify_jsonl(&engine, *explain)?;
+            } else if text.is_empty() {
+                bail!("give a message to classify, e.g. xiaoer classify \"亲 在吗 有货吗\", or --jsonl to read stdin");
+            } else {
+                let mut conv = Conversation::default();
+                for t in text {
+                    let d = engine.decide(&mut conv, t, *explain);
+                    print_decision(&engine, t, &d, *explain);
+                }
+            }
+            Ok(0)
+        }
+        Command::Eval { file, json, predictions, errors } => {
+            let engine = load(&cli)?;
+            run_eval(&engine, file, *json, predictions.as_deref(), *errors)
+        }
+        Command::Check => {
+            let engine = load(&cli)?;
+            for w in &engine.nlu.warnings.0 {
+                println!("warning: {w}");
+            }
+            println!(
+                "ok: {} intents, {} warnings",
+                engine.nlu.intents.len(),
+                engine.nlu.warnings.0.len()
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool) {
+    println!("message:    {text}");
+    println!("intents:    {}", d.intents.join(", "));
+    println!("confidence: {:.2}", d.confidence);
+    match &d.reason {
+        Some(r) => println!("action:     escalate ({})", r.as_str()),
+        None => println!("action:     reply"),
+    }
+    if d.inherited {
+        println!("context:    follow-up, topic carried over from the previous message");
+    }
+    println!("reply:      {}", d.reply);
+    if explain {
+        let c = &d.classification;
+        println!("normalised: {}", c.normalized);
+        for cl in &c.clauses {
+            println!("  clause {:?}", cl.text);
+            for s in cl.ranking.iter().take(3) {
+                println!("    {:<16} score {:.2}  confidence {:.2}", engine.nlu.intents[s.intent].id, s.score, s.confidence);
+            }
+            for (k, id, kind) in &cl.evidence.keywords {
+                println!("    {kind} {k:?} → {id}");
+            }
+            for (p, id) in &cl.evidence.patterns {
+                println!("    pattern {p:?} → {id}");
+            }
+            for (e, id, sim) in cl.evidence.examples.iter().take(3) {
+                println!("    example {e} → {id} (similarity {sim:.2})");
+            }
+        }
+    }
+    println!();
+}
+
+#[derive(Serialize)]
+struct Out<'a> {
+    text: &'a str,
+    intents: &'a [String],
+    action: &'a str,
+    confidence: f32,
+    reply: &'a str,
+    lang: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+struct In {
+    text: Option<serde_json::Value>,
+    #[serde(default)]
+    conversation: Option<serde_json::Value>,
+}
+
+/// Reads one input line into (text, conversation) or a per-line error.
+fn parse_line(raw: &[u8], max_bytes: usize) -> Result<(String, Option<String>), String> {
+    let line = std::str::from_utf8(raw).map_err(|e| format!("the line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
+    let v: In = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let text = match v.text {
+        Some(serde_json::Value::String(s)) => s,
+        Some(_) => return Err("\"text\" must be a string".into()),
+        None => return Err("missing \"text\"".into()),
+    };
+    if text.trim().is_empty() {
+        return Err("\"text\" is empty".into());
+    }
+    if text.len() > max_bytes {
+        return Err(format!("\"text\" is {} bytes, more than the {} a chat message may have", text.len(), max_bytes));
+    }
+    let conv = match v.conversation {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err("\"conversation\" must be a string or a number".into()),
+    };
+    Ok((text, conv))
+}
+
+/// Longest message accepted (a chat message, not a document).
+const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
+fn classify_jsonl(engine: &Engine, explain: bool) -> Result<()> {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut convs: std::collections::HashMap<String, Conversation> = Default::default();
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf).context("reading stdin")? == 0 {
+            break;
+        }
+        n += 1;
+        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            buf.pop();
+        }
+        if buf.iter().all(|b| b.is_ascii_whitespace()) {
+            serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": "empty line"}))?;
+            out.write_all(b"\n")?;
+            continue;
+        }
+        match parse_line(&buf, MAX_MESSAGE_BYTES) {
+            Err(e) => serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": e}))?,
+            Ok((text, conv)) => {
+                let mut single = Conversation::default();
+                let state = match &conv {
+                    Some(id) => convs.entry(id.clone()).or_default(),
+                    None => &mut single,
+                };
+                let d = engine.decide(state, &text, explain);
+                let reason = d.reason.as_ref().map(|r| r.as_str().to_string());
+                let o = Out {
+                    text: &text,
+                    intents: &d.intents,
+                    action: d.action.as_str(),
+                    confidence: (d.confidence * 1000.0).round() / 1000.0,
+                    reply: &d.reply,
+                    lang: d.lang.as_str(),
+                    reason: reason.as_deref(),
+                    conversation: conv.as_deref(),
+                };
+                serde_json::to_writer(&mut out, &o)?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Option<&std::path::Path>, errors: bool) -> Result<i32> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let gold = GoldSet::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let mut preds = Vec::new();
+    let mut lat = Vec::new();
+    let mut details = Vec::new();
+    let t0 = Instant::now();
+    for (_, turns) in &gold.conversations {
+        let mut conv = Conversation::default();
+        for g in turns {
+            let t = Instant::now();
+            let d = engine.decide(&mut conv, &g.text, false);
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+            preds.push(Pred { intents: d.intents.clone(), action: d.action.as_str().to_string() });
+            details.push(d);
+        }
+    }
+    let total = t0.elapsed().as_secs_f64();
+    let gold_msgs: Vec<_> = gold.messages().collect();
+    let scores = eval::score(&gold_msgs, &preds).map_err(anyhow::Error::msg)?;
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (eval::percentile(&lat, 50.0), eval::percentile(&lat, 99.0));
+    let throughput = if total > 0.0 { preds.len() as f64 / total } else { 0.0 };
+    if let Some(p) = predictions {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?);
+        for (g, d) in gold_msgs.iter().zip(&details) {
+            serde_json::to_writer(&mut w, &serde_json::json!({"text": g.text, "intents": d.intents, "action": d.action.as_str(), "confidence": d.confidence, "reply": d.reply}))?;
+            w.write_all(b"\n")?;
+        }
+    }
+    if json {
+        let mut v = serde_json::to_value(&scores)?;
+        v["latency_us"] = serde_json::json!({"p50": p50, "p99": p99});
+        v["throughput_per_s"] = serde_json::json!(throughput);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    let s = &scores;
+    println!("{}: {} messages", file.display(), s.messages);
+    for (k, v) in [
+        ("intent_accuracy", s.intent_accuracy),
+        ("action_accuracy", s.action_accuracy),
+        ("wrong_answer_rate", s.wrong_answer_rate),
+        ("escalation_recall", s.escalation_recall),
+        ("escalation_precision", s.escalation_precision),
+        ("automation_rate", s.automation_rate),
+        ("macro_f1", s.macro_f1),
+    ] {
+        println!("{k:22} {v:.4}");
+    }
+    println!("{:22} p50 {p50:.1} µs, p99 {p99:.1} µs, {throughput:.0} messages/s (one thread, dialogue policy included)", "latency");
+    println!("\nper intent (worst f1 first):");
+    let mut per: Vec<_> = s.per_intent.iter().collect();
+    per.sort_by(|a, b| a.1.f1.total_cmp(&b.1.f1));
+    for (i, v) in per {
+        println!("  {i:16} p={:.2} r={:.2} f1={:.2} n={}", v.precision, v.recall, v.f1, v.support);
+    }
+    println!("\ntop confusions (gold -> predicted):");
+    for c in &s.top_confusions {
+        println!("  {:3}  {} -> {}", c.count, c.gold, c.pred);
+    }
+    if errors {
+        println!("\nerrors:");
+        for (g, d) in gold_msgs.iter().zip(&details) {
+            let mut gi = g.intents.clone();
+            gi.sort();
+            let mut pi: Vec<String> = d.intents.clone();
+            if gi.iter().any(|i| i != "greeting" && i != "closing") {
+                pi.retain(|i| i != "greeting" && i != "closing");
+            }
+            pi.sort();
+            if gi != pi || g.action != d.action.as_str() {
+                println!("  {:40} gold {}/{}  got {}/{} ({:.2})", g.text, gi.join("+"), g.action, d.intents.join("+"), d.action.as_str(), d.confidence);
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,189 @@
+//! Normalisation: the one canonical form every matcher sees. The steps run in
+//! this order (each is data-independent except the aliases):
+//! 1. NFKC: full-width letters, digits and punctuation to half-width (Ｌ码 → l码);
+//! 2. lower case;
+//! 3. traditional → simplified Chinese (有貨嗎 → 有货吗);
+//! 4. control characters are dropped; runs of the same punctuation fold to one;
+//! 5. aliases from `intents/_aliases.toml` (木有 → 没有, "zai ma" → 在吗, 👍 → 好的),
+//!    longest first, Latin ones on whole words only;
+//! 6. remaining emoji and pictographs become a space (they separate clauses);
+//! 7. runs of white space fold to one space, trimmed.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use unicode_normalization::UnicodeNormalization;
+
+/// Folds a message into its canonical form.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    aliases: Option<AhoCorasick>,
+    replacements: Vec<String>,
+    latin: Vec<bool>,
+}
+
+impl Normalizer {
+    /// Builds a normaliser from `(alias, replacement)` pairs; the aliases are
+    /// themselves normalised (steps 1–4) so operators may write them any way.
+    pub fn new(aliases: &[(String, String)]) -> Normalizer {
+        let mut pats = Vec::new();
+        let mut replacements = Vec::new();
+        let mut latin = Vec::new();
+        for (a, r) in aliases {
+            let a = Self::fold(a);
+            let a = a.trim();
+            if a.is_empty() {
+                continue;
+            }
+            latin.push(a.chars().all(|c| c.is_ascii()));
+            pats.push(a.to_string());
+            replacements.push(Self::fold(r).trim().to_string());
+        }
+        let aliases = if pats.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&pats).ok()
+        };
+        Normalizer { aliases, replacements, latin }
+    }
+
+    /// The full canonical form of `text`.
+    pub fn normalize(&self, text: &str) -> String {
+        let folded = Self::fold(text);
+        let aliased = match &self.aliases {
+            Some(ac) => self.apply_aliases(ac, &folded),
+            None => folded,
+        };
+        squeeze_spaces(&aliased)
+    }
+
+    /// Steps 1–4: the part that needs no data (emoji are kept for the aliases).
+    pub fn fold(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut last: Option<char> = None;
+        for c in text.nfkc() {
+            let c = match c {
+                c if c.is_control() => ' ',
+                // Variation selectors and zero-width joiners glue emoji together.
+                '\u{fe00}'..='\u{fe0f}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => continue,
+                '\u{3000}' => ' ',
+                '。' | '．' => '.',
+                '、' | '，' => ',',
+                '～' | '〜' => '~',
+                '【' | '「' | '『' | '《' | '〈' => '(',
+                '】' | '」' | '』' | '》' | '〉' => ')',
+                '“' | '”' | '‘' | '’' => '"',
+                '…' => '.',
+                c => c,
+            };
+            if is_punct(c) && last == Some(c) {
+                continue;
+            }
+            last = Some(c);
+            for l in c.to_lowercase() {
+                out.push(l);
+            }
+        }
+        if out.bytes().any(|b| b >= 0xe0) {
+            // Only Chinese text can hold traditional characters; skip the table lookup otherwise.
+            fast2s::convert(&out)
+        } else {
+            out
+        }
+    }
+
+    fn apply_aliases(&self, ac: &AhoCorasick, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 8);
+        let mut last = 0;
+        for m in ac.find_iter(text) {
+            let i = m.pattern().as_usize();
+            if self.latin[i] && !on_word_boundaries(text, m.start(), m.end()) {
+                continue;
+            }
+            out.push_str(&text[last..m.start()]);
+            let rep = &self.replacements[i];
+            // Keep a Latin neighbour from gluing to a Chinese replacement and vice versa.
+            if self.latin[i] && !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(rep);
+            if self.latin[i] {
+                out.push(' ');
+            }
+            last = m.end();
+        }
+        out.push_str(&text[last..]);
+        out
+    }
+}
+
+/// True when `text[start..end]` is not glued to other ASCII letters or digits.
+pub fn on_word_boundaries(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(|c| c.is_ascii_alphanumeric()) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Folds white space and drops pictographs (step 6 and 7).
+fn squeeze_spaces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split(|c: char| c.is_whitespace() || is_pictograph(c)).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+fn is_punct(c: char) -> bool {
+    c.is_ascii_punctuation() || matches!(c, '。' | '、' | '·')
+}
+
+/// Emoji, pictographs and dingbats: carry feeling, not intent.
+fn is_pictograph(c: char) -> bool {
+    matches!(c as u32,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xE000..=0xF8FF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n() -> Normalizer {
+        Normalizer::new(&[
+            ("木有".into(), "没有".into()),
+            ("zai ma".into(), "在吗".into()),
+            ("bao you".into(), "包邮".into()),
+        ])
+    }
+
+    #[test]
+    fn table() {
+        let rows: &[(&str, &str)] = &[
+            ("ＸＬ碼還有貨嗎？？？", "xl码还有货吗?"),
+            ("收货人名字打错了🤦 麻烦改成王丽", "收货人名字打错了 麻烦改成王丽"),
+            ("木有货了吗", "没有货了吗"),
+            ("Zai ma", "在吗"),
+            ("lao ban zai ma", "lao ban 在吗"),
+            ("bao you ma", "包邮 ma"),
+            ("  hello\t\nworld  ", "hello world"),
+            ("Is this IN STOCK!!!", "is this in stock!"),
+            ("", ""),
+            ("\u{0}\u{7}", ""),
+            ("頭髮 發貨 乾淨", "头发 发货 干净"),
+            ("shippingzai ma", "shippingzai ma"),
+        ];
+        let n = n();
+        for (input, want) in rows {
+            assert_eq!(n.normalize(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn idempotent_on_samples() {
+        let n = n();
+        for s in ["亲 在吗 有货吗", "ＡＢＣ１２３", "發貨了嗎😀😀", "bao you ma?!", "木有木有"] {
+            let once = n.normalize(s);
+            assert_eq!(n.normalize(&once), once, "{s:?}");
+        }
+    }
+}

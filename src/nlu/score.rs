@@ -1,0 +1,97 @@
+//! Scoring: the three signals of one clause combined into a ranked list of
+//! intents with a confidence in 0..1.
+//!
+//! score = keywords + patterns + W_EXAMPLE × best example similarity, per intent,
+//! zeroed by a negative phrase. Confidence grows with the best score's strength
+//! and with its lead over the runner-up, so "unsure" and "torn between two" both
+//! come out low, and the caller can answer `none` or escalate.
+
+/// Weight of the nearest example's similarity (0..1) against keyword weights.
+pub const W_EXAMPLE: f32 = 2.0;
+/// A pattern match counts as much as a long keyword.
+pub const W_PATTERN: f32 = 1.0;
+/// Keyword evidence of one intent in one clause is capped: ten weak words do not
+/// make a certainty.
+pub const KEYWORD_CAP: f32 = 2.5;
+/// Score at which strength reaches 1 − 1/e.
+const SCALE: f32 = 1.3;
+
+/// The signals of one intent in one clause.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signals {
+    /// Sum of keyword and hint weights.
+    pub keywords: f32,
+    /// Number of matching patterns.
+    pub patterns: u32,
+    /// Similarity (0..1) of the nearest example of this intent.
+    pub example: f32,
+    /// Vetoed by a negative phrase.
+    pub vetoed: bool,
+}
+
+impl Signals {
+    /// The combined score.
+    pub fn score(&self) -> f32 {
+        if self.vetoed {
+            return 0.0;
+        }
+        let pat = if self.patterns > 0 { W_PATTERN + 0.25 * (self.patterns - 1) as f32 } else { 0.0 };
+        self.keywords.min(KEYWORD_CAP) + pat + W_EXAMPLE * self.example
+    }
+}
+
+/// Confidence of the best of a ranking, from its score and the runner-up's.
+pub fn confidence(best: f32, second: f32) -> f32 {
+    if best <= 0.0 {
+        return 0.0;
+    }
+    let strength = 1.0 - (-best / SCALE).exp();
+    let lead = (best - second.max(0.0)) / best; // 0 when tied, 1 when alone
+    strength * (0.35 + 0.65 * lead)
+}
+
+/// Cosine similarity of two sorted, deduplicated token-hash lists.
+pub fn cosine(a: &[u64], b: &[u64]) -> f32 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common as f32 / ((a.len() * b.len()) as f32).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_rises_with_strength_and_lead() {
+        assert_eq!(confidence(0.0, 0.0), 0.0);
+        assert!(confidence(3.0, 0.0) > confidence(1.0, 0.0));
+        assert!(confidence(3.0, 0.0) > confidence(3.0, 2.5));
+        assert!(confidence(10.0, 0.0) <= 1.0);
+    }
+
+    #[test]
+    fn veto_zeroes() {
+        let s = Signals { keywords: 2.0, patterns: 1, example: 0.9, vetoed: true };
+        assert_eq!(s.score(), 0.0);
+    }
+
+    #[test]
+    fn cosine_bounds() {
+        assert_eq!(cosine(&[1, 2, 3], &[1, 2, 3]), 1.0);
+        assert_eq!(cosine(&[1, 2], &[3, 4]), 0.0);
+        assert_eq!(cosine(&[], &[1]), 0.0);
+    }
+}

@@ -1,0 +1,83 @@
+//! Table-driven cases through the engine: one row per message. `BASICS` are the
+//! taxonomy's own typical messages; `REGRESSION` holds one row per misfire found
+//! in eval and fixed (the message is a paraphrase, never a dev-set line).
+
+use super::engine;
+use xiaoer::dialogue::Conversation;
+
+fn check(rows: &[(&str, &[&str])]) {
+    let e = engine();
+    let mut failed = Vec::new();
+    for (text, want) in rows {
+        let d = e.decide(&mut Conversation::default(), text, false);
+        let mut got = d.intents.clone();
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        if got != want {
+            failed.push(format!("{text:?}: want {want:?}, got {got:?} ({:.2})", d.confidence));
+        }
+    }
+    assert!(failed.is_empty(), "{} of {} rows failed:\n{}", failed.len(), rows.len(), failed.join("\n"));
+}
+
+const BASICS: &[(&str, &[&str])] = &[
+    ("在吗", &["greeting"]),
+    ("L码还有吗", &["stock"]),
+    ("什么时候发货", &["ship_time"]),
+    ("能发顺丰吗", &["courier"]),
+    ("发广州要多久", &["delivery_time"]),
+    ("包邮吗", &["shipping_fee"]),
+    ("这个多少钱", &["price"]),
+    ("便宜点", &["bargain"]),
+    ("有优惠券吗", &["promotion"]),
+    ("是正品吗", &["authenticity"]),
+    ("什么材质", &["product_info"]),
+    ("我165穿什么码", &["size_advice"]),
+    ("有色差吗", &["image_mismatch"]),
+    ("能用花呗吗", &["payment"]),
+    ("地址写错了帮我改一下", &["order_change"]),
+    ("拍错了取消一下", &["cancel_order"]),
+    ("能开发票吗", &["invoice"]),
+    ("我的快递到哪了", &["logistics"]),
+    ("显示签收了但我没收到", &["delivery_issue"]),
+    ("不喜欢能退吗", &["return_exchange"]),
+    ("收到是坏的", &["defect"]),
+    ("这个怎么安装", &["usage_help"]),
+    ("好评返现吗", &["review"]),
+    ("我要投诉", &["complaint"]),
+    ("转人工", &["human"]),
+    ("谢谢", &["closing"]),
+    ("讲个笑话", &["none"]),
+    ("有货吗?什么时候发", &["stock", "ship_time"]),
+    ("亲在吗,有货吗", &["stock"]),
+    ("is this in stock", &["stock"]),
+    ("when will you ship", &["ship_time"]),
+    ("how long to deliver to Brazil", &["delivery_time"]),
+];
+
+#[test]
+fn basics() {
+    check(BASICS);
+}
+
+const FORMS: &[(&str, &[&str])] = &[
+    ("有現貨嗎", &["stock"]),
+    ("ＸＬ碼還有嗎", &["stock"]),
+    ("zai ma", &["greeting"]),
+    ("bao you ma", &["shipping_fee"]),
+    ("木有货了吗", &["stock"]),
+    ("肿么还不发货", &["ship_time"]),
+];
+
+#[test]
+fn written_forms() {
+    check(FORMS);
+}
+
+const REGRESSION: &[(&str, &[&str])] = &[];
+
+#[test]
+fn regression() {
+    check(REGRESSION);
+}

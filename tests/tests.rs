@@ -1,0 +1,58 @@
+//! Whole-binary and whole-engine tests, one test binary (it links once).
+
+mod bad_input;
+mod cli;
+mod eval_agreement;
+mod files;
+mod regression;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::io::Write;
+
+/// The built `xiaoer` binary, run from the repository root.
+pub fn xiaoer(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xiaoer"));
+    c.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+/// Runs `xiaoer args` with `stdin` bytes.
+pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = xiaoer(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("xiaoer runs");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The shared folder beside the repository (eval sets, scorer).
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// A fresh empty folder for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("xiaoer-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Copies the repository's intents/ and replies/ into `dir`.
+pub fn copy_files(dir: &std::path::Path) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["intents", "replies"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for e in std::fs::read_dir(root.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dir.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// The shared engine for in-process tests (built once).
+pub fn engine() -> &'static xiaoer::Engine {
+    static E: std::sync::LazyLock<xiaoer::Engine> = std::sync::LazyLock::new(|| {
+        xiaoer::Engine::load(xiaoer::config::Config::defaults(), xiaoer::FileSource::Embedded).expect("built-in files load")
+    });
+    &E
+}
