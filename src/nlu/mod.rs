@@ -119,8 +119,10 @@ pub struct Nlu {
 
 pub use segment::hash;
 
-/// Clause confidence from which a second clause adds its own intent.
-const CLAUSE_MIN: f32 = 0.35;
+/// Confidence from which another clause adds its own intent.
+const SECOND_MIN: f32 = 0.5;
+/// Score from which another clause adds its own intent.
+const SECOND_SCORE: f32 = 1.2;
 /// Below this combined score nothing fits: the answer is `none`.
 const NONE_BELOW: f32 = 0.6;
 
@@ -168,7 +170,9 @@ impl Nlu {
                             owner.insert(n.clone(), (i, f.file.clone(), k.line));
                         }
                     }
-                    phrases.push((i, kind, n));
+                    if !phrases.iter().any(|(pi, pk, pn)| *pi == i && *pk == kind && *pn == n) {
+                        phrases.push((i, kind, n));
+                    }
                 }
             }
             for p in &f.patterns {
@@ -294,47 +298,76 @@ impl Nlu {
             let next = ranking.get(k + 1).map_or(0.0, |s| s.score);
             // Each entry's confidence is judged against the one below it for the
             // first; later entries are judged against the best.
-            ranking[k].confidence = if k == 0 { score::confidence(ranking[0].score, next) } else { score::confidence(ranking[k].score, ranking[0].score) };
+            ranking[k].confidence = if k == 0 { score::confidence(ranking[0].score, next) } else { score::confidence(ranking[k].score, ranking[0].score).max(0.0) };
         }
         Clause { text: text.to_string(), ranking, evidence: ev }
     }
 
-    /// The message's intents from its clauses: each confident clause adds its best
-    /// intent; greeting and closing give way to any real question.
+    /// The message's intents from its clauses. The most confident clause gives
+    /// the main intent; another clause adds its own only when it is itself
+    /// confident (a stray word in a long story is not a second question).
+    /// Greeting-like intents (`yields`) stand only when nothing else in the
+    /// message has substance; an intent absorbs the ones its file names.
     fn combine(&self, clauses: &[Clause]) -> (Vec<Scored>, f32) {
-        let mut picked: Vec<Scored> = Vec::new();
-        let mut best: Option<Scored> = None;
+        let soft = |s: &Scored| self.intents[s.intent].yields;
+        let mut real: Vec<Scored> = Vec::new();
+        let mut social: Vec<Scored> = Vec::new();
+        let mut best_real: Option<Scored> = None;
+        let mut unexplained = false;
         for c in clauses {
-            let Some(top) = c.ranking.first().copied() else { continue };
-            if best.is_none_or(|b| top.confidence > b.confidence) {
-                best = Some(top);
-            }
-            if top.confidence >= CLAUSE_MIN && top.score >= NONE_BELOW {
-                match picked.iter_mut().find(|p| p.intent == top.intent) {
-                    Some(p) => {
-                        if top.confidence > p.confidence {
-                            *p = top;
-                        }
+            let top = c.ranking.first().copied();
+            match top {
+                Some(t) if soft(&t) && t.score >= NONE_BELOW => social.push(t),
+                Some(t) if t.score >= NONE_BELOW => {
+                    real.push(t);
+                    if best_real.is_none_or(|b| t.confidence > b.confidence) {
+                        best_real = Some(t);
                     }
-                    None => picked.push(top),
                 }
+                Some(t) if !soft(&t) => {
+                    if best_real.is_none_or(|b| t.confidence > b.confidence) {
+                        best_real = Some(t);
+                    }
+                    unexplained |= substantive(&c.text);
+                }
+                _ => unexplained |= substantive(&c.text),
+            }
+        }
+        real.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(b.score.total_cmp(&a.score)));
+        let mut picked: Vec<Scored> = Vec::new();
+        for (k, r) in real.iter().enumerate() {
+            if let Some(p) = picked.iter_mut().find(|p| p.intent == r.intent) {
+                p.confidence = p.confidence.max(r.confidence);
+                continue;
+            }
+            if k == 0 || (r.confidence >= SECOND_MIN && r.score >= SECOND_SCORE) {
+                picked.push(*r);
             }
         }
         if picked.is_empty() {
-            return match best {
+            if !social.is_empty() && !unexplained {
+                social.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+                return (vec![social[0]], social[0].confidence);
+            }
+            return match best_real {
                 Some(b) if b.score >= NONE_BELOW => (vec![b], b.confidence),
                 Some(b) => (Vec::new(), 1.0 - b.confidence),
                 None => (Vec::new(), 1.0),
             };
         }
-        let soft = |s: &Scored| self.intents[s.intent].yields;
-        if picked.iter().any(|p| !soft(p)) {
-            picked.retain(|p| !soft(p));
-        }
         let absorbed: Vec<usize> = picked.iter().flat_map(|p| self.intents[p.intent].absorbs.iter().copied()).collect();
-        picked.retain(|p| !absorbed.contains(&p.intent));
-        picked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        if picked.iter().any(|p| !absorbed.contains(&p.intent)) {
+            picked.retain(|p| !absorbed.contains(&p.intent));
+        }
         let conf = picked.iter().map(|p| p.confidence).fold(1.0, f32::min);
         (picked, conf)
     }
+}
+
+/// A clause with enough content to be a question of its own: three Chinese
+/// characters or three words (not 亲, 老板, "hi there").
+fn substantive(clause: &str) -> bool {
+    let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
+    let words = clause.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).count();
+    cjk + words >= 3
 }

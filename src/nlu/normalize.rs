@@ -100,12 +100,14 @@ impl Normalizer {
             }
             out.push_str(&text[last..m.start()]);
             let rep = &self.replacements[i];
-            // Keep a Latin neighbour from gluing to a Chinese replacement and vice versa.
-            if self.latin[i] && !out.ends_with(' ') && !out.is_empty() {
+            // A replacement never glues to a neighbouring Latin word ("发sf吗" →
+            // "发顺丰吗", but "sfexpress" is not touched by word boundaries).
+            let glue = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            if glue(out.chars().next_back()) && glue(rep.chars().next()) {
                 out.push(' ');
             }
             out.push_str(rep);
-            if self.latin[i] {
+            if glue(rep.chars().next_back()) && glue(text[m.end()..].chars().next()) {
                 out.push(' ');
             }
             last = m.end();
@@ -163,8 +165,9 @@ mod tests {
             ("收货人名字打错了🤦 麻烦改成王丽", "收货人名字打错了 麻烦改成王丽"),
             ("木有货了吗", "没有货了吗"),
             ("Zai ma", "在吗"),
-            ("lao ban zai ma", "lao ban 在吗"),
-            ("bao you ma", "包邮 ma"),
+            ("lao ban zai ma", "lao ban在吗"),
+            ("bao you ma", "包邮ma"),
+            ("能bao you吗", "能包邮吗"),
             ("  hello\t\nworld  ", "hello world"),
             ("Is this IN STOCK!!!", "is this in stock!"),
             ("", ""),

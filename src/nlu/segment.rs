@@ -11,7 +11,7 @@ use std::ops::Range;
 
 /// Splits a normalised message into clause byte ranges. Splits at punctuation,
 /// at a space between two Chinese characters, and after a question particle
-/// (吗, 呢, 么) followed by more Chinese text.
+/// (吗, 呢) followed by more Chinese text.
 pub fn clauses(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -22,7 +22,9 @@ pub fn clauses(text: &str) -> Vec<Range<usize>> {
         let cut_here = match c {
             ',' | '.' | '!' | '?' | ';' | ':' | '~' | '(' | ')' | '"' | '\n' | '|' | '/' => Some(i),
             ' ' if prev.is_some_and(is_cjk) && next.is_some_and(is_cjk) => Some(i),
-            '吗' | '呢' | '么' | '嘛' if next.is_some_and(|n| is_cjk(n) && !matches!(n, '吗' | '呢' | '啊' | '呀' | '哦' | '的')) => {
+            // Only the question particles; 么 and 嘛 live inside 什么, 怎么, 这么
+            // (the aliases fold their question uses, 在么 and 好嘛, into 吗).
+            '吗' | '呢' if next.is_some_and(|n| is_cjk(n) && !matches!(n, '吗' | '呢' | '啊' | '呀' | '哦' | '的')) => {
                 let end = i + c.len_utf8();
                 push(&mut out, text, start..end);
                 start = end;
@@ -175,6 +177,9 @@ mod tests {
             ("", &[]),
             ("...", &[]),
             ("是吗", &["是吗"]),
+            ("发什么快递", &["发什么快递"]),
+            ("这个怎么卖", &["这个怎么卖"]),
+            ("有货吗什么时候发", &["有货吗", "什么时候发"]),
         ];
         for (input, want) in rows {
             assert_eq!(split(input), *want, "input {input:?}");
