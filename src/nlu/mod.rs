@@ -9,6 +9,7 @@ pub mod keywords;
 pub mod lang;
 pub mod normalize;
 pub mod patterns;
+pub mod pinyin;
 pub mod score;
 pub mod search;
 pub mod segment;
@@ -47,6 +48,7 @@ struct Example {
     file: String,
     line: usize,
     hashes: Vec<u64>,
+    py_hashes: Vec<u64>,
 }
 
 /// A scored intent.
@@ -112,12 +114,27 @@ pub struct Nlu {
     examples: Vec<Example>,
     items: Option<AhoCorasick>,
     item_words: Vec<String>,
+    pinyin: pinyin::Pinyin,
+    /// Keyword phrases by their pinyin, and the phrase each pattern stands for.
+    py_keywords: Option<AhoCorasick>,
+    py_owner: Vec<usize>,
     params: NluConfig,
     /// Non-fatal findings for `check` (e.g. a keyword claimed by two intents).
     pub warnings: Problems,
 }
 
 pub use segment::hash;
+
+/// Sorted, deduplicated hashes of tokens.
+fn hash_all(tokens: &[String]) -> Vec<u64> {
+    let mut v: Vec<u64> = tokens.iter().map(|t| hash(t)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// A keyword heard in a homophone (法货 for 发货) counts this much of its weight.
+const HOMOPHONE_WEIGHT: f32 = 0.7;
 
 /// Confidence from which another clause adds its own intent.
 const SECOND_MIN: f32 = 0.5;
@@ -194,20 +211,37 @@ impl Nlu {
                     problems.push(&f.file, e.line, "an empty example: remove it");
                     continue;
                 }
-                examples.push(Example { intent: i, hashes: segment::token_hashes(&text), text, file: f.file.clone(), line: e.line });
+                examples.push(Example { intent: i, hashes: segment::token_hashes(&text), py_hashes: Vec::new(), text, file: f.file.clone(), line: e.line });
             }
         }
         if !problems.is_empty() {
             return Err(Error::Files { problems });
         }
+        let py = pinyin::Pinyin::new();
+        let mut py_owner = Vec::new();
+        let mut py_phrases = Vec::new();
+        for (k, (_, _, text)) in phrases.iter().enumerate() {
+            if text.chars().count() >= 2 && text.chars().all(segment::is_cjk) {
+                py_phrases.push(py.transliterate(text));
+                py_owner.push(k);
+            }
+        }
+        let py_keywords = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&py_phrases).ok().filter(|_| !py_phrases.is_empty());
         let keywords = Keywords::new(phrases);
         let patterns = Patterns::new(pats).map_err(|e| Error::Config(format!("pattern set: {e}")))?;
-        let toks: Vec<Vec<String>> = examples.iter().map(|e| segment::tokens(&e.text)).collect();
+        let toks: Vec<(Vec<String>, Vec<String>)> = examples
+            .iter_mut()
+            .map(|e| {
+                let py_toks = pinyin::tokens(&py.transliterate(&e.text));
+                e.py_hashes = hash_all(&py_toks);
+                (segment::tokens(&e.text), py_toks)
+            })
+            .collect();
         let index = ExampleIndex::build(&toks)?;
         let mut item_words: Vec<String> = catalog.zh.iter().chain(&catalog.en).map(|w| norm.normalize(w)).collect();
         item_words.retain(|w| !w.is_empty());
         let items = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&item_words).ok();
-        Ok(Nlu { intents, norm, keywords, patterns, index, examples, items, item_words, params: params.clone(), warnings })
+        Ok(Nlu { intents, norm, keywords, patterns, index, examples, items, item_words, pinyin: py, py_keywords, py_owner, params: params.clone(), warnings })
     }
 
     /// The normaliser in use.
@@ -226,15 +260,32 @@ impl Nlu {
         let lang = lang::detect(&normalized);
         let item = self.find_item(&normalized);
         let hits = self.keywords.find(&normalized);
-        // One index query per message; each clause then measures its own
-        // similarity to the retrieved examples (measured: a query per clause
-        // cost more than everything else together).
-        let tokens = segment::query_tokens(&normalized);
-        let neighbours = self.index.search(&tokens, self.params.neighbours * 2);
-        let mut clauses = Vec::new();
-        for range in segment::clauses(&normalized) {
-            clauses.push(self.classify_clause(&normalized, range, &hits, &neighbours, explain));
+        let pinyin_mode = lang == Some(Lang::En) && self.pinyin.is_pinyin_text(&normalized);
+        // Phase one: keywords and patterns, clause by clause (cheap).
+        let mut parts: Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)> = segment::clauses(&normalized)
+            .into_iter()
+            .map(|r| {
+                let (sig, ev) = self.clause_signals(&normalized, r.clone(), &hits, pinyin_mode, explain);
+                (r, sig, ev)
+            })
+            .collect();
+        // Phase two: the example index, unless every clause is already decided by
+        // its phrases (measured: the index query is most of a message's cost, and
+        // it cannot change a clear keyword decision).
+        let settled = |r: &std::ops::Range<usize>, sig: &[Signals]| decisive(sig) || (!substantive(&normalized[r.clone()]) && sig.iter().all(|x| x.score() == 0.0));
+        if !parts.iter().all(|(r, sig, _)| settled(r, sig)) {
+            let neighbours = if pinyin_mode {
+                let toks = pinyin::tokens(&self.pinyin.transliterate(&normalized));
+                let pairs: Vec<String> = toks.iter().filter(|t| t.contains('_')).cloned().collect();
+                self.index.search(if pairs.is_empty() { &toks } else { &pairs }, self.params.neighbours * 2, true)
+            } else {
+                self.index.search(&segment::query_tokens(&normalized), self.params.neighbours * 2, false)
+            };
+            for (r, sig, ev) in &mut parts {
+                self.add_examples(&normalized[r.clone()], sig, ev, &neighbours, pinyin_mode, explain);
+            }
         }
+        let clauses: Vec<Clause> = parts.into_iter().map(|(r, sig, ev)| rank(&normalized[r], &sig, ev)).collect();
         let (intents, confidence) = self.combine(&clauses);
         Classification { normalized, lang, intents, confidence, clauses, item }
     }
@@ -244,7 +295,8 @@ impl Nlu {
         Some(self.item_words[m.pattern().as_usize()].clone())
     }
 
-    fn classify_clause(&self, msg: &str, range: std::ops::Range<usize>, hits: &[keywords::Hit], neighbours: &[(usize, f32)], explain: bool) -> Clause {
+    /// Keyword and pattern signals of one clause.
+    fn clause_signals(&self, msg: &str, range: std::ops::Range<usize>, hits: &[keywords::Hit], pinyin_mode: bool, explain: bool) -> (Vec<Signals>, Evidence) {
         let text = &msg[range.clone()];
         let n = self.intents.len();
         let mut sig = vec![Signals::default(); n];
@@ -266,6 +318,28 @@ impl Nlu {
                 ev.keywords.push((p.text.clone(), self.intents[p.intent].id.clone(), p.kind.as_str()));
             }
         }
+        // The same phrases by sound: pinyin typed as such (full weight), or
+        // homophone typos in Chinese (reduced weight, and no vetoes by sound).
+        if let Some(ac) = self.py_keywords.as_ref().filter(|_| pinyin_mode || text.chars().any(segment::is_cjk)) {
+            let py = self.pinyin.transliterate(text);
+            for m in ac.find_overlapping_iter(&py) {
+                let k = self.py_owner[m.pattern().as_usize()];
+                if seen.contains(&k) {
+                    continue;
+                }
+                seen.push(k);
+                let p = &self.keywords.phrases[k];
+                let s = &mut sig[p.intent];
+                match p.kind {
+                    Keyword::Negative if pinyin_mode => s.vetoed = true,
+                    Keyword::Negative => continue,
+                    _ => s.keywords += p.weight * if pinyin_mode { 1.0 } else { HOMOPHONE_WEIGHT },
+                }
+                if explain {
+                    ev.keywords.push((format!("{} (by sound)", p.text), self.intents[p.intent].id.clone(), p.kind.as_str()));
+                }
+            }
+        }
         for m in self.patterns.matches(text) {
             let i = self.patterns.intent[m];
             sig[i].patterns += 1;
@@ -273,10 +347,15 @@ impl Nlu {
                 ev.patterns.push((self.patterns.source[m].clone(), self.intents[i].id.clone()));
             }
         }
-        let q = segment::token_hashes(text);
+        (sig, ev)
+    }
+
+    /// Adds the similarity of the retrieved examples to a clause's signals.
+    fn add_examples(&self, text: &str, sig: &mut [Signals], ev: &mut Evidence, neighbours: &[(usize, f32)], pinyin_mode: bool, explain: bool) {
+        let q = if pinyin_mode { hash_all(&pinyin::tokens(&self.pinyin.transliterate(text))) } else { segment::token_hashes(text) };
         for &(ex, _bm25) in neighbours {
             let e = &self.examples[ex];
-            let sim = score::cosine(&q, &e.hashes);
+            let sim = score::cosine(&q, if pinyin_mode { &e.py_hashes } else { &e.hashes });
             if sim <= 0.0 {
                 continue;
             }
@@ -287,20 +366,6 @@ impl Nlu {
             }
         }
         ev.examples.sort_by(|a, b| b.2.total_cmp(&a.2));
-        let mut ranking: Vec<Scored> = sig
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Scored { intent: i, score: s.score(), confidence: 0.0 })
-            .filter(|s| s.score > 0.0)
-            .collect();
-        ranking.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.intent.cmp(&b.intent)));
-        for k in 0..ranking.len() {
-            let next = ranking.get(k + 1).map_or(0.0, |s| s.score);
-            // Each entry's confidence is judged against the one below it for the
-            // first; later entries are judged against the best.
-            ranking[k].confidence = if k == 0 { score::confidence(ranking[0].score, next) } else { score::confidence(ranking[k].score, ranking[0].score).max(0.0) };
-        }
-        Clause { text: text.to_string(), ranking, evidence: ev }
     }
 
     /// The message's intents from its clauses. The most confident clause gives
@@ -371,3 +436,33 @@ fn substantive(clause: &str) -> bool {
     let words = clause.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).count();
     cjk + words >= 3
 }
+
+/// A clause's intents ranked by score, with confidences.
+fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
+        let mut ranking: Vec<Scored> = sig
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Scored { intent: i, score: s.score(), confidence: 0.0 })
+            .filter(|s| s.score > 0.0)
+            .collect();
+        ranking.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.intent.cmp(&b.intent)));
+        for k in 0..ranking.len() {
+            let next = ranking.get(k + 1).map_or(0.0, |s| s.score);
+            // Each entry's confidence is judged against the one below it for the
+            // first; later entries are judged against the best.
+            ranking[k].confidence = if k == 0 { score::confidence(ranking[0].score, next) } else { score::confidence(ranking[k].score, ranking[0].score).max(0.0) };
+        }
+        Clause { text: text.to_string(), ranking, evidence }
+    }
+
+/// Phrases alone settle a clause: strong evidence for one intent, little for
+/// any other.
+fn decisive(sig: &[Signals]) -> bool {
+    let mut scores: Vec<f32> = sig.iter().map(Signals::score).collect();
+    scores.sort_by(|a, b| b.total_cmp(a));
+    let (best, second) = (scores.first().copied().unwrap_or(0.0), scores.get(1).copied().unwrap_or(0.0));
+    best >= DECISIVE && second <= 0.4 * best
+}
+
+/// Keyword and pattern score from which a clause needs no example search.
+const DECISIVE: f32 = 2.0;

@@ -21,17 +21,19 @@ pub struct Patterns {
     pub intent: Vec<usize>,
     /// Source of each pattern (for `--explain`).
     pub source: Vec<String>,
-    prefilter: Option<AhoCorasick>,
-    /// Pattern index of each prefilter literal.
-    literal_owner: Vec<usize>,
-    /// Patterns with no finite set of first literals: always run.
-    always: Vec<usize>,
+    /// First literals (`0`) and last literals (`1`) of the patterns.
+    prefilter: [Option<AhoCorasick>; 2],
+    /// Pattern index of each literal, per automaton.
+    literal_owner: [Vec<usize>; 2],
+    /// Per pattern: whether it has a finite set of first / last literals. A
+    /// pattern runs only when every finite set has a member in the clause.
+    needs: Vec<[bool; 2]>,
 }
 
-/// The literals one of which must start any match of `pattern`, if finite.
-fn first_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+/// The literals one of which must start (or end) any match of `pattern`, if finite.
+fn edge_literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let seq = Extractor::new().kind(kind).extract(&hir);
     let lits = seq.literals()?;
     if lits.is_empty() || lits.len() > 200 || lits.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
@@ -44,45 +46,49 @@ impl Patterns {
     pub fn new(items: Vec<(usize, String)>) -> Result<Patterns, regex::Error> {
         let (intent, source): (Vec<usize>, Vec<String>) = items.into_iter().unzip();
         let mut regexes = Vec::with_capacity(source.len());
-        let mut lits = Vec::new();
-        let mut literal_owner = Vec::new();
-        let mut always = Vec::new();
+        let mut lits: [Vec<Vec<u8>>; 2] = Default::default();
+        let mut literal_owner: [Vec<usize>; 2] = Default::default();
+        let mut needs = Vec::with_capacity(source.len());
         for (i, s) in source.iter().enumerate() {
-            regexes.push(Regex::new(&ascii_boundaries(s))?);
-            match first_literals(s) {
-                Some(ls) => {
+            let fast = ascii_boundaries(s);
+            regexes.push(Regex::new(&fast)?);
+            let mut need = [false; 2];
+            for (k, kind) in [ExtractKind::Prefix, ExtractKind::Suffix].into_iter().enumerate() {
+                if let Some(ls) = edge_literals(&fast, kind) {
+                    need[k] = true;
                     for l in ls {
-                        lits.push(l);
-                        literal_owner.push(i);
+                        lits[k].push(l);
+                        literal_owner[k].push(i);
                     }
                 }
-                None => always.push(i),
             }
+            needs.push(need);
         }
-        let prefilter = if lits.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder().match_kind(MatchKind::Standard).build(&lits).ok()
-        };
-        Ok(Patterns { regexes, intent, source, prefilter, literal_owner, always })
+        let build = |l: &Vec<Vec<u8>>| if l.is_empty() { None } else { AhoCorasick::builder().match_kind(MatchKind::Standard).build(l).ok() };
+        let prefilter = [build(&lits[0]), build(&lits[1])];
+        Ok(Patterns { regexes, intent, source, prefilter, literal_owner, needs })
     }
 
     /// Indices of the patterns matching `clause`, in pattern order.
     pub fn matches(&self, clause: &str) -> Vec<usize> {
-        let mut candidates = self.always.clone();
-        if let Some(ac) = &self.prefilter {
-            for m in ac.find_overlapping_iter(clause) {
-                candidates.push(self.literal_owner[m.pattern().as_usize()]);
+        let n = self.regexes.len();
+        // seen[k][i]: a literal of pattern i's set k occurs in the clause.
+        let mut seen = [vec![false; n], vec![false; n]];
+        for k in 0..2 {
+            if let Some(ac) = &self.prefilter[k] {
+                for m in ac.find_overlapping_iter(clause) {
+                    seen[k][self.literal_owner[k][m.pattern().as_usize()]] = true;
+                }
             }
         }
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates.retain(|&i| self.regexes[i].is_match(clause));
-        candidates
+        (0..n)
+            .filter(|&i| (!self.needs[i][0] || seen[0][i]) && (!self.needs[i][1] || seen[1][i]))
+            .filter(|&i| self.regexes[i].is_match(clause))
+            .collect()
     }
 }
 
-/// Rewrites `\b` and `\B` as their ASCII forms. A Unicode word boundary forces
+/// Rewrites `\b`, `\B` and `\d` as their ASCII forms. A Unicode word boundary forces
 /// the regex engine off its DFA onto a far slower one; around Chinese text the
 /// ASCII boundary is what operators mean anyway (a Latin word's edge).
 pub fn ascii_boundaries(p: &str) -> String {
@@ -92,6 +98,8 @@ pub fn ascii_boundaries(p: &str) -> String {
         if c == '\\' {
             match chars.next() {
                 Some('b') => out.push_str("(?-u:\\b)"),
+                // Digits are ASCII after normalisation; the Unicode class is huge.
+                Some('d') => out.push_str("[0-9]"),
                 Some('B') => out.push_str("(?-u:\\B)"),
                 Some(n) => {
                     out.push('\\');
@@ -114,7 +122,7 @@ mod tests {
     fn boundaries_become_ascii() {
         assert_eq!(ascii_boundaries(r"\bship\b"), r"(?-u:\b)ship(?-u:\b)");
         assert_eq!(ascii_boundaries(r"a\\b"), r"a\\b");
-        assert_eq!(ascii_boundaries(r"\d+\B"), r"\d+(?-u:\B)");
+        assert_eq!(ascii_boundaries(r"\d+\B"), r"[0-9]+(?-u:\B)");
     }
 
     #[test]
@@ -126,9 +134,11 @@ mod tests {
             r".*退",
             r"什么时候(?:能)?(?:补|到货)",
             r"(?i)do you have",
+            r"[0-9]+块(?:行吗|卖吗)",
+            r"^在吗$",
         ];
         let p = Patterns::new(pats.iter().enumerate().map(|(i, s)| (i, s.to_string())).collect()).unwrap();
-        for text in ["when do you ship?", "shipping", "黑色还有吗", "白还有", "36码", "能退吗", "什么时候能补", "do you have l", "", "随便"] {
+        for text in ["when do you ship?", "shipping", "黑色还有吗", "白还有", "36码", "能退吗", "什么时候能补", "do you have l", "", "随便", "50块行吗", "50块", "在吗", "在吗在"] {
             let all: Vec<usize> = (0..pats.len()).filter(|&i| Regex::new(&ascii_boundaries(pats[i])).unwrap().is_match(text)).collect();
             assert_eq!(p.matches(text), all, "{text:?}");
         }
