@@ -119,6 +119,11 @@ pub struct Sources {
     pub system: SystemFile,
 }
 
+/// The taxonomy's id for "nothing fits". An intent file may use it to teach the
+/// engine what off-topic messages look like; it has no replies of its own (the
+/// `unclassified` holding line answers it).
+pub const NONE: &str = "none";
+
 /// The table names `_system.toml` may hold.
 pub const SYSTEM_TABLES: &[&str] = &[
     "greeting_prefix",
@@ -239,8 +244,8 @@ impl Sources {
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()) {
                 problems.push(file, id_line, format!("id {id:?} must be lower-case letters, digits and _"));
             }
-            if id == "none" {
-                problems.push(file, id_line, "`none` is the engine's decision, not an intent file: remove this file");
+            if id == NONE && action != Action::Escalate {
+                problems.push(file, action_line, "the `none` file holds off-topic examples, and off-topic messages go to a person: write action = \"escalate\"");
             }
             out.intents.push(IntentFile {
                 file: file.clone(),

@@ -66,6 +66,12 @@ enum Command {
     Check,
 }
 
+/// Prints a line to stdout; a closed pipe (`xiaoer eval ... | head`) is not an error.
+macro_rules! out {
+    () => {{ let _ = writeln!(std::io::stdout().lock()); }};
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout().lock(), $($arg)*); }};
+}
+
 fn main() {
     let cli = Cli::parse();
     match run(cli) {
@@ -119,9 +125,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Check => {
             let engine = load(&cli)?;
             for w in &engine.nlu.warnings.0 {
-                println!("warning: {w}");
+                out!("warning: {w}");
             }
-            println!(
+            out!(
                 "ok: {} intents, {} warnings",
                 engine.nlu.intents.len(),
                 engine.nlu.warnings.0.len()
@@ -132,37 +138,37 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool) {
-    println!("message:    {text}");
-    println!("intents:    {}", d.intents.join(", "));
-    println!("confidence: {:.2}", d.confidence);
+    out!("message:    {text}");
+    out!("intents:    {}", d.intents.join(", "));
+    out!("confidence: {:.2}", d.confidence);
     match &d.reason {
-        Some(r) => println!("action:     escalate ({})", r.as_str()),
-        None => println!("action:     reply"),
+        Some(r) => out!("action:     escalate ({})", r.as_str()),
+        None => out!("action:     reply"),
     }
     if d.inherited {
-        println!("context:    follow-up, topic carried over from the previous message");
+        out!("context:    follow-up, topic carried over from the previous message");
     }
-    println!("reply:      {}", d.reply);
+    out!("reply:      {}", d.reply);
     if explain {
         let c = &d.classification;
-        println!("normalised: {}", c.normalized);
+        out!("normalised: {}", c.normalized);
         for cl in &c.clauses {
-            println!("  clause {:?}", cl.text);
+            out!("  clause {:?}", cl.text);
             for s in cl.ranking.iter().take(3) {
-                println!("    {:<16} score {:.2}  confidence {:.2}", engine.nlu.intents[s.intent].id, s.score, s.confidence);
+                out!("    {:<16} score {:.2}  confidence {:.2}", engine.nlu.intents[s.intent].id, s.score, s.confidence);
             }
             for (k, id, kind) in &cl.evidence.keywords {
-                println!("    {kind} {k:?} → {id}");
+                out!("    {kind} {k:?} → {id}");
             }
             for (p, id) in &cl.evidence.patterns {
-                println!("    pattern {p:?} → {id}");
+                out!("    pattern {p:?} → {id}");
             }
             for (e, id, sim) in cl.evidence.examples.iter().take(3) {
-                println!("    example {e} → {id} (similarity {sim:.2})");
+                out!("    example {e} → {id} (similarity {sim:.2})");
             }
         }
     }
-    println!();
+    out!();
 }
 
 #[derive(Serialize)]
@@ -298,11 +304,11 @@ fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Op
         let mut v = serde_json::to_value(&scores)?;
         v["latency_us"] = serde_json::json!({"p50": p50, "p99": p99});
         v["throughput_per_s"] = serde_json::json!(throughput);
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        out!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
     let s = &scores;
-    println!("{}: {} messages", file.display(), s.messages);
+    out!("{}: {} messages", file.display(), s.messages);
     for (k, v) in [
         ("intent_accuracy", s.intent_accuracy),
         ("action_accuracy", s.action_accuracy),
@@ -312,21 +318,21 @@ fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Op
         ("automation_rate", s.automation_rate),
         ("macro_f1", s.macro_f1),
     ] {
-        println!("{k:22} {v:.4}");
+        out!("{k:22} {v:.4}");
     }
-    println!("{:22} p50 {p50:.1} µs, p99 {p99:.1} µs, {throughput:.0} messages/s (one thread, dialogue policy included)", "latency");
-    println!("\nper intent (worst f1 first):");
+    out!("{:22} p50 {p50:.1} µs, p99 {p99:.1} µs, {throughput:.0} messages/s (one thread, dialogue policy included)", "latency");
+    out!("\nper intent (worst f1 first):");
     let mut per: Vec<_> = s.per_intent.iter().collect();
     per.sort_by(|a, b| a.1.f1.total_cmp(&b.1.f1));
     for (i, v) in per {
-        println!("  {i:16} p={:.2} r={:.2} f1={:.2} n={}", v.precision, v.recall, v.f1, v.support);
+        out!("  {i:16} p={:.2} r={:.2} f1={:.2} n={}", v.precision, v.recall, v.f1, v.support);
     }
-    println!("\ntop confusions (gold -> predicted):");
+    out!("\ntop confusions (gold -> predicted):");
     for c in &s.top_confusions {
-        println!("  {:3}  {} -> {}", c.count, c.gold, c.pred);
+        out!("  {:3}  {} -> {}", c.count, c.gold, c.pred);
     }
     if errors {
-        println!("\nerrors:");
+        out!("\nerrors:");
         for (g, d) in gold_msgs.iter().zip(&details) {
             let mut gi = g.intents.clone();
             gi.sort();
@@ -336,7 +342,7 @@ fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Op
             }
             pi.sort();
             if gi != pi || g.action != d.action.as_str() {
-                println!("  {:40} gold {}/{}  got {}/{} ({:.2})", g.text, gi.join("+"), g.action, d.intents.join("+"), d.action.as_str(), d.confidence);
+                out!("  {:40} gold {}/{}  got {}/{} ({:.2})", g.text, gi.join("+"), g.action, d.intents.join("+"), d.action.as_str(), d.confidence);
             }
         }
     }

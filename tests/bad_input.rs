@@ -8,7 +8,7 @@ fn every_bad_line_gets_an_error_and_the_run_goes_on() {
     let big = "好".repeat(40_000); // 120 KB
     let mut input = Vec::new();
     let rows: Vec<(Vec<u8>, Option<&str>)> = vec![
-        (br#"{"text": "L码还有货吗"}"#.to_vec(), None),
+        (r#"{"text": "L码还有货吗"}"#.as_bytes().to_vec(), None),
         (b"".to_vec(), Some("empty line")),
         (br#"{"text": "   "}"#.to_vec(), Some("empty")),
         (format!(r#"{{"text": "{big}"}}"#).into_bytes(), Some("bytes")),
@@ -18,7 +18,7 @@ fn every_bad_line_gets_an_error_and_the_run_goes_on() {
         (br#"{"text": 42}"#.to_vec(), Some("string")),
         (br#"{"conversation": "a"}"#.to_vec(), Some("missing")),
         (br#"{"text": "ok", "conversation": {"x": 1}}"#.to_vec(), Some("conversation")),
-        (br#"{"text": "什么时候发货"}"#.to_vec(), None),
+        (r#"{"text": "什么时候发货"}"#.as_bytes().to_vec(), None),
     ];
     for (line, _) in &rows {
         input.extend_from_slice(line);

@@ -16,7 +16,7 @@ pub mod segment;
 
 use crate::config::{Catalog, NluConfig};
 use crate::error::{Error, Problems, Result};
-use crate::files::{Action, Sources};
+use crate::files::{Action, Sources, NONE};
 use aho_corasick::{AhoCorasick, MatchKind};
 use keywords::{Keyword, Keywords};
 use lang::Lang;
@@ -138,6 +138,12 @@ const HOMOPHONE_WEIGHT: f32 = 0.7;
 
 /// Confidence from which another clause adds its own intent.
 const SECOND_MIN: f32 = 0.5;
+/// The same for an intent whose action is escalate.
+const SECOND_MIN_ESCALATE: f32 = 0.3;
+/// Longest clause that counts as a greeting or thanks on weak evidence.
+const SOCIAL_MAX_LEN: usize = 6;
+/// Confidence a longer greeting-like clause needs.
+const SOCIAL_LONG_MIN: f32 = 0.6;
 /// Score from which another clause adds its own intent.
 const SECOND_SCORE: f32 = 1.2;
 /// Below this combined score nothing fits: the answer is `none`.
@@ -382,6 +388,11 @@ impl Nlu {
         for c in clauses {
             let top = c.ranking.first().copied();
             match top {
+                // A long clause that only sounds polite ("你好，请问附近哪里有...")
+                // is not a greeting: its substance went unexplained.
+                Some(t) if soft(&t) && t.score >= NONE_BELOW && length(&c.text) > SOCIAL_MAX_LEN && t.confidence < SOCIAL_LONG_MIN => {
+                    unexplained = true;
+                }
                 Some(t) if soft(&t) && t.score >= NONE_BELOW => social.push(t),
                 Some(t) if t.score >= NONE_BELOW => {
                     real.push(t);
@@ -405,9 +416,20 @@ impl Nlu {
                 p.confidence = p.confidence.max(r.confidence);
                 continue;
             }
-            if k == 0 || (r.confidence >= SECOND_MIN && r.score >= SECOND_SCORE) {
+            // A second question is admitted on its own confidence; one that needs
+            // a person (a defect beside a return question) on a lower bar, since a
+            // missed escalation costs a shop more than an extra one.
+            let bar = if self.intents[r.intent].action == Action::Escalate { SECOND_MIN_ESCALATE } else { SECOND_MIN };
+            if k == 0 || (r.confidence >= bar && r.score >= SECOND_SCORE) {
                 picked.push(*r);
             }
+        }
+        // Off-topic examples (the `none` file) win only as the main reading.
+        if let Some(first) = picked.first() {
+            if self.intents[first.intent].id == NONE {
+                return (Vec::new(), first.confidence);
+            }
+            picked.retain(|p| self.intents[p.intent].id != NONE);
         }
         if picked.is_empty() {
             if !social.is_empty() && !unexplained {
@@ -429,12 +451,16 @@ impl Nlu {
     }
 }
 
+/// Chinese characters plus Latin words of a clause.
+fn length(clause: &str) -> usize {
+    let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
+    cjk + clause.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).count()
+}
+
 /// A clause with enough content to be a question of its own: three Chinese
 /// characters or three words (not 亲, 老板, "hi there").
 fn substantive(clause: &str) -> bool {
-    let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
-    let words = clause.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).count();
-    cjk + words >= 3
+    length(clause) >= 3
 }
 
 /// A clause's intents ranked by score, with confidences.

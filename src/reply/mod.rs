@@ -6,7 +6,7 @@ pub mod template;
 
 use crate::config::{Config, Facts};
 use crate::error::{Error, Problems, Result};
-use crate::files::{At, Sources, Variants, SYSTEM_TABLES};
+use crate::files::{At, Sources, Variants, NONE, SYSTEM_TABLES};
 use crate::nlu::lang::Lang;
 use std::collections::{BTreeMap, HashMap};
 use template::Template;
@@ -86,7 +86,7 @@ impl Replies {
                 stages.insert((id.to_string(), name.clone()), compile(&r.file, v, &known, &mut problems));
             }
         }
-        for id in intent_ids {
+        for id in intent_ids.iter().filter(|id| **id != NONE) {
             match intents.get(*id) {
                 None => problems.push(&format!("replies/{id}.toml"), 0, format!(
                     "intent {id:?} has no replies: create this file with `intent = \"{id}\"` and zh / en lines")),
