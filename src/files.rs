@@ -61,6 +61,10 @@ pub struct IntentFile {
     /// Intents this one absorbs when both are in a message (defect absorbs
     /// return_exchange: a flaw plus "can I return it" is a defect).
     pub absorbs: Vec<At<String>>,
+    /// Read as another intent right after a turn of the named intent:
+    /// previous intent → the intent to read ("多少钱" after a courier question
+    /// asks about postage). Applies to short and follow-up messages.
+    pub follows: Vec<(At<String>, String)>,
     /// Strong phrases.
     pub keywords: Vec<At<String>>,
     /// Weak phrases.
@@ -147,6 +151,8 @@ struct RawIntent {
     yields: bool,
     #[serde(default)]
     absorbs: Vec<Spanned<String>>,
+    #[serde(default)]
+    follows: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     keywords: Vec<Spanned<String>>,
     #[serde(default)]
@@ -254,6 +260,7 @@ impl Sources {
                 description: raw.description,
                 yields: raw.yields,
                 absorbs: ats(text, raw.absorbs),
+                follows: raw.follows.into_iter().map(|(prev, to)| (At { value: prev, line: line_of(text, to.span().start) }, to.into_inner())).collect(),
                 keywords: ats(text, raw.keywords),
                 hints: ats(text, raw.hints),
                 negative: ats(text, raw.negative),
@@ -272,6 +279,13 @@ impl Sources {
             for a in &i.absorbs {
                 if !ids.contains(&a.value.as_str()) {
                     problems.push(&i.file, a.line, format!("absorbs {:?}, which is not an intent id", a.value));
+                }
+            }
+            for (prev, to) in &i.follows {
+                for id in [&prev.value, to] {
+                    if !ids.contains(&id.as_str()) {
+                        problems.push(&i.file, prev.line, format!("follows names {id:?}, which is not an intent id"));
+                    }
                 }
             }
         }

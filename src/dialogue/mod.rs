@@ -81,6 +81,9 @@ pub struct Decision {
     pub classification: Classification,
 }
 
+/// Longest message (in characters or words) that `follows` rules apply to.
+const FOLLOWS_MAX_LEN: usize = 8;
+
 /// A short message that continues the previous topic: 那…呢, "and …?", "what about …".
 fn is_follow_up(normalized: &str) -> bool {
     let n = normalized.trim_end_matches(['?', '!', '.', ' ']);
@@ -105,9 +108,25 @@ impl Engine {
         let last = conv.history.back().map(|t| t.intents.clone()).unwrap_or_default();
         let last_real: Vec<usize> = last.iter().copied().filter(|&i| !self.nlu.intents[i].yields).collect();
         if is_follow_up(&c.normalized) && !last_real.is_empty() && (intents.is_empty() || confidence < threshold || intents.iter().all(|&i| self.nlu.intents[i].yields)) {
-            intents = last_real;
+            intents = last_real.clone();
             confidence = confidence.max(threshold);
             inherited = true;
+        }
+
+        // The previous turn colours a short message: "多少钱" after a courier
+        // question asks about postage (the intent files' `follows`), and a
+        // topic the conversation is already on needs less evidence.
+        if !inherited && !last_real.is_empty() && (is_follow_up(&c.normalized) || crate::nlu::units(&c.normalized) <= FOLLOWS_MAX_LEN) {
+            for i in intents.iter_mut() {
+                if let Some(&(_, to)) = self.nlu.intents[*i].follows.iter().find(|(prev, _)| last_real.contains(prev)) {
+                    *i = to;
+                    inherited = true;
+                }
+            }
+            intents.dedup();
+        }
+        if !inherited && intents.len() == 1 && last_real.contains(&intents[0]) && confidence < threshold {
+            confidence = threshold;
         }
 
         let mut reason = None;

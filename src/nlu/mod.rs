@@ -39,6 +39,8 @@ pub struct Intent {
     pub yields: bool,
     /// Indices of the intents this one absorbs.
     pub absorbs: Vec<usize>,
+    /// (previous intent, intent to read instead), as indices.
+    pub follows: Vec<(usize, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +169,7 @@ impl Nlu {
                 file: f.file.clone(),
                 yields: f.yields,
                 absorbs: f.absorbs.iter().filter_map(|a| index_of(&a.value)).collect(),
+                follows: f.follows.iter().filter_map(|(p, t)| Some((index_of(&p.value)?, index_of(t)?))).collect(),
             })
             .collect();
 
@@ -386,27 +389,40 @@ impl Nlu {
         let mut best_real: Option<Scored> = None;
         let mut unexplained = false;
         for c in clauses {
-            let top = c.ranking.first().copied();
-            match top {
+            // Greeting-like intents and real questions are read separately: a
+            // weak 请问 must not hide the stock question in the same clause.
+            let social_top = c.ranking.first().copied().filter(|t| soft(t));
+            let mut real_ranked = c.ranking.iter().filter(|t| !soft(t));
+            let real_top = real_ranked.next().map(|t| {
+                let next = real_ranked.next().map_or(0.0, |n| n.score);
+                Scored { confidence: score::confidence(t.score, next), ..*t }
+            });
+            if let Some(t) = social_top.filter(|t| t.score >= NONE_BELOW) {
                 // A long clause that only sounds polite ("你好，请问附近哪里有...")
-                // is not a greeting: its substance went unexplained.
-                Some(t) if soft(&t) && t.score >= NONE_BELOW && length(&c.text) > SOCIAL_MAX_LEN && t.confidence < SOCIAL_LONG_MIN => {
+                // is not a greeting: its substance goes unexplained.
+                if length(&c.text) <= SOCIAL_MAX_LEN || t.confidence >= SOCIAL_LONG_MIN {
+                    social.push(t);
+                } else if real_top.is_none_or(|r| r.score < NONE_BELOW) {
                     unexplained = true;
                 }
-                Some(t) if soft(&t) && t.score >= NONE_BELOW => social.push(t),
-                Some(t) if t.score >= NONE_BELOW => {
+            }
+            match real_top {
+                Some(t) if t.score >= NONE_BELOW && social_top.is_none_or(|s| s.score < 2.0 * t.score) => {
                     real.push(t);
                     if best_real.is_none_or(|b| t.confidence > b.confidence) {
                         best_real = Some(t);
                     }
                 }
-                Some(t) if !soft(&t) => {
+                Some(t) => {
                     if best_real.is_none_or(|b| t.confidence > b.confidence) {
                         best_real = Some(t);
                     }
-                    unexplained |= substantive(&c.text);
+                    if social_top.is_none() {
+                        unexplained |= substantive(&c.text);
+                    }
                 }
-                _ => unexplained |= substantive(&c.text),
+                None if social_top.is_none() => unexplained |= substantive(&c.text),
+                None => {}
             }
         }
         real.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(b.score.total_cmp(&a.score)));
@@ -455,6 +471,11 @@ impl Nlu {
 fn length(clause: &str) -> usize {
     let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
     cjk + clause.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).count()
+}
+
+/// Chinese characters plus Latin words of a text (its length in meaning units).
+pub fn units(text: &str) -> usize {
+    length(text)
 }
 
 /// A clause with enough content to be a question of its own: three Chinese
