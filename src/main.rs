@@ -64,6 +64,9 @@ enum Command {
     },
     /// Validate the intent, reply and configuration files.
     Check,
+    /// Chat with the bot as a buyer, in this terminal, on the built-in demo shop
+    /// (or your files). One line per message; an empty line or Ctrl-D ends.
+    Demo,
 }
 
 /// Prints a line to stdout; a closed pipe (`xiaoer eval ... | head`) is not an error.
@@ -122,6 +125,10 @@ fn run(cli: Cli) -> Result<i32> {
             let engine = load(&cli)?;
             run_eval(&engine, file, *json, predictions.as_deref(), *errors)
         }
+        Command::Demo => {
+            let engine = load(&cli)?;
+            demo(&engine)
+        }
         Command::Check => {
             let engine = load(&cli)?;
             for w in &engine.nlu.warnings.0 {
@@ -135,6 +142,33 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+fn demo(engine: &Engine) -> Result<i32> {
+    let shop = engine.config.facts("zh").get("shop").cloned().unwrap_or_default();
+    out!("xiaoer demo — you are a buyer chatting with {shop}. Type a message (中文 or English); an empty line ends.");
+    out!("Try: 亲 在吗 有货吗 · 能便宜点吗 · 包邮吗 · when will you ship? · 我要投诉");
+    let mut conv = Conversation::default();
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    loop {
+        {
+            let mut o = std::io::stdout().lock();
+            let _ = write!(o, "\nbuyer> ");
+            let _ = o.flush();
+        }
+        line.clear();
+        if stdin.lock().read_line(&mut line).context("reading stdin")? == 0 || line.trim().is_empty() {
+            break;
+        }
+        let d = engine.decide(&mut conv, line.trim(), false);
+        out!("bot>   {}", d.reply);
+        match &d.reason {
+            Some(r) => out!("       [{} · {:.2} · handed to a person: {}]", d.intents.join("+"), d.confidence, r.as_str()),
+            None => out!("       [{} · {:.2}]", d.intents.join("+"), d.confidence),
+        }
+    }
+    Ok(0)
 }
 
 fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool) {
