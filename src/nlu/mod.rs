@@ -512,4 +512,5 @@ fn decisive(sig: &[Signals]) -> bool {
 }
 
 /// Keyword and pattern score from which a clause needs no example search.
-const DECISIVE: f32 = 2.0;
+const DECISIVE: f32 = 1.2;
+

@@ -25,7 +25,7 @@ pub struct ExampleIndex {
 }
 
 /// Most terms one query uses (the rarest of the message's tokens).
-const MAX_TERMS: usize = 10;
+const MAX_TERMS: usize = 6;
 
 impl std::fmt::Debug for ExampleIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,13 +75,13 @@ impl ExampleIndex {
     /// The `k` examples most similar to `tokens`, best first, with BM25 scores;
     /// `pinyin` searches the examples' transliterations instead of their text.
     /// Ties break on the example's index, so results are deterministic.
-    pub fn search(&self, tokens: &[String], k: usize, pinyin: bool) -> Vec<(usize, f32)> {
+    pub fn search<S: AsRef<str>>(&self, tokens: &[S], k: usize, pinyin: bool) -> Vec<(usize, f32)> {
         let field = if pinyin { self.pinyin } else { self.field };
         if tokens.is_empty() {
             return Vec::new();
         }
         let df = &self.df[pinyin as usize];
-        let mut uniq: Vec<(u32, &String)> = tokens.iter().filter_map(|t| df.get(t).map(|&n| (n, t))).collect();
+        let mut uniq: Vec<(u32, &str)> = tokens.iter().filter_map(|t| df.get(t.as_ref()).map(|&n| (n, t.as_ref()))).collect();
         uniq.sort();
         uniq.dedup();
         uniq.truncate(MAX_TERMS);

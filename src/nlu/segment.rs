@@ -94,16 +94,44 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// Query tokens for the example index: the bigrams and Latin words of
-/// [`tokens`], or its unigrams when the text has no bigram. Fewer, more
-/// specific terms make retrieval both sharper and several times cheaper.
-pub fn query_tokens(text: &str) -> Vec<String> {
-    let all = tokens(text);
-    let specific: Vec<String> = all.iter().filter(|t| t.chars().count() != 1 || !t.chars().all(is_cjk)).cloned().collect();
-    if specific.is_empty() {
-        all
+/// Query tokens for the example index: the Chinese bigrams and Latin words of
+/// [`tokens`] (or the unigrams when the text has no bigram), borrowed from the
+/// text. Fewer, more specific terms make retrieval sharper and cheaper.
+pub fn query_tokens<'t>(text: &'t str) -> Vec<&'t str> {
+    let mut out = Vec::new();
+    let mut unigrams = Vec::new();
+    let mut prev: Option<(usize, char)> = None;
+    let mut word_start: Option<usize> = None;
+    let flush = |start: &mut Option<usize>, end: usize, out: &mut Vec<&'t str>| {
+        if let Some(s) = start.take() {
+            let w = &text[s..end];
+            if w.bytes().all(|b| b.is_ascii_digit()) {
+                out.push("#num");
+            }
+            out.push(w);
+        }
+    };
+    for (i, c) in text.char_indices() {
+        if is_cjk(c) {
+            flush(&mut word_start, i, &mut out);
+            unigrams.push(&text[i..i + c.len_utf8()]);
+            if let Some((p, _)) = prev {
+                out.push(&text[p..i + c.len_utf8()]);
+            }
+            prev = Some((i, c));
+        } else if c.is_alphanumeric() {
+            word_start.get_or_insert(i);
+            prev = None;
+        } else {
+            flush(&mut word_start, i, &mut out);
+            prev = None;
+        }
+    }
+    flush(&mut word_start, text.len(), &mut out);
+    if out.is_empty() {
+        unigrams
     } else {
-        specific
+        out
     }
 }
 
@@ -193,6 +221,20 @@ mod tests {
             want.sort_unstable();
             want.dedup();
             assert_eq!(token_hashes(t), want, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn query_tokens_are_the_specific_tokens() {
+        for t in ["l码有货", "我165 cm高", "is this in stock?", "", "好", "好 吗"] {
+            let all = tokens(t);
+            let specific: Vec<&str> = all.iter().map(String::as_str).filter(|x| x.chars().count() != 1 || !x.chars().all(is_cjk)).collect();
+            let want: Vec<&str> = if specific.is_empty() { all.iter().map(String::as_str).collect() } else { specific };
+            let mut got = query_tokens(t);
+            let mut want = want;
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{t:?}");
         }
     }
 
