@@ -14,16 +14,28 @@ fn main() {
             .unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
         files.sort();
-        let _ = writeln!(out, "pub static {}: &[(&str, &str)] = &[", dir.to_uppercase());
+        let _ = writeln!(
+            out,
+            "pub static {}: &[(&str, &str)] = &[",
+            dir.to_uppercase()
+        );
         for p in files {
             let name = format!("{dir}/{}", p.file_name().unwrap().to_string_lossy());
-            let _ = writeln!(out, "    ({name:?}, include_str!({:?})),", p.display().to_string());
+            let _ = writeln!(
+                out,
+                "    ({name:?}, include_str!({:?})),",
+                p.display().to_string()
+            );
         }
         out.push_str("];\n");
     }
     println!("cargo:rerun-if-changed=xiaoer.toml");
     let cfg = Path::new(&root).join("xiaoer.toml");
-    let _ = writeln!(out, "pub static CONFIG: &str = include_str!({:?});", cfg.display().to_string());
+    let _ = writeln!(
+        out,
+        "pub static CONFIG: &str = include_str!({:?});",
+        cfg.display().to_string()
+    );
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("embedded.rs");
     std::fs::write(dest, out).unwrap();
 }

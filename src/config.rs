@@ -89,7 +89,8 @@ impl Config {
 
     fn build(file: Option<&Path>, env: bool) -> Result<Config> {
         use config::{Environment, File, FileFormat};
-        let mut b = config::Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
+        let mut b =
+            config::Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
         match file {
             Some(p) => {
                 if !p.is_file() {
@@ -103,10 +104,17 @@ impl Config {
             None => {}
         }
         if env {
-            b = b.add_source(Environment::with_prefix("XIAOER").prefix_separator("_").separator("__").try_parsing(true));
+            b = b.add_source(
+                Environment::with_prefix("XIAOER")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            );
         }
         let c = b.build().map_err(|e| Error::Config(e.to_string()))?;
-        let cfg: Config = c.try_deserialize().map_err(|e| Error::Config(e.to_string()))?;
+        let cfg: Config = c
+            .try_deserialize()
+            .map_err(|e| Error::Config(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -114,17 +122,28 @@ impl Config {
     fn validate(&self) -> Result<()> {
         let n = &self.nlu;
         if !(0.0..=1.0).contains(&n.threshold) {
-            return Err(Error::Config(format!("nlu.threshold = {} must be between 0 and 1", n.threshold)));
+            return Err(Error::Config(format!(
+                "nlu.threshold = {} must be between 0 and 1",
+                n.threshold
+            )));
         }
         if !(0.0..=1.0).contains(&n.margin) {
-            return Err(Error::Config(format!("nlu.margin = {} must be between 0 and 1", n.margin)));
+            return Err(Error::Config(format!(
+                "nlu.margin = {} must be between 0 and 1",
+                n.margin
+            )));
         }
         if n.neighbours == 0 || n.neighbours > 100 {
-            return Err(Error::Config(format!("nlu.neighbours = {} must be 1 to 100", n.neighbours)));
+            return Err(Error::Config(format!(
+                "nlu.neighbours = {} must be 1 to 100",
+                n.neighbours
+            )));
         }
         for lang in ["zh", "en"] {
             if !matches!(self.shop.get(lang), Some(serde_json::Value::Object(_))) {
-                return Err(Error::Config(format!("[shop.{lang}] is missing: it holds the shop's wording in that language")));
+                return Err(Error::Config(format!(
+                    "[shop.{lang}] is missing: it holds the shop's wording in that language"
+                )));
             }
         }
         Ok(())

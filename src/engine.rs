@@ -69,10 +69,18 @@ impl Engine {
         };
         let bargain = &config.dialogue.bargain_intent;
         if !bargain.is_empty() && !ids.contains(&bargain.as_str()) {
-            problems.push("xiaoer.toml", 0, format!("dialogue.bargain_intent = {bargain:?} is not an intent id"));
+            problems.push(
+                "xiaoer.toml",
+                0,
+                format!("dialogue.bargain_intent = {bargain:?} is not an intent id"),
+            );
         }
         match (nlu, replies) {
-            (Some(nlu), Some(replies)) if problems.is_empty() => Ok(Engine { nlu, replies, config }),
+            (Some(nlu), Some(replies)) if problems.is_empty() => Ok(Engine {
+                nlu,
+                replies,
+                config,
+            }),
             _ => Err(Error::Files { problems }),
         }
     }

@@ -44,7 +44,11 @@ impl fmt::Display for Problems {
 impl Problems {
     /// Records a problem.
     pub fn push(&mut self, file: &str, line: usize, message: impl Into<String>) {
-        self.0.push(Problem { file: file.to_string(), line, message: message.into() });
+        self.0.push(Problem {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        });
     }
     /// True when nothing is wrong.
     pub fn is_empty(&self) -> bool {
@@ -83,5 +87,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// 1-based line of a byte offset in `text`.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }

@@ -19,7 +19,10 @@ pub struct Gold {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum GoldLine {
-    Dialogue { id: Option<String>, turns: Vec<Gold> },
+    Dialogue {
+        id: Option<String>,
+        turns: Vec<Gold>,
+    },
     Single(Gold),
 }
 
@@ -40,7 +43,9 @@ impl GoldSet {
             }
             let g: GoldLine = serde_json::from_str(line).map_err(|e| format!("line {}: {e} (expected {{\"text\", \"intents\", \"action\"}} or {{\"id\", \"turns\"}})", n + 1))?;
             match g {
-                GoldLine::Dialogue { id, turns } => out.conversations.push((id.unwrap_or_else(|| format!("line-{}", n + 1)), turns)),
+                GoldLine::Dialogue { id, turns } => out
+                    .conversations
+                    .push((id.unwrap_or_else(|| format!("line-{}", n + 1)), turns)),
                 GoldLine::Single(g) => out.conversations.push((format!("line-{}", n + 1), vec![g])),
             }
         }
@@ -138,7 +143,11 @@ fn ratio(a: u64, b: u64, empty: f64) -> f64 {
 /// Scores predictions against gold, message by message, as `score.py` does.
 pub fn score(gold: &[&Gold], pred: &[Pred]) -> Result<Scores, String> {
     if gold.len() != pred.len() {
-        return Err(format!("{} gold messages but {} predictions", gold.len(), pred.len()));
+        return Err(format!(
+            "{} gold messages but {} predictions",
+            gold.len(),
+            pred.len()
+        ));
     }
     let n = gold.len() as u64;
     let (mut right, mut act_ok, mut wrong_answer) = (0u64, 0u64, 0u64);
@@ -180,7 +189,10 @@ pub fn score(gold: &[&Gold], pred: &[Pred]) -> Result<Scores, String> {
             *fn_.entry(i.to_string()).or_default() += 1;
         }
         if !ok {
-            let key = (gs.iter().copied().collect::<Vec<_>>().join("+"), ps_ref.iter().copied().collect::<Vec<_>>().join("+"));
+            let key = (
+                gs.iter().copied().collect::<Vec<_>>().join("+"),
+                ps_ref.iter().copied().collect::<Vec<_>>().join("+"),
+            );
             confusions.entry(key).or_insert((0, k)).0 += 1;
         }
     }
@@ -190,15 +202,47 @@ pub fn score(gold: &[&Gold], pred: &[Pred]) -> Result<Scores, String> {
         let t = tp.get(i).copied().unwrap_or(0);
         let f_p = fp.get(i).copied().unwrap_or(0);
         let f_n = fn_.get(i).copied().unwrap_or(0);
-        let p = if t + f_p > 0 { t as f64 / (t + f_p) as f64 } else { 0.0 };
-        let r = if t + f_n > 0 { t as f64 / (t + f_n) as f64 } else { 0.0 };
-        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
-        per_intent.insert(i.clone(), PerIntent { precision: p, recall: r, f1, support: t + f_n });
+        let p = if t + f_p > 0 {
+            t as f64 / (t + f_p) as f64
+        } else {
+            0.0
+        };
+        let r = if t + f_n > 0 {
+            t as f64 / (t + f_n) as f64
+        } else {
+            0.0
+        };
+        let f1 = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
+        per_intent.insert(
+            i.clone(),
+            PerIntent {
+                precision: p,
+                recall: r,
+                f1,
+                support: t + f_n,
+            },
+        );
     }
-    let macro_f1 = if per_intent.is_empty() { 0.0 } else { per_intent.values().map(|v| v.f1).sum::<f64>() / per_intent.len() as f64 };
+    let macro_f1 = if per_intent.is_empty() {
+        0.0
+    } else {
+        per_intent.values().map(|v| v.f1).sum::<f64>() / per_intent.len() as f64
+    };
     let mut conf: Vec<_> = confusions.into_iter().collect();
     conf.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)));
-    let top_confusions = conf.into_iter().take(15).map(|((g, p), (c, _))| Confusion { gold: g, pred: p, count: c }).collect();
+    let top_confusions = conf
+        .into_iter()
+        .take(15)
+        .map(|((g, p), (c, _))| Confusion {
+            gold: g,
+            pred: p,
+            count: c,
+        })
+        .collect();
     Ok(Scores {
         messages: n,
         intent_accuracy: ratio(right, n, 0.0),
@@ -227,17 +271,36 @@ mod tests {
     use super::*;
 
     fn g(intents: &[&str], action: &str) -> Gold {
-        Gold { text: String::new(), intents: intents.iter().map(|s| s.to_string()).collect(), action: action.into() }
+        Gold {
+            text: String::new(),
+            intents: intents.iter().map(|s| s.to_string()).collect(),
+            action: action.into(),
+        }
     }
     fn p(intents: &[&str], action: &str) -> Pred {
-        Pred { intents: intents.iter().map(|s| s.to_string()).collect(), action: action.into() }
+        Pred {
+            intents: intents.iter().map(|s| s.to_string()).collect(),
+            action: action.into(),
+        }
     }
 
     #[test]
     fn soft_intents_and_empty_predictions() {
-        let gold = [g(&["stock"], "reply"), g(&["none"], "escalate"), g(&["greeting"], "reply")];
+        let gold = [
+            g(&["stock"], "reply"),
+            g(&["none"], "escalate"),
+            g(&["greeting"], "reply"),
+        ];
         let refs: Vec<&Gold> = gold.iter().collect();
-        let s = score(&refs, &[p(&["greeting", "stock"], "reply"), p(&[], "escalate"), p(&["stock"], "reply")]).unwrap();
+        let s = score(
+            &refs,
+            &[
+                p(&["greeting", "stock"], "reply"),
+                p(&[], "escalate"),
+                p(&["stock"], "reply"),
+            ],
+        )
+        .unwrap();
         assert_eq!(s.messages, 3);
         assert!((s.intent_accuracy - 2.0 / 3.0).abs() < 1e-12);
         assert!((s.wrong_answer_rate - 1.0 / 3.0).abs() < 1e-12);

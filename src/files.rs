@@ -195,7 +195,10 @@ struct RawAliases {
 
 fn at(text: &str, s: Spanned<String>) -> At<String> {
     let line = line_of(text, s.span().start);
-    At { value: s.into_inner(), line }
+    At {
+        value: s.into_inner(),
+        line,
+    }
 }
 
 fn ats(text: &str, v: Vec<Spanned<String>>) -> Vec<At<String>> {
@@ -203,16 +206,27 @@ fn ats(text: &str, v: Vec<Spanned<String>>) -> Vec<At<String>> {
 }
 
 fn variants(text: &str, raw: RawVariants) -> Variants {
-    Variants { zh: ats(text, raw.zh), en: ats(text, raw.en) }
+    Variants {
+        zh: ats(text, raw.zh),
+        en: ats(text, raw.en),
+    }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str, problems: &mut Problems) -> Option<T> {
+fn parse<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    problems: &mut Problems,
+) -> Option<T> {
     match toml::from_str::<T>(text) {
         Ok(v) => Some(v),
         Err(e) => {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
             let msg = e.message().trim().replace('\n', " ");
-            problems.push(file, line, format!("{msg} (this file must be valid TOML in the documented form)"));
+            problems.push(
+                file,
+                line,
+                format!("{msg} (this file must be valid TOML in the documented form)"),
+            );
             None
         }
     }
@@ -235,20 +249,34 @@ impl Sources {
                 }
                 continue;
             }
-            let Some(raw) = parse::<RawIntent>(file, text, &mut problems) else { continue };
+            let Some(raw) = parse::<RawIntent>(file, text, &mut problems) else {
+                continue;
+            };
             let action_line = line_of(text, raw.action.span().start);
             let action = match raw.action.get_ref().as_str() {
                 "reply" => Action::Reply,
                 "escalate" => Action::Escalate,
                 other => {
-                    problems.push(file, action_line, format!("action is {other:?}: write \"reply\" or \"escalate\""));
+                    problems.push(
+                        file,
+                        action_line,
+                        format!("action is {other:?}: write \"reply\" or \"escalate\""),
+                    );
                     Action::Reply
                 }
             };
             let id_line = line_of(text, raw.id.span().start);
             let id = raw.id.into_inner();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()) {
-                problems.push(file, id_line, format!("id {id:?} must be lower-case letters, digits and _"));
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+            {
+                problems.push(
+                    file,
+                    id_line,
+                    format!("id {id:?} must be lower-case letters, digits and _"),
+                );
             }
             if id == NONE && action != Action::Escalate {
                 problems.push(file, action_line, "the `none` file holds off-topic examples, and off-topic messages go to a person: write action = \"escalate\"");
@@ -260,7 +288,19 @@ impl Sources {
                 description: raw.description,
                 yields: raw.yields,
                 absorbs: ats(text, raw.absorbs),
-                follows: raw.follows.into_iter().map(|(prev, to)| (At { value: prev, line: line_of(text, to.span().start) }, to.into_inner())).collect(),
+                follows: raw
+                    .follows
+                    .into_iter()
+                    .map(|(prev, to)| {
+                        (
+                            At {
+                                value: prev,
+                                line: line_of(text, to.span().start),
+                            },
+                            to.into_inner(),
+                        )
+                    })
+                    .collect(),
                 keywords: ats(text, raw.keywords),
                 hints: ats(text, raw.hints),
                 negative: ats(text, raw.negative),
@@ -271,20 +311,32 @@ impl Sources {
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
         for i in &out.intents {
             if let Some(prev) = seen.insert(&i.id, &i.file) {
-                problems.push(&i.file, 0, format!("intent id {:?} is also defined in {prev}: keep one", i.id));
+                problems.push(
+                    &i.file,
+                    0,
+                    format!("intent id {:?} is also defined in {prev}: keep one", i.id),
+                );
             }
         }
         let ids: Vec<&str> = out.intents.iter().map(|i| i.id.as_str()).collect();
         for i in &out.intents {
             for a in &i.absorbs {
                 if !ids.contains(&a.value.as_str()) {
-                    problems.push(&i.file, a.line, format!("absorbs {:?}, which is not an intent id", a.value));
+                    problems.push(
+                        &i.file,
+                        a.line,
+                        format!("absorbs {:?}, which is not an intent id", a.value),
+                    );
                 }
             }
             for (prev, to) in &i.follows {
                 for id in [&prev.value, to] {
                     if !ids.contains(&id.as_str()) {
-                        problems.push(&i.file, prev.line, format!("follows names {id:?}, which is not an intent id"));
+                        problems.push(
+                            &i.file,
+                            prev.line,
+                            format!("follows names {id:?}, which is not an intent id"),
+                        );
                     }
                 }
             }
@@ -292,17 +344,28 @@ impl Sources {
         for (file, text) in replies {
             if file.ends_with("_system.toml") {
                 out.system.file = file.clone();
-                if let Some(tables) = parse::<BTreeMap<String, RawVariants>>(file, text, &mut problems) {
+                if let Some(tables) =
+                    parse::<BTreeMap<String, RawVariants>>(file, text, &mut problems)
+                {
                     for (name, raw) in tables {
                         if !SYSTEM_TABLES.contains(&name.as_str()) {
-                            problems.push(file, 0, format!("unknown table [{name}]: the tables are {}", SYSTEM_TABLES.join(", ")));
+                            problems.push(
+                                file,
+                                0,
+                                format!(
+                                    "unknown table [{name}]: the tables are {}",
+                                    SYSTEM_TABLES.join(", ")
+                                ),
+                            );
                         }
                         out.system.tables.insert(name, variants(text, raw));
                     }
                 }
                 continue;
             }
-            let Some(raw) = parse::<RawReply>(file, text, &mut problems) else { continue };
+            let Some(raw) = parse::<RawReply>(file, text, &mut problems) else {
+                continue;
+            };
             let mut stages = BTreeMap::new();
             if let Some(l) = raw.later {
                 stages.insert("later".to_string(), variants(text, l));
@@ -313,7 +376,10 @@ impl Sources {
             out.replies.push(ReplyFile {
                 file: file.clone(),
                 intent: at(text, raw.intent),
-                main: Variants { zh: ats(text, raw.zh), en: ats(text, raw.en) },
+                main: Variants {
+                    zh: ats(text, raw.zh),
+                    en: ats(text, raw.en),
+                },
                 stages,
             });
         }
@@ -326,7 +392,11 @@ impl Sources {
 
     /// The intent and reply files built into the binary.
     pub fn embedded() -> Result<Sources> {
-        let own = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        let own = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
         Sources::parse(&own(embedded::INTENTS), &own(embedded::REPLIES))
     }
 
@@ -337,7 +407,10 @@ impl Sources {
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
-    let io = |source| Error::Io { path: dir.to_path_buf(), source };
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|e| e.ok())
@@ -347,7 +420,10 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     paths.sort();
     let mut out = Vec::new();
     for p in paths {
-        let bytes = std::fs::read(&p).map_err(|source| Error::Io { path: p.clone(), source })?;
+        let bytes = std::fs::read(&p).map_err(|source| Error::Io {
+            path: p.clone(),
+            source,
+        })?;
         let name = p.display().to_string();
         match String::from_utf8(bytes) {
             Ok(text) => out.push((name, text)),
@@ -355,7 +431,11 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
                 let off = e.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(e.as_bytes());
                 let mut problems = Problems::default();
-                problems.push(&name, line_of(&text, off), "the file is not valid UTF-8: save it as UTF-8");
+                problems.push(
+                    &name,
+                    line_of(&text, off),
+                    "the file is not valid UTF-8: save it as UTF-8",
+                );
                 return Err(Error::Files { problems });
             }
         }

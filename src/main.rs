@@ -88,8 +88,14 @@ fn main() {
 
 fn load(cli: &Cli) -> Result<Engine> {
     let config = Config::load(cli.config.as_deref()).context("loading the configuration")?;
-    let intents = cli.intents.clone().unwrap_or_else(|| config.paths.intents.clone());
-    let replies = cli.replies.clone().unwrap_or_else(|| config.paths.replies.clone());
+    let intents = cli
+        .intents
+        .clone()
+        .unwrap_or_else(|| config.paths.intents.clone());
+    let replies = cli
+        .replies
+        .clone()
+        .unwrap_or_else(|| config.paths.replies.clone());
     let source = if cli.intents.is_some() || cli.replies.is_some() {
         if !intents.is_dir() {
             bail!("{}: no such folder of intent files", intents.display());
@@ -106,7 +112,11 @@ fn load(cli: &Cli) -> Result<Engine> {
 
 fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
-        Command::Classify { text, jsonl, explain } => {
+        Command::Classify {
+            text,
+            jsonl,
+            explain,
+        } => {
             let engine = load(&cli)?;
             if *jsonl {
                 classify_jsonl(&engine, *explain)?;
@@ -121,7 +131,12 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Eval { file, json, predictions, errors } => {
+        Command::Eval {
+            file,
+            json,
+            predictions,
+            errors,
+        } => {
             let engine = load(&cli)?;
             run_eval(&engine, file, *json, predictions.as_deref(), *errors)
         }
@@ -145,7 +160,12 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn demo(engine: &Engine) -> Result<i32> {
-    let shop = engine.config.facts("zh").get("shop").cloned().unwrap_or_default();
+    let shop = engine
+        .config
+        .facts("zh")
+        .get("shop")
+        .cloned()
+        .unwrap_or_default();
     out!("xiaoer demo — you are a buyer chatting with {shop}. Type a message (中文 or English); an empty line ends.");
     out!("Try: 亲 在吗 有货吗 · 能便宜点吗 · 包邮吗 · when will you ship? · 我要投诉");
     let mut conv = Conversation::default();
@@ -158,13 +178,20 @@ fn demo(engine: &Engine) -> Result<i32> {
             let _ = o.flush();
         }
         line.clear();
-        if stdin.lock().read_line(&mut line).context("reading stdin")? == 0 || line.trim().is_empty() {
+        if stdin.lock().read_line(&mut line).context("reading stdin")? == 0
+            || line.trim().is_empty()
+        {
             break;
         }
         let d = engine.decide(&mut conv, line.trim(), false);
         out!("bot>   {}", d.reply);
         match &d.reason {
-            Some(r) => out!("       [{} · {:.2} · handed to a person: {}]", d.intents.join("+"), d.confidence, r.as_str()),
+            Some(r) => out!(
+                "       [{} · {:.2} · handed to a person: {}]",
+                d.intents.join("+"),
+                d.confidence,
+                r.as_str()
+            ),
             None => out!("       [{} · {:.2}]", d.intents.join("+"), d.confidence),
         }
     }
@@ -189,7 +216,12 @@ fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool) {
         for cl in &c.clauses {
             out!("  clause {:?}", cl.text);
             for s in cl.ranking.iter().take(3) {
-                out!("    {:<16} score {:.2}  confidence {:.2}", engine.nlu.intents[s.intent].id, s.score, s.confidence);
+                out!(
+                    "    {:<16} score {:.2}  confidence {:.2}",
+                    engine.nlu.intents[s.intent].id,
+                    s.score,
+                    s.confidence
+                );
             }
             for (k, id, kind) in &cl.evidence.keywords {
                 out!("    {kind} {k:?} → {id}");
@@ -228,7 +260,8 @@ struct In {
 
 /// Reads one input line into (text, conversation) or a per-line error.
 fn parse_line(raw: &[u8], max_bytes: usize) -> Result<(String, Option<String>), String> {
-    let line = std::str::from_utf8(raw).map_err(|e| format!("the line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
+    let line = std::str::from_utf8(raw)
+        .map_err(|e| format!("the line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
     let v: In = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let text = match v.text {
         Some(serde_json::Value::String(s)) => s,
@@ -239,7 +272,11 @@ fn parse_line(raw: &[u8], max_bytes: usize) -> Result<(String, Option<String>), 
         return Err("\"text\" is empty".into());
     }
     if text.len() > max_bytes {
-        return Err(format!("\"text\" is {} bytes, more than the {} a chat message may have", text.len(), max_bytes));
+        return Err(format!(
+            "\"text\" is {} bytes, more than the {} a chat message may have",
+            text.len(),
+            max_bytes
+        ));
     }
     let conv = match v.conversation {
         None | Some(serde_json::Value::Null) => None,
@@ -271,7 +308,10 @@ fn classify_jsonl(engine: &Engine, explain: bool) -> Result<()> {
             buf.pop();
         }
         if buf.iter().all(|b| b.is_ascii_whitespace()) {
-            serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": "empty line"}))?;
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({"line": n, "error": "empty line"}),
+            )?;
             out.write_all(b"\n")?;
             continue;
         }
@@ -304,8 +344,15 @@ fn classify_jsonl(engine: &Engine, explain: bool) -> Result<()> {
     Ok(())
 }
 
-fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Option<&std::path::Path>, errors: bool) -> Result<i32> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+fn run_eval(
+    engine: &Engine,
+    file: &std::path::Path,
+    json: bool,
+    predictions: Option<&std::path::Path>,
+    errors: bool,
+) -> Result<i32> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let gold = GoldSet::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let mut preds = Vec::new();
     let mut lat = Vec::new();
@@ -317,7 +364,10 @@ fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Op
             let t = Instant::now();
             let d = engine.decide(&mut conv, &g.text, false);
             lat.push(t.elapsed().as_secs_f64() * 1e6);
-            preds.push(Pred { intents: d.intents.clone(), action: d.action.as_str().to_string() });
+            preds.push(Pred {
+                intents: d.intents.clone(),
+                action: d.action.as_str().to_string(),
+            });
             details.push(d);
         }
     }
@@ -326,11 +376,20 @@ fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Op
     let scores = eval::score(&gold_msgs, &preds).map_err(anyhow::Error::msg)?;
     lat.sort_by(f64::total_cmp);
     let (p50, p99) = (eval::percentile(&lat, 50.0), eval::percentile(&lat, 99.0));
-    let throughput = if total > 0.0 { preds.len() as f64 / total } else { 0.0 };
+    let throughput = if total > 0.0 {
+        preds.len() as f64 / total
+    } else {
+        0.0
+    };
     if let Some(p) = predictions {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?);
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        );
         for (g, d) in gold_msgs.iter().zip(&details) {
-            serde_json::to_writer(&mut w, &serde_json::json!({"text": g.text, "intents": d.intents, "action": d.action.as_str(), "confidence": d.confidence, "reply": d.reply}))?;
+            serde_json::to_writer(
+                &mut w,
+                &serde_json::json!({"text": g.text, "intents": d.intents, "action": d.action.as_str(), "confidence": d.confidence, "reply": d.reply}),
+            )?;
             w.write_all(b"\n")?;
         }
     }
@@ -359,7 +418,13 @@ fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Op
     let mut per: Vec<_> = s.per_intent.iter().collect();
     per.sort_by(|a, b| a.1.f1.total_cmp(&b.1.f1));
     for (i, v) in per {
-        out!("  {i:16} p={:.2} r={:.2} f1={:.2} n={}", v.precision, v.recall, v.f1, v.support);
+        out!(
+            "  {i:16} p={:.2} r={:.2} f1={:.2} n={}",
+            v.precision,
+            v.recall,
+            v.f1,
+            v.support
+        );
     }
     out!("\ntop confusions (gold -> predicted):");
     for c in &s.top_confusions {
@@ -376,7 +441,15 @@ fn run_eval(engine: &Engine, file: &std::path::Path, json: bool, predictions: Op
             }
             pi.sort();
             if gi != pi || g.action != d.action.as_str() {
-                out!("  {:40} gold {}/{}  got {}/{} ({:.2})", g.text, gi.join("+"), g.action, d.intents.join("+"), d.action.as_str(), d.confidence);
+                out!(
+                    "  {:40} gold {}/{}  got {}/{} ({:.2})",
+                    g.text,
+                    gi.join("+"),
+                    g.action,
+                    d.intents.join("+"),
+                    d.action.as_str(),
+                    d.confidence
+                );
             }
         }
     }

@@ -7,11 +7,20 @@ fn check_with(name: &str, edit: impl Fn(&std::path::Path)) -> (i32, String) {
     let dir = scratch(name);
     copy_files(&dir);
     edit(&dir);
-    let out = xiaoer(&["--intents", dir.join("intents").to_str().unwrap(), "--replies", dir.join("replies").to_str().unwrap(), "check"])
-        .output()
-        .unwrap();
+    let out = xiaoer(&[
+        "--intents",
+        dir.join("intents").to_str().unwrap(),
+        "--replies",
+        dir.join("replies").to_str().unwrap(),
+        "check",
+    ])
+    .output()
+    .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn replace(path: &std::path::Path, from: &str, to: &str) {
@@ -29,7 +38,12 @@ fn broken_regex_names_file_and_line() {
     assert_eq!(code, 2);
     let line = std::fs::read_to_string(super::shared().join("../main/intents/stock.toml")).ok();
     let _ = line;
-    assert!(err.contains("intents/stock.toml:") && err.contains("(unclosed") && err.contains("does not compile"), "{err}");
+    assert!(
+        err.contains("intents/stock.toml:")
+            && err.contains("(unclosed")
+            && err.contains("does not compile"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -46,20 +60,41 @@ fn toml_syntax_error_names_file_and_line() {
 #[test]
 fn unknown_template_variable_and_intent() {
     let (code, err) = check_with("vars", |d| {
-        replace(&d.join("replies/stock.toml"), "zh = [\n", "zh = [\n  \"亲，{warehouse_name}有货哦\",\n");
-        replace(&d.join("replies/courier.toml"), "intent = \"courier\"", "intent = \"couriers\"");
+        replace(
+            &d.join("replies/stock.toml"),
+            "zh = [\n",
+            "zh = [\n  \"亲，{warehouse_name}有货哦\",\n",
+        );
+        replace(
+            &d.join("replies/courier.toml"),
+            "intent = \"courier\"",
+            "intent = \"couriers\"",
+        );
     });
     assert_eq!(code, 2);
-    assert!(err.contains("replies/stock.toml:") && err.contains("{warehouse_name}"), "{err}");
-    assert!(err.contains("\"couriers\" has no file in intents/"), "{err}");
+    assert!(
+        err.contains("replies/stock.toml:") && err.contains("{warehouse_name}"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"couriers\" has no file in intents/"),
+        "{err}"
+    );
     assert!(err.contains("\"courier\" has no replies"), "{err}");
 }
 
 #[test]
 fn wrong_action_and_unknown_key() {
     let (code, err) = check_with("action", |d| {
-        replace(&d.join("intents/stock.toml"), "action = \"reply\"", "action = \"answer\"\nkeywordz = []");
+        replace(
+            &d.join("intents/stock.toml"),
+            "action = \"reply\"",
+            "action = \"answer\"\nkeywordz = []",
+        );
     });
     assert_eq!(code, 2);
-    assert!(err.contains("intents/stock.toml:") && err.contains("keywordz"), "{err}");
+    assert!(
+        err.contains("intents/stock.toml:") && err.contains("keywordz"),
+        "{err}"
+    );
 }

@@ -15,10 +15,19 @@ fn check(rows: &[(&str, &[&str])]) {
         let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
         want.sort();
         if got != want {
-            failed.push(format!("{text:?}: want {want:?}, got {got:?} ({:.2})", d.confidence));
+            failed.push(format!(
+                "{text:?}: want {want:?}, got {got:?} ({:.2})",
+                d.confidence
+            ));
         }
     }
-    assert!(failed.is_empty(), "{} of {} rows failed:\n{}", failed.len(), rows.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failed.len(),
+        rows.len(),
+        failed.join("\n")
+    );
 }
 
 const BASICS: &[(&str, &[&str])] = &[

@@ -6,9 +6,9 @@ mod eval_agreement;
 mod files;
 mod regression;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::io::Write;
 
 /// The built `xiaoer` binary, run from the repository root.
 pub fn xiaoer(args: &[&str]) -> Command {
@@ -19,7 +19,12 @@ pub fn xiaoer(args: &[&str]) -> Command {
 
 /// Runs `xiaoer args` with `stdin` bytes.
 pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = xiaoer(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("xiaoer runs");
+    let mut child = xiaoer(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xiaoer runs");
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -52,7 +57,11 @@ pub fn copy_files(dir: &std::path::Path) {
 /// The shared engine for in-process tests (built once).
 pub fn engine() -> &'static xiaoer::Engine {
     static E: std::sync::LazyLock<xiaoer::Engine> = std::sync::LazyLock::new(|| {
-        xiaoer::Engine::load(xiaoer::config::Config::defaults(), xiaoer::FileSource::Embedded).expect("built-in files load")
+        xiaoer::Engine::load(
+            xiaoer::config::Config::defaults(),
+            xiaoer::FileSource::Embedded,
+        )
+        .expect("built-in files load")
     });
     &E
 }

@@ -17,7 +17,10 @@ use xiaoer::{Engine, FileSource};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let files = if args.is_empty() {
-        vec!["../shared/eval/dev.jsonl".to_string(), "../shared/eval/dev_dialogues.jsonl".to_string()]
+        vec![
+            "../shared/eval/dev.jsonl".to_string(),
+            "../shared/eval/dev_dialogues.jsonl".to_string(),
+        ]
     } else {
         args
     };
@@ -33,7 +36,8 @@ fn main() {
     let mut engine = None;
     for _ in 0..5 {
         let t = Instant::now();
-        let e = Engine::load(Config::defaults(), FileSource::Embedded).expect("the built-in files load");
+        let e = Engine::load(Config::defaults(), FileSource::Embedded)
+            .expect("the built-in files load");
         startups.push(t.elapsed().as_secs_f64() * 1e3);
         engine = Some(e);
     }
@@ -42,7 +46,10 @@ fn main() {
     println!("start-up (parse files, compile matchers, build index): median {:.1} ms, max {:.1} ms over 5", startups[2], startups[4]);
 
     let rounds = (200_000 / texts.len()).max(1);
-    for (name, whole) in [("classify (NLU)", false), ("decide (NLU + dialogue + reply)", true)] {
+    for (name, whole) in [
+        ("classify (NLU)", false),
+        ("decide (NLU + dialogue + reply)", true),
+    ] {
         // Warm up.
         for t in &texts {
             std::hint::black_box(engine.nlu.classify(t, false));

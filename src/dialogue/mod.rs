@@ -89,7 +89,10 @@ fn is_follow_up(normalized: &str) -> bool {
     let n = normalized.trim_end_matches(['?', '!', '.', ' ']);
     let chars = n.chars().count();
     let zh = (n.starts_with('那') || n.ends_with('呢')) && chars <= 14;
-    let en = ["and ", "what about", "how about", "also "].iter().any(|p| n.starts_with(p)) && chars <= 40;
+    let en = ["and ", "what about", "how about", "also "]
+        .iter()
+        .any(|p| n.starts_with(p))
+        && chars <= 40;
     zh || en
 }
 
@@ -105,9 +108,22 @@ impl Engine {
         let mut intents: Vec<usize> = c.intents.iter().map(|s| s.intent).collect();
         let mut confidence = c.confidence;
         let mut inherited = false;
-        let last = conv.history.back().map(|t| t.intents.clone()).unwrap_or_default();
-        let last_real: Vec<usize> = last.iter().copied().filter(|&i| !self.nlu.intents[i].yields).collect();
-        if is_follow_up(&c.normalized) && !last_real.is_empty() && (intents.is_empty() || confidence < threshold || intents.iter().all(|&i| self.nlu.intents[i].yields)) {
+        let last = conv
+            .history
+            .back()
+            .map(|t| t.intents.clone())
+            .unwrap_or_default();
+        let last_real: Vec<usize> = last
+            .iter()
+            .copied()
+            .filter(|&i| !self.nlu.intents[i].yields)
+            .collect();
+        if is_follow_up(&c.normalized)
+            && !last_real.is_empty()
+            && (intents.is_empty()
+                || confidence < threshold
+                || intents.iter().all(|&i| self.nlu.intents[i].yields))
+        {
             intents = last_real.clone();
             confidence = confidence.max(threshold);
             inherited = true;
@@ -116,16 +132,27 @@ impl Engine {
         // The previous turn colours a short message: "多少钱" after a courier
         // question asks about postage (the intent files' `follows`), and a
         // topic the conversation is already on needs less evidence.
-        if !inherited && !last_real.is_empty() && (is_follow_up(&c.normalized) || crate::nlu::units(&c.normalized) <= FOLLOWS_MAX_LEN) {
+        if !inherited
+            && !last_real.is_empty()
+            && (is_follow_up(&c.normalized) || crate::nlu::units(&c.normalized) <= FOLLOWS_MAX_LEN)
+        {
             for i in intents.iter_mut() {
-                if let Some(&(_, to)) = self.nlu.intents[*i].follows.iter().find(|(prev, _)| last_real.contains(prev)) {
+                if let Some(&(_, to)) = self.nlu.intents[*i]
+                    .follows
+                    .iter()
+                    .find(|(prev, _)| last_real.contains(prev))
+                {
                     *i = to;
                     inherited = true;
                 }
             }
             intents.dedup();
         }
-        if !inherited && intents.len() == 1 && last_real.contains(&intents[0]) && confidence < threshold {
+        if !inherited
+            && intents.len() == 1
+            && last_real.contains(&intents[0])
+            && confidence < threshold
+        {
             confidence = threshold;
         }
 
@@ -133,7 +160,10 @@ impl Engine {
         let mut stage: Option<&str> = None;
         if intents.is_empty() {
             reason = Some(Reason::Unclassified);
-        } else if let Some(&i) = intents.iter().find(|&&i| self.nlu.intents[i].action == Action::Escalate) {
+        } else if let Some(&i) = intents
+            .iter()
+            .find(|&&i| self.nlu.intents[i].action == Action::Escalate)
+        {
             reason = Some(Reason::Intent(self.nlu.intents[i].id.clone()));
         } else if confidence < threshold {
             reason = Some(Reason::LowConfidence);
@@ -161,33 +191,69 @@ impl Engine {
         if reason.is_none() && !inherited {
             if let Some(prev) = conv.history.back() {
                 let real = |v: &[usize]| v.iter().any(|&i| !self.nlu.intents[i].yields);
-                if prev.action == Action::Reply && prev.intents == intents && real(&intents) && score::cosine(&prev.hashes, &hashes) >= 0.85 && stage.is_none() {
+                if prev.action == Action::Reply
+                    && prev.intents == intents
+                    && real(&intents)
+                    && score::cosine(&prev.hashes, &hashes) >= 0.85
+                    && stage.is_none()
+                {
                     reason = Some(Reason::RepeatedQuestion);
                 }
             }
         }
 
-        let action = if reason.is_some() { Action::Escalate } else { Action::Reply };
+        let action = if reason.is_some() {
+            Action::Escalate
+        } else {
+            Action::Reply
+        };
         let reply = self.compose(conv, &c, &intents, reason.as_ref(), stage, lang);
-        conv.history.push_back(Turn { hashes, intents: intents.clone(), action });
+        conv.history.push_back(Turn {
+            hashes,
+            intents: intents.clone(),
+            action,
+        });
         while conv.history.len() > cfg.dialogue.history.max(1) {
             conv.history.pop_front();
         }
         let ids = if intents.is_empty() {
             vec!["none".to_string()]
         } else {
-            intents.iter().map(|&i| self.nlu.intents[i].id.clone()).collect()
+            intents
+                .iter()
+                .map(|&i| self.nlu.intents[i].id.clone())
+                .collect()
         };
-        Decision { intents: ids, action, confidence, reason, reply, lang, inherited, classification: c }
+        Decision {
+            intents: ids,
+            action,
+            confidence,
+            reason,
+            reply,
+            lang,
+            inherited,
+            classification: c,
+        }
     }
 
     /// One reply that answers every intent of the message, in the buyer's language.
-    fn compose(&self, conv: &mut Conversation, c: &Classification, intents: &[usize], reason: Option<&Reason>, stage: Option<&str>, lang: Lang) -> String {
+    fn compose(
+        &self,
+        conv: &mut Conversation,
+        c: &Classification,
+        intents: &[usize],
+        reason: Option<&Reason>,
+        stage: Option<&str>,
+        lang: Lang,
+    ) -> String {
         let item = c.item.as_deref();
         let mut parts: Vec<String> = Vec::new();
         let mut say = |conv: &mut Conversation, key: Key<'_>| {
             let name = format!("{key:?}");
-            let seed = c.normalized.bytes().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+            let seed = c
+                .normalized
+                .bytes()
+                .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
             let n = conv.used.entry(name).or_insert(seed % 97);
             let text = self.replies.render(key, lang, *n, item);
             *n += 1;
@@ -200,13 +266,21 @@ impl Engine {
             Some(Reason::RepeatedBargain) => say(conv, Key::System("repeated_bargain")),
             _ => {
                 let greeted = intents.iter().all(|&i| !self.nlu.intents[i].yields)
-                    && c.clauses.iter().any(|cl| cl.ranking.first().is_some_and(|s| self.nlu.intents[s.intent].yields && self.nlu.intents[s.intent].id != "closing"));
+                    && c.clauses.iter().any(|cl| {
+                        cl.ranking.first().is_some_and(|s| {
+                            self.nlu.intents[s.intent].yields
+                                && self.nlu.intents[s.intent].id != "closing"
+                        })
+                    });
                 if greeted {
                     say(conv, Key::System("greeting_prefix"));
                 }
                 let follow_up_closing = intents.len() == 1
                     && self.nlu.intents[intents[0]].yields
-                    && conv.history.back().is_some_and(|t| t.action == Action::Reply && t.intents.iter().any(|&i| !self.nlu.intents[i].yields))
+                    && conv.history.back().is_some_and(|t| {
+                        t.action == Action::Reply
+                            && t.intents.iter().any(|&i| !self.nlu.intents[i].yields)
+                    })
                     && self.replies.has(Key::System("follow_up_closing"))
                     && c.normalized.chars().count() <= 6;
                 if follow_up_closing {
@@ -215,7 +289,15 @@ impl Engine {
                     for &i in intents {
                         let id = self.nlu.intents[i].id.as_str();
                         match stage {
-                            Some(st) if Some(i) == self.nlu.intent_index(&self.config.dialogue.bargain_intent) && self.replies.has(Key::Stage(id, st)) => say(conv, Key::Stage(id, st)),
+                            Some(st)
+                                if Some(i)
+                                    == self
+                                        .nlu
+                                        .intent_index(&self.config.dialogue.bargain_intent)
+                                    && self.replies.has(Key::Stage(id, st)) =>
+                            {
+                                say(conv, Key::Stage(id, st))
+                            }
                             _ => say(conv, Key::Intent(id)),
                         }
                     }
@@ -237,7 +319,10 @@ fn join(parts: Vec<String>, lang: Lang) -> String {
             continue;
         }
         let p = match lang {
-            Lang::Zh => p.trim_start_matches("亲爱的").trim_start_matches('亲').trim_start_matches(['，', ',', '～', '~', '！', ' ']),
+            Lang::Zh => p
+                .trim_start_matches("亲爱的")
+                .trim_start_matches('亲')
+                .trim_start_matches(['，', ',', '～', '~', '！', ' ']),
             Lang::En => p,
         };
         if lang == Lang::En && !out.ends_with(' ') {

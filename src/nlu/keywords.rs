@@ -78,7 +78,13 @@ impl Keywords {
         let mut phrases = Vec::new();
         for (intent, kind, text) in items {
             let latin = text.chars().all(|c| c.is_ascii());
-            phrases.push(Phrase { intent, kind, weight: weight(kind, &text), latin, text });
+            phrases.push(Phrase {
+                intent,
+                kind,
+                weight: weight(kind, &text),
+                latin,
+                text,
+            });
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
@@ -90,13 +96,19 @@ impl Keywords {
 
     /// Every phrase found in `text` (overlaps included).
     pub fn find(&self, text: &str) -> Vec<Hit> {
-        let Some(ac) = &self.ac else { return Vec::new() };
+        let Some(ac) = &self.ac else {
+            return Vec::new();
+        };
         ac.find_overlapping_iter(text)
             .filter(|m| {
                 let p = &self.phrases[m.pattern().as_usize()];
                 !p.latin || on_word_boundaries(text, m.start(), m.end())
             })
-            .map(|m| Hit { phrase: m.pattern().as_usize(), start: m.start(), end: m.end() })
+            .map(|m| Hit {
+                phrase: m.pattern().as_usize(),
+                start: m.start(),
+                end: m.end(),
+            })
             .collect()
     }
 }

@@ -157,7 +157,11 @@ impl Nlu {
     pub fn build(src: &Sources, catalog: &Catalog, params: &NluConfig) -> Result<Nlu> {
         let mut problems = Problems::default();
         let mut warnings = Problems::default();
-        let aliases: Vec<(String, String)> = src.aliases.iter().map(|(a, r)| (a.value.clone(), r.clone())).collect();
+        let aliases: Vec<(String, String)> = src
+            .aliases
+            .iter()
+            .map(|(a, r)| (a.value.clone(), r.clone()))
+            .collect();
         let norm = Normalizer::new(&aliases);
         let index_of = |id: &str| src.intents.iter().position(|i| i.id == id);
         let intents: Vec<Intent> = src
@@ -168,21 +172,38 @@ impl Nlu {
                 action: f.action,
                 file: f.file.clone(),
                 yields: f.yields,
-                absorbs: f.absorbs.iter().filter_map(|a| index_of(&a.value)).collect(),
-                follows: f.follows.iter().filter_map(|(p, t)| Some((index_of(&p.value)?, index_of(t)?))).collect(),
+                absorbs: f
+                    .absorbs
+                    .iter()
+                    .filter_map(|a| index_of(&a.value))
+                    .collect(),
+                follows: f
+                    .follows
+                    .iter()
+                    .filter_map(|(p, t)| Some((index_of(&p.value)?, index_of(t)?)))
+                    .collect(),
             })
             .collect();
 
         let mut phrases = Vec::new();
-        let mut owner: std::collections::HashMap<String, (usize, String, usize)> = Default::default();
+        let mut owner: std::collections::HashMap<String, (usize, String, usize)> =
+            Default::default();
         let mut pats = Vec::new();
         let mut examples = Vec::new();
         for (i, f) in src.intents.iter().enumerate() {
-            for (list, kind) in [(&f.keywords, Keyword::Strong), (&f.hints, Keyword::Hint), (&f.negative, Keyword::Negative)] {
+            for (list, kind) in [
+                (&f.keywords, Keyword::Strong),
+                (&f.hints, Keyword::Hint),
+                (&f.negative, Keyword::Negative),
+            ] {
                 for k in list {
                     let n = norm.normalize(&k.value);
                     if n.is_empty() {
-                        problems.push(&f.file, k.line, format!("{:?} is empty once normalised: remove it", k.value));
+                        problems.push(
+                            &f.file,
+                            k.line,
+                            format!("{:?} is empty once normalised: remove it", k.value),
+                        );
                         continue;
                     }
                     if kind == Keyword::Strong {
@@ -196,7 +217,10 @@ impl Nlu {
                             owner.insert(n.clone(), (i, f.file.clone(), k.line));
                         }
                     }
-                    if !phrases.iter().any(|(pi, pk, pn)| *pi == i && *pk == kind && *pn == n) {
+                    if !phrases
+                        .iter()
+                        .any(|(pi, pk, pn)| *pi == i && *pk == kind && *pn == n)
+                    {
                         phrases.push((i, kind, n));
                     }
                 }
@@ -204,11 +228,19 @@ impl Nlu {
             for p in &f.patterns {
                 match regex::Regex::new(&p.value) {
                     Ok(_) => pats.push((i, p.value.clone())),
-                    Err(e) => problems.push(&f.file, p.line, format!(
-                        "pattern {:?} does not compile: {}",
-                        p.value,
-                        e.to_string().lines().last().unwrap_or("invalid regex").trim()
-                    )),
+                    Err(e) => problems.push(
+                        &f.file,
+                        p.line,
+                        format!(
+                            "pattern {:?} does not compile: {}",
+                            p.value,
+                            e.to_string()
+                                .lines()
+                                .last()
+                                .unwrap_or("invalid regex")
+                                .trim()
+                        ),
+                    ),
                 }
             }
             if f.examples.is_empty() && f.keywords.is_empty() && f.patterns.is_empty() {
@@ -220,7 +252,14 @@ impl Nlu {
                     problems.push(&f.file, e.line, "an empty example: remove it");
                     continue;
                 }
-                examples.push(Example { intent: i, hashes: segment::token_hashes(&text), py_hashes: Vec::new(), text, file: f.file.clone(), line: e.line });
+                examples.push(Example {
+                    intent: i,
+                    hashes: segment::token_hashes(&text),
+                    py_hashes: Vec::new(),
+                    text,
+                    file: f.file.clone(),
+                    line: e.line,
+                });
             }
         }
         if !problems.is_empty() {
@@ -235,9 +274,14 @@ impl Nlu {
                 py_owner.push(k);
             }
         }
-        let py_keywords = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&py_phrases).ok().filter(|_| !py_phrases.is_empty());
+        let py_keywords = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&py_phrases)
+            .ok()
+            .filter(|_| !py_phrases.is_empty());
         let keywords = Keywords::new(phrases);
-        let patterns = Patterns::new(pats).map_err(|e| Error::Config(format!("pattern set: {e}")))?;
+        let patterns =
+            Patterns::new(pats).map_err(|e| Error::Config(format!("pattern set: {e}")))?;
         let toks: Vec<(Vec<String>, Vec<String>)> = examples
             .iter_mut()
             .map(|e| {
@@ -247,10 +291,32 @@ impl Nlu {
             })
             .collect();
         let index = ExampleIndex::build(&toks)?;
-        let mut item_words: Vec<String> = catalog.zh.iter().chain(&catalog.en).map(|w| norm.normalize(w)).collect();
+        let mut item_words: Vec<String> = catalog
+            .zh
+            .iter()
+            .chain(&catalog.en)
+            .map(|w| norm.normalize(w))
+            .collect();
         item_words.retain(|w| !w.is_empty());
-        let items = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&item_words).ok();
-        Ok(Nlu { intents, norm, keywords, patterns, index, examples, items, item_words, pinyin: py, py_keywords, py_owner, params: params.clone(), warnings })
+        let items = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&item_words)
+            .ok();
+        Ok(Nlu {
+            intents,
+            norm,
+            keywords,
+            patterns,
+            index,
+            examples,
+            items,
+            item_words,
+            pinyin: py,
+            py_keywords,
+            py_owner,
+            params: params.clone(),
+            warnings,
+        })
     }
 
     /// The normaliser in use.
@@ -271,32 +337,62 @@ impl Nlu {
         let hits = self.keywords.find(&normalized);
         let pinyin_mode = lang == Some(Lang::En) && self.pinyin.is_pinyin_text(&normalized);
         // Phase one: keywords and patterns, clause by clause (cheap).
-        let mut parts: Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)> = segment::clauses(&normalized)
-            .into_iter()
-            .map(|r| {
-                let (sig, ev) = self.clause_signals(&normalized, r.clone(), &hits, pinyin_mode, explain);
-                (r, sig, ev)
-            })
-            .collect();
+        let mut parts: Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)> =
+            segment::clauses(&normalized)
+                .into_iter()
+                .map(|r| {
+                    let (sig, ev) =
+                        self.clause_signals(&normalized, r.clone(), &hits, pinyin_mode, explain);
+                    (r, sig, ev)
+                })
+                .collect();
         // Phase two: the example index, unless every clause is already decided by
         // its phrases (measured: the index query is most of a message's cost, and
         // it cannot change a clear keyword decision).
-        let settled = |r: &std::ops::Range<usize>, sig: &[Signals]| decisive(sig) || (!substantive(&normalized[r.clone()]) && sig.iter().all(|x| x.score() == 0.0));
+        let settled = |r: &std::ops::Range<usize>, sig: &[Signals]| {
+            decisive(sig)
+                || (!substantive(&normalized[r.clone()]) && sig.iter().all(|x| x.score() == 0.0))
+        };
         if !parts.iter().all(|(r, sig, _)| settled(r, sig)) {
             let neighbours = if pinyin_mode {
                 let toks = pinyin::tokens(&self.pinyin.transliterate(&normalized));
                 let pairs: Vec<String> = toks.iter().filter(|t| t.contains('_')).cloned().collect();
-                self.index.search(if pairs.is_empty() { &toks } else { &pairs }, self.params.neighbours * 2, true)
+                self.index.search(
+                    if pairs.is_empty() { &toks } else { &pairs },
+                    self.params.neighbours * 2,
+                    true,
+                )
             } else {
-                self.index.search(&segment::query_tokens(&normalized), self.params.neighbours * 2, false)
+                self.index.search(
+                    &segment::query_tokens(&normalized),
+                    self.params.neighbours * 2,
+                    false,
+                )
             };
             for (r, sig, ev) in &mut parts {
-                self.add_examples(&normalized[r.clone()], sig, ev, &neighbours, pinyin_mode, explain);
+                self.add_examples(
+                    &normalized[r.clone()],
+                    sig,
+                    ev,
+                    &neighbours,
+                    pinyin_mode,
+                    explain,
+                );
             }
         }
-        let clauses: Vec<Clause> = parts.into_iter().map(|(r, sig, ev)| rank(&normalized[r], &sig, ev)).collect();
+        let clauses: Vec<Clause> = parts
+            .into_iter()
+            .map(|(r, sig, ev)| rank(&normalized[r], &sig, ev))
+            .collect();
         let (intents, confidence) = self.combine(&clauses);
-        Classification { normalized, lang, intents, confidence, clauses, item }
+        Classification {
+            normalized,
+            lang,
+            intents,
+            confidence,
+            clauses,
+            item,
+        }
     }
 
     fn find_item(&self, normalized: &str) -> Option<String> {
@@ -305,14 +401,24 @@ impl Nlu {
     }
 
     /// Keyword and pattern signals of one clause.
-    fn clause_signals(&self, msg: &str, range: std::ops::Range<usize>, hits: &[keywords::Hit], pinyin_mode: bool, explain: bool) -> (Vec<Signals>, Evidence) {
+    fn clause_signals(
+        &self,
+        msg: &str,
+        range: std::ops::Range<usize>,
+        hits: &[keywords::Hit],
+        pinyin_mode: bool,
+        explain: bool,
+    ) -> (Vec<Signals>, Evidence) {
         let text = &msg[range.clone()];
         let n = self.intents.len();
         let mut sig = vec![Signals::default(); n];
         let mut ev = Evidence::default();
         // Keywords: each phrase counts once per clause.
         let mut seen = Vec::new();
-        for h in hits.iter().filter(|h| h.start >= range.start && h.end <= range.end) {
+        for h in hits
+            .iter()
+            .filter(|h| h.start >= range.start && h.end <= range.end)
+        {
             if seen.contains(&h.phrase) {
                 continue;
             }
@@ -324,12 +430,20 @@ impl Nlu {
                 _ => s.keywords += p.weight,
             }
             if explain {
-                ev.keywords.push((p.text.clone(), self.intents[p.intent].id.clone(), p.kind.as_str()));
+                ev.keywords.push((
+                    p.text.clone(),
+                    self.intents[p.intent].id.clone(),
+                    p.kind.as_str(),
+                ));
             }
         }
         // The same phrases by sound: pinyin typed as such (full weight), or
         // homophone typos in Chinese (reduced weight, and no vetoes by sound).
-        if let Some(ac) = self.py_keywords.as_ref().filter(|_| pinyin_mode || text.chars().any(segment::is_cjk)) {
+        if let Some(ac) = self
+            .py_keywords
+            .as_ref()
+            .filter(|_| pinyin_mode || text.chars().any(segment::is_cjk))
+        {
             let py = self.pinyin.transliterate(text);
             for m in ac.find_overlapping_iter(&py) {
                 let k = self.py_owner[m.pattern().as_usize()];
@@ -345,7 +459,11 @@ impl Nlu {
                     _ => s.keywords += p.weight * if pinyin_mode { 1.0 } else { HOMOPHONE_WEIGHT },
                 }
                 if explain {
-                    ev.keywords.push((format!("{} (by sound)", p.text), self.intents[p.intent].id.clone(), p.kind.as_str()));
+                    ev.keywords.push((
+                        format!("{} (by sound)", p.text),
+                        self.intents[p.intent].id.clone(),
+                        p.kind.as_str(),
+                    ));
                 }
             }
         }
@@ -353,15 +471,28 @@ impl Nlu {
             let i = self.patterns.intent[m];
             sig[i].patterns += 1;
             if explain {
-                ev.patterns.push((self.patterns.source[m].clone(), self.intents[i].id.clone()));
+                ev.patterns
+                    .push((self.patterns.source[m].clone(), self.intents[i].id.clone()));
             }
         }
         (sig, ev)
     }
 
     /// Adds the similarity of the retrieved examples to a clause's signals.
-    fn add_examples(&self, text: &str, sig: &mut [Signals], ev: &mut Evidence, neighbours: &[(usize, f32)], pinyin_mode: bool, explain: bool) {
-        let q = if pinyin_mode { hash_all(&pinyin::tokens(&self.pinyin.transliterate(text))) } else { segment::token_hashes(text) };
+    fn add_examples(
+        &self,
+        text: &str,
+        sig: &mut [Signals],
+        ev: &mut Evidence,
+        neighbours: &[(usize, f32)],
+        pinyin_mode: bool,
+        explain: bool,
+    ) {
+        let q = if pinyin_mode {
+            hash_all(&pinyin::tokens(&self.pinyin.transliterate(text)))
+        } else {
+            segment::token_hashes(text)
+        };
         for &(ex, _bm25) in neighbours {
             let e = &self.examples[ex];
             let sim = score::cosine(&q, if pinyin_mode { &e.py_hashes } else { &e.hashes });
@@ -371,7 +502,11 @@ impl Nlu {
             let s = &mut sig[e.intent];
             s.example = s.example.max(sim);
             if explain {
-                ev.examples.push((format!("{} ({}:{})", e.text, e.file, e.line), self.intents[e.intent].id.clone(), sim));
+                ev.examples.push((
+                    format!("{} ({}:{})", e.text, e.file, e.line),
+                    self.intents[e.intent].id.clone(),
+                    sim,
+                ));
             }
         }
         ev.examples.sort_by(|a, b| b.2.total_cmp(&a.2));
@@ -395,7 +530,10 @@ impl Nlu {
             let mut real_ranked = c.ranking.iter().filter(|t| !soft(t));
             let real_top = real_ranked.next().map(|t| {
                 let next = real_ranked.next().map_or(0.0, |n| n.score);
-                Scored { confidence: score::confidence(t.score, next), ..*t }
+                Scored {
+                    confidence: score::confidence(t.score, next),
+                    ..*t
+                }
             });
             if let Some(t) = social_top.filter(|t| t.score >= NONE_BELOW) {
                 // A long clause that only sounds polite ("你好，请问附近哪里有...")
@@ -407,7 +545,10 @@ impl Nlu {
                 }
             }
             match real_top {
-                Some(t) if t.score >= NONE_BELOW && social_top.is_none_or(|s| s.score < 2.0 * t.score) => {
+                Some(t)
+                    if t.score >= NONE_BELOW
+                        && social_top.is_none_or(|s| s.score < 2.0 * t.score) =>
+                {
                     real.push(t);
                     if best_real.is_none_or(|b| t.confidence > b.confidence) {
                         best_real = Some(t);
@@ -425,7 +566,11 @@ impl Nlu {
                 None => {}
             }
         }
-        real.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(b.score.total_cmp(&a.score)));
+        real.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(b.score.total_cmp(&a.score))
+        });
         let mut picked: Vec<Scored> = Vec::new();
         for (k, r) in real.iter().enumerate() {
             if let Some(p) = picked.iter_mut().find(|p| p.intent == r.intent) {
@@ -435,7 +580,11 @@ impl Nlu {
             // A second question is admitted on its own confidence; one that needs
             // a person (a defect beside a return question) on a lower bar, since a
             // missed escalation costs a shop more than an extra one.
-            let bar = if self.intents[r.intent].action == Action::Escalate { SECOND_MIN_ESCALATE } else { SECOND_MIN };
+            let bar = if self.intents[r.intent].action == Action::Escalate {
+                SECOND_MIN_ESCALATE
+            } else {
+                SECOND_MIN
+            };
             if k == 0 || (r.confidence >= bar && r.score >= SECOND_SCORE) {
                 picked.push(*r);
             }
@@ -458,7 +607,10 @@ impl Nlu {
                 None => (Vec::new(), 1.0),
             };
         }
-        let absorbed: Vec<usize> = picked.iter().flat_map(|p| self.intents[p.intent].absorbs.iter().copied()).collect();
+        let absorbed: Vec<usize> = picked
+            .iter()
+            .flat_map(|p| self.intents[p.intent].absorbs.iter().copied())
+            .collect();
         if picked.iter().any(|p| !absorbed.contains(&p.intent)) {
             picked.retain(|p| !absorbed.contains(&p.intent));
         }
@@ -470,7 +622,10 @@ impl Nlu {
 /// Chinese characters plus Latin words of a clause.
 fn length(clause: &str) -> usize {
     let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
-    cjk + clause.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).count()
+    cjk + clause
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .count()
 }
 
 /// Chinese characters plus Latin words of a text (its length in meaning units).
@@ -486,31 +641,45 @@ fn substantive(clause: &str) -> bool {
 
 /// A clause's intents ranked by score, with confidences.
 fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
-        let mut ranking: Vec<Scored> = sig
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Scored { intent: i, score: s.score(), confidence: 0.0 })
-            .filter(|s| s.score > 0.0)
-            .collect();
-        ranking.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.intent.cmp(&b.intent)));
-        for k in 0..ranking.len() {
-            let next = ranking.get(k + 1).map_or(0.0, |s| s.score);
-            // Each entry's confidence is judged against the one below it for the
-            // first; later entries are judged against the best.
-            ranking[k].confidence = if k == 0 { score::confidence(ranking[0].score, next) } else { score::confidence(ranking[k].score, ranking[0].score).max(0.0) };
-        }
-        Clause { text: text.to_string(), ranking, evidence }
+    let mut ranking: Vec<Scored> = sig
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Scored {
+            intent: i,
+            score: s.score(),
+            confidence: 0.0,
+        })
+        .filter(|s| s.score > 0.0)
+        .collect();
+    ranking.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.intent.cmp(&b.intent)));
+    for k in 0..ranking.len() {
+        let next = ranking.get(k + 1).map_or(0.0, |s| s.score);
+        // Each entry's confidence is judged against the one below it for the
+        // first; later entries are judged against the best.
+        ranking[k].confidence = if k == 0 {
+            score::confidence(ranking[0].score, next)
+        } else {
+            score::confidence(ranking[k].score, ranking[0].score).max(0.0)
+        };
     }
+    Clause {
+        text: text.to_string(),
+        ranking,
+        evidence,
+    }
+}
 
 /// Phrases alone settle a clause: strong evidence for one intent, little for
 /// any other.
 fn decisive(sig: &[Signals]) -> bool {
     let mut scores: Vec<f32> = sig.iter().map(Signals::score).collect();
     scores.sort_by(|a, b| b.total_cmp(a));
-    let (best, second) = (scores.first().copied().unwrap_or(0.0), scores.get(1).copied().unwrap_or(0.0));
+    let (best, second) = (
+        scores.first().copied().unwrap_or(0.0),
+        scores.get(1).copied().unwrap_or(0.0),
+    );
     best >= DECISIVE && second <= 0.4 * best
 }
 
 /// Keyword and pattern score from which a clause needs no example search.
 const DECISIVE: f32 = 1.2;
-

@@ -40,9 +40,16 @@ impl Normalizer {
         let aliases = if pats.is_empty() {
             None
         } else {
-            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&pats).ok()
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&pats)
+                .ok()
         };
-        Normalizer { aliases, replacements, latin }
+        Normalizer {
+            aliases,
+            replacements,
+            latin,
+        }
     }
 
     /// The full canonical form of `text`.
@@ -63,7 +70,9 @@ impl Normalizer {
             let c = match c {
                 c if c.is_control() => ' ',
                 // Variation selectors and zero-width joiners glue emoji together.
-                '\u{fe00}'..='\u{fe0f}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => continue,
+                '\u{fe00}'..='\u{fe0f}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => {
+                    continue
+                }
                 '\u{3000}' => ' ',
                 '。' | '．' => '.',
                 '、' | '，' => ',',
@@ -121,13 +130,17 @@ impl Normalizer {
 pub fn on_word_boundaries(text: &str, start: usize, end: usize) -> bool {
     let before = text[..start].chars().next_back();
     let after = text[end..].chars().next();
-    !before.is_some_and(|c| c.is_ascii_alphanumeric()) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    !before.is_some_and(|c| c.is_ascii_alphanumeric())
+        && !after.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// Folds white space and drops pictographs (step 6 and 7).
 fn squeeze_spaces(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for w in s.split(|c: char| c.is_whitespace() || is_pictograph(c)).filter(|w| !w.is_empty()) {
+    for w in s
+        .split(|c: char| c.is_whitespace() || is_pictograph(c))
+        .filter(|w| !w.is_empty())
+    {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -162,7 +175,10 @@ mod tests {
     fn table() {
         let rows: &[(&str, &str)] = &[
             ("ＸＬ碼還有貨嗎？？？", "xl码还有货吗?"),
-            ("收货人名字打错了🤦 麻烦改成王丽", "收货人名字打错了 麻烦改成王丽"),
+            (
+                "收货人名字打错了🤦 麻烦改成王丽",
+                "收货人名字打错了 麻烦改成王丽",
+            ),
             ("木有货了吗", "没有货了吗"),
             ("Zai ma", "在吗"),
             ("lao ban zai ma", "lao ban 在吗"),
@@ -184,7 +200,13 @@ mod tests {
     #[test]
     fn idempotent_on_samples() {
         let n = n();
-        for s in ["亲 在吗 有货吗", "ＡＢＣ１２３", "發貨了嗎😀😀", "bao you ma?!", "木有木有"] {
+        for s in [
+            "亲 在吗 有货吗",
+            "ＡＢＣ１２３",
+            "發貨了嗎😀😀",
+            "bao you ma?!",
+            "木有木有",
+        ] {
             let once = n.normalize(s);
             assert_eq!(n.normalize(&once), once, "{s:?}");
         }

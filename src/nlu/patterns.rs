@@ -53,7 +53,10 @@ impl Patterns {
             let fast = ascii_boundaries(s);
             regexes.push(Regex::new(&fast)?);
             let mut need = [false; 2];
-            for (k, kind) in [ExtractKind::Prefix, ExtractKind::Suffix].into_iter().enumerate() {
+            for (k, kind) in [ExtractKind::Prefix, ExtractKind::Suffix]
+                .into_iter()
+                .enumerate()
+            {
                 if let Some(ls) = edge_literals(&fast, kind) {
                     need[k] = true;
                     for l in ls {
@@ -64,9 +67,25 @@ impl Patterns {
             }
             needs.push(need);
         }
-        let build = |l: &Vec<Vec<u8>>| if l.is_empty() { None } else { AhoCorasick::builder().match_kind(MatchKind::Standard).build(l).ok() };
+        let build = |l: &Vec<Vec<u8>>| {
+            if l.is_empty() {
+                None
+            } else {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(l)
+                    .ok()
+            }
+        };
         let prefilter = [build(&lits[0]), build(&lits[1])];
-        Ok(Patterns { regexes, intent, source, prefilter, literal_owner, needs })
+        Ok(Patterns {
+            regexes,
+            intent,
+            source,
+            prefilter,
+            literal_owner,
+            needs,
+        })
     }
 
     /// Indices of the patterns matching `clause`, in pattern order.
@@ -137,9 +156,36 @@ mod tests {
             r"[0-9]+块(?:行吗|卖吗)",
             r"^在吗$",
         ];
-        let p = Patterns::new(pats.iter().enumerate().map(|(i, s)| (i, s.to_string())).collect()).unwrap();
-        for text in ["when do you ship?", "shipping", "黑色还有吗", "白还有", "36码", "能退吗", "什么时候能补", "do you have l", "", "随便", "50块行吗", "50块", "在吗", "在吗在"] {
-            let all: Vec<usize> = (0..pats.len()).filter(|&i| Regex::new(&ascii_boundaries(pats[i])).unwrap().is_match(text)).collect();
+        let p = Patterns::new(
+            pats.iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.to_string()))
+                .collect(),
+        )
+        .unwrap();
+        for text in [
+            "when do you ship?",
+            "shipping",
+            "黑色还有吗",
+            "白还有",
+            "36码",
+            "能退吗",
+            "什么时候能补",
+            "do you have l",
+            "",
+            "随便",
+            "50块行吗",
+            "50块",
+            "在吗",
+            "在吗在",
+        ] {
+            let all: Vec<usize> = (0..pats.len())
+                .filter(|&i| {
+                    Regex::new(&ascii_boundaries(pats[i]))
+                        .unwrap()
+                        .is_match(text)
+                })
+                .collect();
             assert_eq!(p.matches(text), all, "{text:?}");
         }
     }

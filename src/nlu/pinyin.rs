@@ -71,7 +71,10 @@ impl Pinyin {
         if text.chars().any(is_cjk) {
             return false;
         }
-        let words: Vec<&str> = text.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .collect();
         let mut syllables = 0;
         for w in &words {
             match self.split_word(w) {
@@ -137,7 +140,9 @@ pub fn tokens(py: &str) -> Vec<String> {
 
 /// Short English words that are also pinyin syllables but, in a sentence, say
 /// "this is English".
-const ENGLISH_TELLS: &[&str] = &["a", "an", "he", "me", "you", "long", "ship", "hi", "hello", "is", "to", "it", "in"];
+const ENGLISH_TELLS: &[&str] = &[
+    "a", "an", "he", "me", "you", "long", "ship", "hi", "hello", "is", "to", "it", "in",
+];
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,11 @@ impl Signals {
         if self.vetoed {
             return 0.0;
         }
-        let pat = if self.patterns > 0 { W_PATTERN + 0.25 * (self.patterns - 1) as f32 } else { 0.0 };
+        let pat = if self.patterns > 0 {
+            W_PATTERN + 0.25 * (self.patterns - 1) as f32
+        } else {
+            0.0
+        };
         self.keywords.min(KEYWORD_CAP) + pat + W_EXAMPLE * self.example
     }
 }
@@ -84,7 +88,12 @@ mod tests {
 
     #[test]
     fn veto_zeroes() {
-        let s = Signals { keywords: 2.0, patterns: 1, example: 0.9, vetoed: true };
+        let s = Signals {
+            keywords: 2.0,
+            patterns: 1,
+            example: 0.9,
+            vetoed: true,
+        };
         assert_eq!(s.score(), 0.0);
     }
 

@@ -29,7 +29,9 @@ const MAX_TERMS: usize = 6;
 
 impl std::fmt::Debug for ExampleIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExampleIndex").field("docs", &self.searcher.num_docs()).finish()
+        f.debug_struct("ExampleIndex")
+            .field("docs", &self.searcher.num_docs())
+            .finish()
     }
 }
 
@@ -41,17 +43,30 @@ impl ExampleIndex {
         let indexing = TextFieldIndexing::default()
             .set_tokenizer(TOKENIZER)
             .set_index_option(IndexRecordOption::WithFreqs);
-        let field = schema.add_text_field("t", TextOptions::default().set_indexing_options(indexing.clone()));
-        let pinyin = schema.add_text_field("py", TextOptions::default().set_indexing_options(indexing));
+        let field = schema.add_text_field(
+            "t",
+            TextOptions::default().set_indexing_options(indexing.clone()),
+        );
+        let pinyin =
+            schema.add_text_field("py", TextOptions::default().set_indexing_options(indexing));
         let ex = schema.add_u64_field("ex", NumericOptions::default().set_fast());
         let index = Index::create_in_ram(schema.build());
-        index.tokenizers().register(TOKENIZER, TextAnalyzer::from(WhitespaceTokenizer::default()));
-        let mut writer = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
+        index.tokenizers().register(
+            TOKENIZER,
+            TextAnalyzer::from(WhitespaceTokenizer::default()),
+        );
+        let mut writer =
+            index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
         for (i, (toks, py)) in examples.iter().enumerate() {
-            writer.add_document(tantivy::doc!(field => toks.join(" "), pinyin => py.join(" "), ex => i as u64))?;
+            writer.add_document(
+                tantivy::doc!(field => toks.join(" "), pinyin => py.join(" "), ex => i as u64),
+            )?;
         }
         writer.commit()?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let searcher = reader.searcher();
         let mut df: [std::collections::HashMap<String, u32>; 2] = Default::default();
         for (toks, py) in examples {
@@ -67,9 +82,20 @@ impl ExampleIndex {
         let mut doc_to_example = Vec::new();
         for seg in searcher.segment_readers() {
             let col = seg.fast_fields().u64("ex")?;
-            doc_to_example.push((0..seg.max_doc()).map(|d| col.first(d).unwrap_or(0) as u32).collect());
+            doc_to_example.push(
+                (0..seg.max_doc())
+                    .map(|d| col.first(d).unwrap_or(0) as u32)
+                    .collect(),
+            );
         }
-        Ok(ExampleIndex { searcher, _reader: reader, field, pinyin, doc_to_example, df })
+        Ok(ExampleIndex {
+            searcher,
+            _reader: reader,
+            field,
+            pinyin,
+            doc_to_example,
+            df,
+        })
     }
 
     /// The `k` examples most similar to `tokens`, best first, with BM25 scores;
@@ -81,22 +107,34 @@ impl ExampleIndex {
             return Vec::new();
         }
         let df = &self.df[pinyin as usize];
-        let mut uniq: Vec<(u32, &str)> = tokens.iter().filter_map(|t| df.get(t.as_ref()).map(|&n| (n, t.as_ref()))).collect();
+        let mut uniq: Vec<(u32, &str)> = tokens
+            .iter()
+            .filter_map(|t| df.get(t.as_ref()).map(|&n| (n, t.as_ref())))
+            .collect();
         uniq.sort();
         uniq.dedup();
         uniq.truncate(MAX_TERMS);
         if uniq.is_empty() {
             return Vec::new();
         }
-        let terms = uniq.into_iter().map(|(_, t)| Term::from_field_text(field, t)).collect();
+        let terms = uniq
+            .into_iter()
+            .map(|(_, t)| Term::from_field_text(field, t))
+            .collect();
         let query = BooleanQuery::new_multiterms_query(terms);
-        let Ok(top) = self.searcher.search(&query, &TopDocs::with_limit(k).order_by_score()) else {
+        let Ok(top) = self
+            .searcher
+            .search(&query, &TopDocs::with_limit(k).order_by_score())
+        else {
             return Vec::new();
         };
         let mut out: Vec<(usize, f32)> = top
             .into_iter()
             .filter_map(|(score, addr)| {
-                let ex = *self.doc_to_example.get(addr.segment_ord as usize)?.get(addr.doc_id as usize)?;
+                let ex = *self
+                    .doc_to_example
+                    .get(addr.segment_ord as usize)?
+                    .get(addr.doc_id as usize)?;
                 Some((ex as usize, score))
             })
             .collect();

@@ -24,7 +24,11 @@ pub fn clauses(text: &str) -> Vec<Range<usize>> {
             ' ' if prev.is_some_and(is_cjk) && next.is_some_and(is_cjk) => Some(i),
             // Only the question particles; 么 and 嘛 live inside 什么, 怎么, 这么
             // (the aliases fold their question uses, 在么 and 好嘛, into 吗).
-            '吗' | '呢' if next.is_some_and(|n| is_cjk(n) && !matches!(n, '吗' | '呢' | '啊' | '呀' | '哦' | '的')) => {
+            '吗' | '呢'
+                if next.is_some_and(|n| {
+                    is_cjk(n) && !matches!(n, '吗' | '呢' | '啊' | '呀' | '哦' | '的')
+                }) =>
+            {
                 let end = i + c.len_utf8();
                 push(&mut out, text, start..end);
                 start = end;
@@ -199,7 +203,10 @@ mod tests {
             ("亲 在吗 有货吗", &["亲", "在吗", "有货吗"]),
             ("有货吗?什么时候发", &["有货吗", "什么时候发"]),
             ("有货吗什么时候发", &["有货吗", "什么时候发"]),
-            ("is this in stock? when do you ship", &["is this in stock", "when do you ship"]),
+            (
+                "is this in stock? when do you ship",
+                &["is this in stock", "when do you ship"],
+            ),
             ("l码 还有吗", &["l码", "还有吗"]),
             ("好吗好吗", &["好吗", "好吗"]),
             ("", &[]),
@@ -226,10 +233,25 @@ mod tests {
 
     #[test]
     fn query_tokens_are_the_specific_tokens() {
-        for t in ["l码有货", "我165 cm高", "is this in stock?", "", "好", "好 吗"] {
+        for t in [
+            "l码有货",
+            "我165 cm高",
+            "is this in stock?",
+            "",
+            "好",
+            "好 吗",
+        ] {
             let all = tokens(t);
-            let specific: Vec<&str> = all.iter().map(String::as_str).filter(|x| x.chars().count() != 1 || !x.chars().all(is_cjk)).collect();
-            let want: Vec<&str> = if specific.is_empty() { all.iter().map(String::as_str).collect() } else { specific };
+            let specific: Vec<&str> = all
+                .iter()
+                .map(String::as_str)
+                .filter(|x| x.chars().count() != 1 || !x.chars().all(is_cjk))
+                .collect();
+            let want: Vec<&str> = if specific.is_empty() {
+                all.iter().map(String::as_str).collect()
+            } else {
+                specific
+            };
             let mut got = query_tokens(t);
             let mut want = want;
             got.sort();

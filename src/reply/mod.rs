@@ -55,7 +55,12 @@ pub struct Replies {
 }
 
 /// System tables every installation needs.
-const REQUIRED_SYSTEM: &[&str] = &["fallback", "unclassified", "low_confidence", "greeting_prefix"];
+const REQUIRED_SYSTEM: &[&str] = &[
+    "fallback",
+    "unclassified",
+    "low_confidence",
+    "greeting_prefix",
+];
 
 impl Replies {
     /// Compiles the reply files against the intents and the configuration.
@@ -63,7 +68,11 @@ impl Replies {
     pub fn build(src: &Sources, intent_ids: &[&str], cfg: &Config) -> Result<Replies> {
         let facts_zh = cfg.facts("zh");
         let facts_en = cfg.facts("en");
-        let mut known: Vec<&str> = facts_zh.keys().chain(facts_en.keys()).map(String::as_str).collect();
+        let mut known: Vec<&str> = facts_zh
+            .keys()
+            .chain(facts_en.keys())
+            .map(String::as_str)
+            .collect();
         known.sort();
         known.dedup();
         let mut problems = Problems::default();
@@ -78,12 +87,22 @@ impl Replies {
                 continue;
             }
             if intents.contains_key(id) {
-                problems.push(&r.file, r.intent.line, format!("a second reply file for {id:?}: keep one"));
+                problems.push(
+                    &r.file,
+                    r.intent.line,
+                    format!("a second reply file for {id:?}: keep one"),
+                );
                 continue;
             }
-            intents.insert(id.to_string(), compile(&r.file, &r.main, &known, &mut problems));
+            intents.insert(
+                id.to_string(),
+                compile(&r.file, &r.main, &known, &mut problems),
+            );
             for (name, v) in &r.stages {
-                stages.insert((id.to_string(), name.clone()), compile(&r.file, v, &known, &mut problems));
+                stages.insert(
+                    (id.to_string(), name.clone()),
+                    compile(&r.file, v, &known, &mut problems),
+                );
             }
         }
         for id in intent_ids.iter().filter(|id| **id != NONE) {
@@ -97,21 +116,38 @@ impl Replies {
                 _ => {}
             }
         }
-        let sys_file = if src.system.file.is_empty() { "replies/_system.toml" } else { &src.system.file };
+        let sys_file = if src.system.file.is_empty() {
+            "replies/_system.toml"
+        } else {
+            &src.system.file
+        };
         let mut system = BTreeMap::new();
         for (name, v) in &src.system.tables {
             system.insert(name.clone(), compile(sys_file, v, &known, &mut problems));
         }
         for name in REQUIRED_SYSTEM {
-            if system.get(*name).is_none_or(|l: &Lines| l.zh.is_empty() || l.en.is_empty()) {
-                problems.push(sys_file, 0, format!("[{name}] with zh and en lines is required"));
+            if system
+                .get(*name)
+                .is_none_or(|l: &Lines| l.zh.is_empty() || l.en.is_empty())
+            {
+                problems.push(
+                    sys_file,
+                    0,
+                    format!("[{name}] with zh and en lines is required"),
+                );
             }
         }
         debug_assert!(REQUIRED_SYSTEM.iter().all(|n| SYSTEM_TABLES.contains(n)));
         if !problems.is_empty() {
             return Err(Error::Files { problems });
         }
-        Ok(Replies { intents, stages, system, facts_zh, facts_en })
+        Ok(Replies {
+            intents,
+            stages,
+            system,
+            facts_zh,
+            facts_en,
+        })
     }
 
     /// The lines for a key, if defined. A missing stage or system table falls back
@@ -176,5 +212,8 @@ fn compile(file: &str, v: &Variants, known: &[&str], problems: &mut Problems) ->
         }
         out
     };
-    Lines { zh: one(&v.zh, problems), en: one(&v.en, problems) }
+    Lines {
+        zh: one(&v.zh, problems),
+        en: one(&v.en, problems),
+    }
 }

@@ -34,11 +34,20 @@ impl Template {
                 '{' => {
                     let rest = &s[i + 1..];
                     let Some(end) = rest.find('}') else {
-                        return Err(format!("unclosed {{ at character {}: write {{name}}, or {{{{ for a brace", s[..i].chars().count() + 1));
+                        return Err(format!(
+                            "unclosed {{ at character {}: write {{name}}, or {{{{ for a brace",
+                            s[..i].chars().count() + 1
+                        ));
                     };
                     let name = &rest[..end];
-                    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()) {
-                        return Err(format!("{{{name}}} is not a variable name: use lower-case letters and _"));
+                    if name.is_empty()
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+                    {
+                        return Err(format!(
+                            "{{{name}}} is not a variable name: use lower-case letters and _"
+                        ));
                     }
                     if !text.is_empty() {
                         segs.push(Seg::Text(std::mem::take(&mut text)));
@@ -68,7 +77,9 @@ impl Template {
 
     /// True when the template has no text and no variables.
     pub fn is_blank(&self) -> bool {
-        self.segs.iter().all(|s| matches!(s, Seg::Text(t) if t.trim().is_empty()))
+        self.segs
+            .iter()
+            .all(|s| matches!(s, Seg::Text(t) if t.trim().is_empty()))
     }
 
     /// Fills the slots. `item` replaces `{item}` when the buyer named one;
