@@ -5,7 +5,7 @@ use super::normalize::on_word_boundaries;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 /// What a phrase does when found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Keyword {
     /// Strong evidence.
     Strong,

@@ -189,6 +189,8 @@ impl Nlu {
         let mut owner: std::collections::HashMap<String, (usize, String, usize)> =
             Default::default();
         let mut pats = Vec::new();
+        let mut pat_at: Vec<(String, usize)> = Vec::new();
+        let mut seen_phrases = std::collections::HashSet::new();
         let mut examples = Vec::new();
         for (i, f) in src.intents.iter().enumerate() {
             for (list, kind) in [
@@ -217,28 +219,25 @@ impl Nlu {
                             owner.insert(n.clone(), (i, f.file.clone(), k.line));
                         }
                     }
-                    if !phrases
-                        .iter()
-                        .any(|(pi, pk, pn)| *pi == i && *pk == kind && *pn == n)
-                    {
+                    if seen_phrases.insert((i, kind, n.clone())) {
                         phrases.push((i, kind, n));
                     }
                 }
             }
             for p in &f.patterns {
-                match regex::Regex::new(&p.value) {
-                    Ok(_) => pats.push((i, p.value.clone())),
+                // Syntax is checked here (cheap); compiled once, below.
+                match regex_syntax::Parser::new().parse(&p.value) {
+                    Ok(_) => {
+                        pats.push((i, p.value.clone()));
+                        pat_at.push((f.file.clone(), p.line));
+                    }
                     Err(e) => problems.push(
                         &f.file,
                         p.line,
                         format!(
                             "pattern {:?} does not compile: {}",
                             p.value,
-                            e.to_string()
-                                .lines()
-                                .last()
-                                .unwrap_or("invalid regex")
-                                .trim()
+                            e.to_string().lines().last().unwrap_or("invalid regex").trim()
                         ),
                     ),
                 }
@@ -281,7 +280,12 @@ impl Nlu {
             .filter(|_| !py_phrases.is_empty());
         let keywords = Keywords::new(phrases);
         let patterns =
-            Patterns::new(pats).map_err(|e| Error::Config(format!("pattern set: {e}")))?;
+            Patterns::new(pats).map_err(|(k, e)| {
+                let (file, line) = &pat_at[k];
+                let mut problems = Problems::default();
+                problems.push(file, *line, format!("pattern does not compile: {}", e.to_string().lines().last().unwrap_or("").trim()));
+                Error::Files { problems }
+            })?;
         let toks: Vec<(Vec<String>, Vec<String>)> = examples
             .iter_mut()
             .map(|e| {

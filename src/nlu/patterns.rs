@@ -42,8 +42,8 @@ fn edge_literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
 }
 
 impl Patterns {
-    /// Compiles `(intent, pattern)` pairs.
-    pub fn new(items: Vec<(usize, String)>) -> Result<Patterns, regex::Error> {
+    /// Compiles `(intent, pattern)` pairs; an error names the failing pattern's index.
+    pub fn new(items: Vec<(usize, String)>) -> Result<Patterns, (usize, regex::Error)> {
         let (intent, source): (Vec<usize>, Vec<String>) = items.into_iter().unzip();
         let mut regexes = Vec::with_capacity(source.len());
         let mut lits: [Vec<Vec<u8>>; 2] = Default::default();
@@ -51,7 +51,7 @@ impl Patterns {
         let mut needs = Vec::with_capacity(source.len());
         for (i, s) in source.iter().enumerate() {
             let fast = ascii_boundaries(s);
-            regexes.push(Regex::new(&fast)?);
+            regexes.push(Regex::new(&fast).map_err(|e| (i, e))?);
             let mut need = [false; 2];
             for (k, kind) in [ExtractKind::Prefix, ExtractKind::Suffix]
                 .into_iter()
