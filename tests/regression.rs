@@ -84,9 +84,82 @@ fn written_forms() {
     check(FORMS);
 }
 
-const REGRESSION: &[(&str, &[&str])] = &[];
+const REGRESSION: &[(&str, &[&str])] = &[
+    // A weak 请问 in the question's clause hid the stock question (greeting won).
+    ("你好，请问这款有白色的吗", &["stock"]),
+    // A long polite clause about something else is not a greeting.
+    ("您好，请问附近有什么好玩的景点", &["none"]),
+    // Homophone typo of 发货.
+    ("什么时候法货", &["ship_time"]),
+    // Pinyin typed as such.
+    ("shen me shi hou fa huo", &["ship_time"]),
+    ("bao you bu", &["shipping_fee"]),
+    // 么 inside 什么 split the clause.
+    ("发什么快递呀", &["courier"]),
+    // A Latin alias glued to Chinese was padded with spaces and split the clause.
+    ("可以发sf吗", &["courier"]),
+    // A flaw plus a return question is a defect (defect absorbs return_exchange).
+    ("杯子裂了 能退吗", &["defect"]),
+    // An angry buyer's topic is part of the complaint.
+    ("发错货了还不理人 太过分了 我要投诉", &["complaint"]),
+    // Spam that mentions invoices is off-topic, not an invoice question.
+    ("专业代开发票 联系微信", &["none"]),
+    // A number-only example of gibberish made "88" (bye) off-topic.
+    ("88", &["closing"]),
+];
 
 #[test]
 fn regression() {
     check(REGRESSION);
+}
+
+/// Whole conversations replayed turn by turn: (message, intents, action).
+fn replay(turns: &[(&str, &[&str], &str)]) {
+    let e = engine();
+    let mut conv = Conversation::default();
+    for (k, (text, want, action)) in turns.iter().enumerate() {
+        let d = e.decide(&mut conv, text, false);
+        let mut got = d.intents.clone();
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(
+            (got, d.action.as_str()),
+            (want, *action),
+            "turn {}: {text:?} ({:?})",
+            k + 1,
+            d.reason
+        );
+    }
+}
+
+#[test]
+fn dialogue_follow_ups_inherit_the_topic() {
+    replay(&[
+        ("你们一般发哪家快递", &["courier"], "reply"),
+        ("那EMS呢", &["courier"], "reply"),
+        ("多少钱", &["shipping_fee"], "reply"),
+        ("好的 谢谢", &["closing"], "reply"),
+    ]);
+    replay(&[
+        ("Is the green one in stock?", &["stock"], "reply"),
+        ("and size L?", &["stock"], "reply"),
+    ]);
+}
+
+#[test]
+fn dialogue_bargaining_ladder() {
+    replay(&[
+        ("这个能便宜点吗", &["bargain"], "reply"),
+        ("再便宜点嘛", &["bargain"], "reply"),
+        ("最低多少 少10块行不行", &["bargain"], "escalate"),
+    ]);
+}
+
+#[test]
+fn dialogue_repeated_question_escalates() {
+    replay(&[
+        ("什么时候发货", &["ship_time"], "reply"),
+        ("什么时候发货", &["ship_time"], "escalate"),
+    ]);
 }

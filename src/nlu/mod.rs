@@ -237,7 +237,11 @@ impl Nlu {
                         format!(
                             "pattern {:?} does not compile: {}",
                             p.value,
-                            e.to_string().lines().last().unwrap_or("invalid regex").trim()
+                            e.to_string()
+                                .lines()
+                                .last()
+                                .unwrap_or("invalid regex")
+                                .trim()
                         ),
                     ),
                 }
@@ -279,13 +283,19 @@ impl Nlu {
             .ok()
             .filter(|_| !py_phrases.is_empty());
         let keywords = Keywords::new(phrases);
-        let patterns =
-            Patterns::new(pats).map_err(|(k, e)| {
-                let (file, line) = &pat_at[k];
-                let mut problems = Problems::default();
-                problems.push(file, *line, format!("pattern does not compile: {}", e.to_string().lines().last().unwrap_or("").trim()));
-                Error::Files { problems }
-            })?;
+        let patterns = Patterns::new(pats).map_err(|(k, e)| {
+            let (file, line) = &pat_at[k];
+            let mut problems = Problems::default();
+            problems.push(
+                file,
+                *line,
+                format!(
+                    "pattern does not compile: {}",
+                    e.to_string().lines().last().unwrap_or("").trim()
+                ),
+            );
+            Error::Files { problems }
+        })?;
         let toks: Vec<(Vec<String>, Vec<String>)> = examples
             .iter_mut()
             .map(|e| {
@@ -551,7 +561,7 @@ impl Nlu {
             match real_top {
                 Some(t)
                     if t.score >= NONE_BELOW
-                        && social_top.is_none_or(|s| s.score < 2.0 * t.score) =>
+                        && social_top.is_none_or(|s| s.score < 1.5 * t.score) =>
                 {
                     real.push(t);
                     if best_real.is_none_or(|b| t.confidence > b.confidence) {
