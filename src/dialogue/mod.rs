@@ -265,13 +265,14 @@ impl Engine {
             Some(Reason::RepeatedQuestion) => say(conv, Key::System("repeated_question")),
             Some(Reason::RepeatedBargain) => say(conv, Key::System("repeated_bargain")),
             _ => {
+                // The buyer opened with a greeting-like clause before a question
+                // (thanks come last, greetings first).
                 let greeted = intents.iter().all(|&i| !self.nlu.intents[i].yields)
-                    && c.clauses.iter().any(|cl| {
-                        cl.ranking.first().is_some_and(|s| {
-                            self.nlu.intents[s.intent].yields
-                                && self.nlu.intents[s.intent].id != "closing"
-                        })
-                    });
+                    && c.clauses.len() > 1
+                    && c.clauses[0]
+                        .ranking
+                        .first()
+                        .is_some_and(|s| self.nlu.intents[s.intent].yields);
                 if greeted {
                     say(conv, Key::System("greeting_prefix"));
                 }
@@ -308,6 +309,32 @@ impl Engine {
     }
 }
 
+/// "Hi dear, we ship…" → "We ship…" (the buyer was already greeted).
+fn strip_en_greeting(p: &str) -> std::borrow::Cow<'_, str> {
+    let lower = p.to_ascii_lowercase();
+    if !["hi", "hello", "hey", "dear"]
+        .iter()
+        .any(|g| lower.starts_with(g))
+    {
+        return p.into();
+    }
+    match p
+        .char_indices()
+        .take(24)
+        .find(|(_, c)| matches!(c, ',' | '!'))
+    {
+        Some((i, _)) => {
+            let rest = p[i + 1..].trim_start();
+            let mut chars = rest.chars();
+            match chars.next() {
+                Some(f) => format!("{}{}", f.to_uppercase(), chars.as_str()).into(),
+                None => p.into(),
+            }
+        }
+        None => p.into(),
+    }
+}
+
 /// Joins reply parts into one message; later parts drop a leading 亲/Hi so the
 /// buyer is greeted once.
 fn join(parts: Vec<String>, lang: Lang) -> String {
@@ -318,17 +345,56 @@ fn join(parts: Vec<String>, lang: Lang) -> String {
             out.push_str(p);
             continue;
         }
-        let p = match lang {
+        let p: std::borrow::Cow<'_, str> = match lang {
             Lang::Zh => p
                 .trim_start_matches("亲爱的")
                 .trim_start_matches('亲')
-                .trim_start_matches(['，', ',', '～', '~', '！', ' ']),
-            Lang::En => p,
+                .trim_start_matches(['，', ',', '～', '~', '！', ' '])
+                .into(),
+            Lang::En => strip_en_greeting(p),
         };
         if lang == Lang::En && !out.ends_with(' ') {
             out.push(' ');
         }
-        out.push_str(p);
+        out.push_str(&p);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_replies_greet_once() {
+        let rows: &[(&[&str], Lang, &str)] = &[
+            (&["在的哦亲～", "亲，有货哦"], Lang::Zh, "在的哦亲～有货哦"),
+            (
+                &["Hi there!", "Hi dear, we ship in 2 days."],
+                Lang::En,
+                "Hi there! We ship in 2 days.",
+            ),
+            (&["Hi!", "Stock is live."], Lang::En, "Hi! Stock is live."),
+            (&["亲，有货哦"], Lang::Zh, "亲，有货哦"),
+        ];
+        for (parts, lang, want) in rows {
+            assert_eq!(
+                join(parts.iter().map(|s| s.to_string()).collect(), *lang),
+                *want
+            );
+        }
+    }
+
+    #[test]
+    fn follow_up_shapes() {
+        for (t, want) in [
+            ("那顺丰呢", true),
+            ("and to chile?", true),
+            ("what about size m", true),
+            ("什么时候发货", false),
+            ("那个东西我想问一下到底能不能用在户外呢还有别的吗", false),
+        ] {
+            assert_eq!(is_follow_up(t), want, "{t}");
+        }
+    }
 }
