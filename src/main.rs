@@ -146,13 +146,14 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Check => {
             let engine = load(&cli)?;
-            for w in &engine.nlu.warnings.0 {
+            let misread = engine.nlu.misread_examples();
+            for w in engine.nlu.warnings.0.iter().chain(&misread.0) {
                 out!("warning: {w}");
             }
             out!(
                 "ok: {} intents, {} warnings",
                 engine.nlu.intents.len(),
-                engine.nlu.warnings.0.len()
+                engine.nlu.warnings.0.len() + misread.0.len()
             );
             Ok(0)
         }

@@ -333,6 +333,34 @@ impl Nlu {
         })
     }
 
+    /// Every example that the engine itself reads as another intent (or as
+    /// nothing): a sign of overlapping keywords or a mislabelled example. One
+    /// problem per example, with its file and line, for `xiaoer check`.
+    pub fn misread_examples(&self) -> Problems {
+        let mut out = Problems::default();
+        for e in &self.examples {
+            let c = self.classify(&e.text, false);
+            let got: Vec<&str> = c
+                .intents
+                .iter()
+                .map(|s| self.intents[s.intent].id.as_str())
+                .collect();
+            let own = self.intents[e.intent].id.as_str();
+            let ok = got.first() == Some(&own) || (got.is_empty() && own == NONE);
+            if !ok {
+                let read = if got.is_empty() {
+                    "none".to_string()
+                } else {
+                    got.join(" + ")
+                };
+                out.push(&e.file, e.line, format!(
+                    "example {:?} of {own} is read as {read}: reword it, or strengthen {own}'s keywords or add a negative to the other intent",
+                    e.text));
+            }
+        }
+        out
+    }
+
     /// The normaliser in use.
     pub fn normalizer(&self) -> &Normalizer {
         &self.norm
