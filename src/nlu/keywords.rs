@@ -51,7 +51,8 @@ pub struct Hit {
     pub end: usize,
 }
 
-/// The compiled automaton.
+/// The compiled automaton. It also carries extra byte literals (the patterns'
+/// prefilter literals), so one scan of the message serves both.
 #[derive(Debug, Clone)]
 pub struct Keywords {
     ac: Option<AhoCorasick>,
@@ -73,8 +74,9 @@ fn weight(kind: Keyword, text: &str) -> f32 {
 }
 
 impl Keywords {
-    /// Builds the automaton from `(intent index, kind, normalised phrase)` triples.
-    pub fn new(items: Vec<(usize, Keyword, String)>) -> Keywords {
+    /// Builds the automaton from `(intent index, kind, normalised phrase)` triples
+    /// and extra `literals`, reported apart by [`Keywords::find`].
+    pub fn new(items: Vec<(usize, Keyword, String)>, literals: &[Vec<u8>]) -> Keywords {
         let mut phrases = Vec::new();
         for (intent, kind, text) in items {
             let latin = text.chars().all(|c| c.is_ascii());
@@ -86,29 +88,43 @@ impl Keywords {
                 text,
             });
         }
+        let all: Vec<&[u8]> = phrases
+            .iter()
+            .map(|p| p.text.as_bytes())
+            .chain(literals.iter().map(|l| l.as_slice()))
+            .collect();
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .build(phrases.iter().map(|p| p.text.as_str()))
+            .build(&all)
             .ok()
-            .filter(|_| !phrases.is_empty());
+            .filter(|_| !all.is_empty());
         Keywords { ac, phrases }
     }
 
-    /// Every phrase found in `text` (overlaps included).
-    pub fn find(&self, text: &str) -> Vec<Hit> {
+    /// Every phrase found in `text`, and every extra literal (its index in
+    /// `Hit::phrase`), overlaps included.
+    pub fn find(&self, text: &str) -> (Vec<Hit>, Vec<Hit>) {
+        let (mut hits, mut lits) = (Vec::new(), Vec::new());
         let Some(ac) = &self.ac else {
-            return Vec::new();
+            return (hits, lits);
         };
-        ac.find_overlapping_iter(text)
-            .filter(|m| {
-                let p = &self.phrases[m.pattern().as_usize()];
-                !p.latin || on_word_boundaries(text, m.start(), m.end())
-            })
-            .map(|m| Hit {
-                phrase: m.pattern().as_usize(),
-                start: m.start(),
-                end: m.end(),
-            })
-            .collect()
+        let n = self.phrases.len();
+        for m in ac.find_overlapping_iter(text) {
+            let k = m.pattern().as_usize();
+            if k >= n {
+                lits.push(Hit {
+                    phrase: k - n,
+                    start: m.start(),
+                    end: m.end(),
+                });
+            } else if !self.phrases[k].latin || on_word_boundaries(text, m.start(), m.end()) {
+                hits.push(Hit {
+                    phrase: k,
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+        }
+        (hits, lits)
     }
 }

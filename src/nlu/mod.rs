@@ -282,7 +282,6 @@ impl Nlu {
             .build(&py_phrases)
             .ok()
             .filter(|_| !py_phrases.is_empty());
-        let keywords = Keywords::new(phrases);
         let patterns = Patterns::new(pats).map_err(|(k, e)| {
             let (file, line) = &pat_at[k];
             let mut problems = Problems::default();
@@ -296,6 +295,7 @@ impl Nlu {
             );
             Error::Files { problems }
         })?;
+        let keywords = Keywords::new(phrases, &patterns.literals);
         let toks: Vec<(Vec<String>, Vec<String>)> = examples
             .iter_mut()
             .map(|e| {
@@ -376,15 +376,21 @@ impl Nlu {
         let normalized = self.norm.normalize(text);
         let lang = lang::detect(&normalized);
         let item = self.find_item(&normalized);
-        let hits = self.keywords.find(&normalized);
+        let (hits, literals) = self.keywords.find(&normalized);
         let pinyin_mode = lang == Some(Lang::En) && self.pinyin.is_pinyin_text(&normalized);
         // Phase one: keywords and patterns, clause by clause (cheap).
         let mut parts: Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)> =
             segment::clauses(&normalized)
                 .into_iter()
                 .map(|r| {
-                    let (sig, ev) =
-                        self.clause_signals(&normalized, r.clone(), &hits, pinyin_mode, explain);
+                    let (sig, ev) = self.clause_signals(
+                        &normalized,
+                        r.clone(),
+                        &hits,
+                        &literals,
+                        pinyin_mode,
+                        explain,
+                    );
                     (r, sig, ev)
                 })
                 .collect();
@@ -448,6 +454,7 @@ impl Nlu {
         msg: &str,
         range: std::ops::Range<usize>,
         hits: &[keywords::Hit],
+        literals: &[keywords::Hit],
         pinyin_mode: bool,
         explain: bool,
     ) -> (Vec<Signals>, Evidence) {
@@ -515,7 +522,11 @@ impl Nlu {
                 }
             }
         }
-        for m in self.patterns.matches(text) {
+        let found = literals
+            .iter()
+            .filter(|h| h.start >= range.start && h.end <= range.end)
+            .map(|h| h.phrase);
+        for m in self.patterns.matches_given(text, found) {
             let i = self.patterns.intent[m];
             sig[i].patterns += 1;
             if explain {

@@ -21,10 +21,12 @@ pub struct Patterns {
     pub intent: Vec<usize>,
     /// Source of each pattern (for `--explain`).
     pub source: Vec<String>,
-    /// First literals (`0`) and last literals (`1`) of the patterns.
-    prefilter: [Option<AhoCorasick>; 2],
-    /// Pattern index of each literal, per automaton.
-    literal_owner: [Vec<usize>; 2],
+    /// Every prefilter literal (first and last literals of the patterns).
+    pub literals: Vec<Vec<u8>>,
+    /// (pattern, 0 for a first literal or 1 for a last one) of each literal.
+    literal_owner: Vec<(usize, usize)>,
+    /// An automaton over `literals`, for [`Patterns::matches`] on its own.
+    prefilter: Option<AhoCorasick>,
     /// Per pattern: whether it has a finite set of first / last literals. A
     /// pattern runs only when every finite set has a member in the clause.
     needs: Vec<[bool; 2]>,
@@ -46,8 +48,8 @@ impl Patterns {
     pub fn new(items: Vec<(usize, String)>) -> Result<Patterns, (usize, regex::Error)> {
         let (intent, source): (Vec<usize>, Vec<String>) = items.into_iter().unzip();
         let mut regexes = Vec::with_capacity(source.len());
-        let mut lits: [Vec<Vec<u8>>; 2] = Default::default();
-        let mut literal_owner: [Vec<usize>; 2] = Default::default();
+        let mut literals = Vec::new();
+        let mut literal_owner = Vec::new();
         let mut needs = Vec::with_capacity(source.len());
         for (i, s) in source.iter().enumerate() {
             let fast = ascii_boundaries(s);
@@ -60,48 +62,62 @@ impl Patterns {
                 if let Some(ls) = edge_literals(&fast, kind) {
                     need[k] = true;
                     for l in ls {
-                        lits[k].push(l);
-                        literal_owner[k].push(i);
+                        literals.push(l);
+                        literal_owner.push((i, k));
                     }
                 }
             }
             needs.push(need);
         }
-        let build = |l: &Vec<Vec<u8>>| {
-            if l.is_empty() {
-                None
-            } else {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(l)
-                    .ok()
-            }
+        let prefilter = if literals.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+                .ok()
         };
-        let prefilter = [build(&lits[0]), build(&lits[1])];
         Ok(Patterns {
             regexes,
             intent,
             source,
-            prefilter,
+            literals,
             literal_owner,
+            prefilter,
             needs,
         })
     }
 
     /// Indices of the patterns matching `clause`, in pattern order.
     pub fn matches(&self, clause: &str) -> Vec<usize> {
+        let found: Vec<usize> = match &self.prefilter {
+            Some(ac) => ac
+                .find_overlapping_iter(clause)
+                .map(|m| m.pattern().as_usize())
+                .collect(),
+            None => Vec::new(),
+        };
+        self.matches_given(clause, found)
+    }
+
+    /// As [`Patterns::matches`], given which of [`Patterns::literals`] occur in
+    /// the clause (found by the caller's own scan).
+    pub fn matches_given(
+        &self,
+        clause: &str,
+        found: impl IntoIterator<Item = usize>,
+    ) -> Vec<usize> {
         let n = self.regexes.len();
-        // seen[k][i]: a literal of pattern i's set k occurs in the clause.
-        let mut seen = [vec![false; n], vec![false; n]];
-        for k in 0..2 {
-            if let Some(ac) = &self.prefilter[k] {
-                for m in ac.find_overlapping_iter(clause) {
-                    seen[k][self.literal_owner[k][m.pattern().as_usize()]] = true;
-                }
-            }
+        // Bit 0: a first literal occurs; bit 1: a last literal occurs.
+        let mut seen = vec![0u8; n];
+        for l in found {
+            let (p, k) = self.literal_owner[l];
+            seen[p] |= 1 << k;
         }
         (0..n)
-            .filter(|&i| (!self.needs[i][0] || seen[0][i]) && (!self.needs[i][1] || seen[1][i]))
+            .filter(|&i| {
+                (!self.needs[i][0] || seen[i] & 1 != 0) && (!self.needs[i][1] || seen[i] & 2 != 0)
+            })
             .filter(|&i| self.regexes[i].is_match(clause))
             .collect()
     }
