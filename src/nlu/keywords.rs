@@ -93,8 +93,11 @@ impl Keywords {
             .map(|p| p.text.as_bytes())
             .chain(literals.iter().map(|l| l.as_slice()))
             .collect();
+        // A contiguous NFA: built in a fraction of a DFA's time (start-up counts)
+        // and, measured, as fast on chat-length messages.
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(&all)
             .ok()
             .filter(|_| !all.is_empty());

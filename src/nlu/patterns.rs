@@ -9,7 +9,6 @@
 //! Aho-Corasick automaton; a pattern runs only when one of them occurs in the
 //! clause (or always, when it has no finite set of first literals).
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
@@ -25,8 +24,6 @@ pub struct Patterns {
     pub literals: Vec<Vec<u8>>,
     /// (pattern, 0 for a first literal or 1 for a last one) of each literal.
     literal_owner: Vec<(usize, usize)>,
-    /// An automaton over `literals`, for [`Patterns::matches`] on its own.
-    prefilter: Option<AhoCorasick>,
     /// Per pattern: whether it has a finite set of first / last literals. A
     /// pattern runs only when every finite set has a member in the clause.
     needs: Vec<[bool; 2]>,
@@ -69,34 +66,27 @@ impl Patterns {
             }
             needs.push(need);
         }
-        let prefilter = if literals.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(&literals)
-                .ok()
-        };
         Ok(Patterns {
             regexes,
             intent,
             source,
             literals,
             literal_owner,
-            prefilter,
             needs,
         })
     }
 
     /// Indices of the patterns matching `clause`, in pattern order.
     pub fn matches(&self, clause: &str) -> Vec<usize> {
-        let found: Vec<usize> = match &self.prefilter {
-            Some(ac) => ac
-                .find_overlapping_iter(clause)
-                .map(|m| m.pattern().as_usize())
-                .collect(),
-            None => Vec::new(),
-        };
+        // On its own (tests, tools) a plain scan; the engine passes the hits of
+        // its one automaton to `matches_given` instead.
+        let hay = clause.as_bytes();
+        let found: Vec<usize> = (0..self.literals.len())
+            .filter(|&i| {
+                hay.windows(self.literals[i].len())
+                    .any(|w| w == self.literals[i].as_slice())
+            })
+            .collect();
         self.matches_given(clause, found)
     }
 
