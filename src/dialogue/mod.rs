@@ -57,7 +57,8 @@ pub struct Conversation {
     /// The one-time concession was offered.
     pub concession_given: bool,
     history: VecDeque<Turn>,
-    used: HashMap<String, usize>,
+    /// Next variant per reply key (hashed), so no line repeats in a conversation.
+    used: HashMap<u64, usize>,
 }
 
 /// What the bot decided about one message.
@@ -249,7 +250,12 @@ impl Engine {
         let item = c.item.as_deref();
         let mut parts: Vec<String> = Vec::new();
         let mut say = |conv: &mut Conversation, key: Key<'_>| {
-            let name = format!("{key:?}");
+            let name = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                key.hash(&mut h);
+                h.finish()
+            };
             let seed = c
                 .normalized
                 .bytes()
