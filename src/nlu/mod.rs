@@ -597,7 +597,7 @@ impl Nlu {
             if let Some(t) = social_top.filter(|t| t.score >= NONE_BELOW) {
                 // A long clause that only sounds polite ("你好，请问附近哪里有...")
                 // is not a greeting: its substance goes unexplained.
-                if length(&c.text) <= SOCIAL_MAX_LEN || t.confidence >= SOCIAL_LONG_MIN {
+                if units(&c.text) <= SOCIAL_MAX_LEN || t.confidence >= SOCIAL_LONG_MIN {
                     social.push(t);
                 } else if real_top.is_none_or(|r| r.score < NONE_BELOW) {
                     unexplained = true;
@@ -679,7 +679,7 @@ impl Nlu {
 }
 
 /// Chinese characters plus Latin words of a clause.
-fn length(clause: &str) -> usize {
+pub fn units(clause: &str) -> usize {
     let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
     cjk + clause
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -687,15 +687,10 @@ fn length(clause: &str) -> usize {
         .count()
 }
 
-/// Chinese characters plus Latin words of a text (its length in meaning units).
-pub fn units(text: &str) -> usize {
-    length(text)
-}
-
 /// A clause with enough content to be a question of its own: three Chinese
 /// characters or three words (not 亲, 老板, "hi there").
 fn substantive(clause: &str) -> bool {
-    length(clause) >= 3
+    units(clause) >= 3
 }
 
 /// A clause's intents ranked by score, with confidences.
