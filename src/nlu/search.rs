@@ -1,11 +1,20 @@
 //! Example search: a tantivy in-RAM index of every intent's example utterances,
-//! queried with BM25. Tokens come from [`super::segment::tokens`]; the query is
-//! built from terms directly, so buyer text is never parsed as query syntax.
+//! scored with tantivy's BM25. Tokens come from [`super::segment::tokens`];
+//! queries are built from terms directly, so buyer text is never query syntax.
+//!
+//! A BM25 score of a disjunction is the sum of its terms' scores, and each
+//! term's score for a document does not depend on the query. So once the index
+//! is built, every term's postings are read out of tantivy with their BM25
+//! scores ("impact lists"); a query then sums at most [`MAX_TERMS`] short lists.
+//! Measured: a tantivy query cost 10–15 µs (building weights and scorers per
+//! term), a quarter of all classification time; the impact lists give the same
+//! ranking (a test compares them with tantivy's own top-k search) in about 1 µs.
 
-use tantivy::collector::TopDocs;
-use tantivy::query::BooleanQuery;
+use std::collections::HashMap;
+use tantivy::query::{EnableScoring, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
+use tantivy::{DocSet, TERMINATED};
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, Term};
 
 const TOKENIZER: &str = "xiaoer_tokens";
@@ -21,7 +30,9 @@ pub struct ExampleIndex {
     /// Document frequency of every indexed token, per field (text, pinyin):
     /// unknown tokens are dropped before they cost a dictionary lookup, and a
     /// long message queries only its rarest tokens.
-    df: [std::collections::HashMap<String, u32>; 2],
+    df: [HashMap<String, u32>; 2],
+    /// Per field, every token's (example, BM25 score) list, read out of tantivy.
+    impacts: [HashMap<String, Vec<(u32, f32)>>; 2],
 }
 
 /// Most terms one query uses (the rarest of the message's tokens).
@@ -68,7 +79,7 @@ impl ExampleIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let searcher = reader.searcher();
-        let mut df: [std::collections::HashMap<String, u32>; 2] = Default::default();
+        let mut df: [HashMap<String, u32>; 2] = Default::default();
         for (toks, py) in examples {
             for (k, list) in [toks, py].into_iter().enumerate() {
                 let mut uniq: Vec<&String> = list.iter().collect();
@@ -79,7 +90,7 @@ impl ExampleIndex {
                 }
             }
         }
-        let mut doc_to_example = Vec::new();
+        let mut doc_to_example: Vec<Vec<u32>> = Vec::new();
         for seg in searcher.segment_readers() {
             let col = seg.fast_fields().u64("ex")?;
             doc_to_example.push(
@@ -88,6 +99,26 @@ impl ExampleIndex {
                     .collect(),
             );
         }
+        let mut impacts: [HashMap<String, Vec<(u32, f32)>>; 2] = Default::default();
+        for (k, f) in [field, pinyin].into_iter().enumerate() {
+            for token in df[k].keys() {
+                let query = TermQuery::new(
+                    Term::from_field_text(f, token),
+                    IndexRecordOption::WithFreqs,
+                );
+                let weight = query.weight(EnableScoring::enabled_from_searcher(&searcher))?;
+                let mut list = Vec::new();
+                for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+                    let mut scorer = weight.scorer(seg, 1.0)?;
+                    let mut doc = scorer.doc();
+                    while doc != TERMINATED {
+                        list.push((doc_to_example[ord][doc as usize], scorer.score()));
+                        doc = scorer.advance();
+                    }
+                }
+                impacts[k].insert(token.clone(), list);
+            }
+        }
         Ok(ExampleIndex {
             searcher,
             _reader: reader,
@@ -95,17 +126,13 @@ impl ExampleIndex {
             pinyin,
             doc_to_example,
             df,
+            impacts,
         })
     }
 
-    /// The `k` examples most similar to `tokens`, best first, with BM25 scores;
-    /// `pinyin` searches the examples' transliterations instead of their text.
-    /// Ties break on the example's index, so results are deterministic.
-    pub fn search<S: AsRef<str>>(&self, tokens: &[S], k: usize, pinyin: bool) -> Vec<(usize, f32)> {
-        let field = if pinyin { self.pinyin } else { self.field };
-        if tokens.is_empty() {
-            return Vec::new();
-        }
+    /// The query terms for `tokens`: the known ones, rarest first, at most
+    /// [`MAX_TERMS`].
+    fn terms<'t, S: AsRef<str>>(&self, tokens: &'t [S], pinyin: bool) -> Vec<&'t str> {
         let df = &self.df[pinyin as usize];
         let mut uniq: Vec<(u32, &str)> = tokens
             .iter()
@@ -114,14 +141,52 @@ impl ExampleIndex {
         uniq.sort();
         uniq.dedup();
         uniq.truncate(MAX_TERMS);
-        if uniq.is_empty() {
+        uniq.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// The `k` examples most similar to `tokens`, best first, with BM25 scores;
+    /// `pinyin` searches the examples' transliterations instead of their text.
+    /// Ties break on the example's index, so results are deterministic.
+    pub fn search<S: AsRef<str>>(&self, tokens: &[S], k: usize, pinyin: bool) -> Vec<(usize, f32)> {
+        let impacts = &self.impacts[pinyin as usize];
+        let mut all: Vec<(u32, f32)> = Vec::new();
+        for t in self.terms(tokens, pinyin) {
+            if let Some(list) = impacts.get(t) {
+                all.extend_from_slice(list);
+            }
+        }
+        all.sort_unstable_by_key(|&(ex, _)| ex);
+        let mut summed: Vec<(usize, f32)> = Vec::with_capacity(all.len());
+        for (ex, score) in all {
+            match summed.last_mut() {
+                Some(last) if last.0 == ex as usize => last.1 += score,
+                _ => summed.push((ex as usize, score)),
+            }
+        }
+        summed.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        summed.truncate(k);
+        summed
+    }
+
+    /// The same search through tantivy's query engine (`BooleanQuery` of the
+    /// terms, `TopDocs`): the reference the impact lists are tested against.
+    pub fn search_with_tantivy<S: AsRef<str>>(
+        &self,
+        tokens: &[S],
+        k: usize,
+        pinyin: bool,
+    ) -> Vec<(usize, f32)> {
+        use tantivy::collector::TopDocs;
+        let field = if pinyin { self.pinyin } else { self.field };
+        let terms: Vec<Term> = self
+            .terms(tokens, pinyin)
+            .into_iter()
+            .map(|t| Term::from_field_text(field, t))
+            .collect();
+        if terms.is_empty() {
             return Vec::new();
         }
-        let terms = uniq
-            .into_iter()
-            .map(|(_, t)| Term::from_field_text(field, t))
-            .collect();
-        let query = BooleanQuery::new_multiterms_query(terms);
+        let query = tantivy::query::BooleanQuery::new_multiterms_query(terms);
         let Ok(top) = self
             .searcher
             .search(&query, &TopDocs::with_limit(k).order_by_score())
@@ -140,5 +205,63 @@ impl ExampleIndex {
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nlu::segment::{query_tokens, tokens};
+
+    #[test]
+    fn impact_lists_rank_as_tantivy_does() {
+        let texts = [
+            "有货吗",
+            "l码还有没有",
+            "什么时候发货",
+            "发货要几天",
+            "能便宜点吗",
+            "便宜点包邮吗",
+            "包邮吗",
+            "这个多少钱",
+            "有没有优惠券",
+            "是正品吗",
+            "什么材质的",
+            "我165穿什么码",
+            "is this in stock",
+            "when will you ship",
+            "how much is shipping",
+            "有货吗 什么时候发",
+        ];
+        let examples: Vec<(Vec<String>, Vec<String>)> =
+            texts.iter().map(|t| (tokens(t), Vec::new())).collect();
+        let index = ExampleIndex::build(&examples).unwrap();
+        for q in [
+            "有货吗",
+            "还有货没",
+            "包邮不",
+            "什么时候能发",
+            "ship",
+            "is it in stock",
+            "便宜",
+            "完全无关的话",
+        ] {
+            let toks = query_tokens(q);
+            let ours = index.search(&toks, 5, false);
+            let theirs = index.search_with_tantivy(&toks, 5, false);
+            assert_eq!(ours.len(), theirs.len(), "{q}");
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!((a.1 - b.1).abs() < 1e-4, "{q}: {ours:?} vs {theirs:?}");
+            }
+            // Same documents, apart from ties at the cut.
+            if let (Some(last), true) = (theirs.last(), ours.len() == 5) {
+                for (ex, s) in &theirs {
+                    assert!(
+                        *s <= last.1 + 1e-4 || ours.iter().any(|(e, _)| e == ex),
+                        "{q}"
+                    );
+                }
+            }
+        }
     }
 }
