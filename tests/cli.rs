@@ -90,11 +90,6 @@ fn check_passes_on_the_shipped_files() {
 
 #[test]
 fn environment_overrides_configuration() {
-    let out = xiaoer(&["classify", "--jsonl"])
-        .env("XIAOER_SHOP__ZH__COURIER", "测试快递")
-        .stdin(std::process::Stdio::piped())
-        .output();
-    drop(out);
     let out = {
         let mut c = xiaoer(&["classify", "--jsonl"]);
         c.env("XIAOER_SHOP__ZH__COURIER", "测试快递");
