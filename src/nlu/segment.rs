@@ -61,81 +61,65 @@ pub fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0xF900..=0xFAFF)
 }
 
-/// Index tokens of a normalised text: Chinese unigrams and bigrams, Latin words
-/// and numbers (a number also yields `#num`, so "165" and "170" look alike).
-pub fn tokens(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut prev_cjk: Option<char> = None;
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut Vec<String>| {
-        if !word.is_empty() {
-            if word.chars().all(|c| c.is_ascii_digit()) {
-                out.push("#num".to_string());
+/// Calls `f` with every index token of a normalised text, borrowed from it, in
+/// order: Chinese unigrams (`true`) and bigrams, Latin words and numbers (a
+/// number is preceded by `#num`, so "165" and "170" look alike). The one walk
+/// behind [`tokens`], [`query_tokens`] and [`token_hashes`].
+fn each_token<'t>(text: &'t str, mut f: impl FnMut(&'t str, bool)) {
+    let mut prev: Option<usize> = None;
+    let mut word_start: Option<usize> = None;
+    let flush = |start: &mut Option<usize>, end: usize, f: &mut dyn FnMut(&'t str, bool)| {
+        if let Some(s) = start.take() {
+            let w = &text[s..end];
+            if w.bytes().all(|b| b.is_ascii_digit()) {
+                f("#num", false);
             }
-            out.push(std::mem::take(word));
+            f(w, false);
         }
     };
-    for c in text.chars() {
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
         if is_cjk(c) {
-            flush(&mut word, &mut out);
-            out.push(c.to_string());
-            if let Some(p) = prev_cjk {
-                let mut b = String::with_capacity(6);
-                b.push(p);
-                b.push(c);
-                out.push(b);
+            flush(&mut word_start, i, &mut f);
+            f(&text[i..end], true);
+            if let Some(p) = prev {
+                f(&text[p..end], false);
             }
-            prev_cjk = Some(c);
+            prev = Some(i);
         } else if c.is_alphanumeric() {
-            word.push(c);
-            prev_cjk = None;
+            word_start.get_or_insert(i);
+            prev = None;
         } else {
-            flush(&mut word, &mut out);
-            prev_cjk = None;
+            flush(&mut word_start, i, &mut f);
+            prev = None;
         }
     }
-    flush(&mut word, &mut out);
+    flush(&mut word_start, text.len(), &mut f);
+}
+
+/// Index tokens of a normalised text (see [`each_token`]).
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    each_token(text, |t, _| out.push(t.to_string()));
     out
 }
 
 /// Query tokens for the example index: the Chinese bigrams and Latin words of
 /// [`tokens`] (or the unigrams when the text has no bigram), borrowed from the
 /// text. Fewer, more specific terms make retrieval sharper and cheaper.
-pub fn query_tokens<'t>(text: &'t str) -> Vec<&'t str> {
-    let mut out = Vec::new();
-    let mut unigrams = Vec::new();
-    let mut prev: Option<(usize, char)> = None;
-    let mut word_start: Option<usize> = None;
-    let flush = |start: &mut Option<usize>, end: usize, out: &mut Vec<&'t str>| {
-        if let Some(s) = start.take() {
-            let w = &text[s..end];
-            if w.bytes().all(|b| b.is_ascii_digit()) {
-                out.push("#num");
-            }
-            out.push(w);
-        }
-    };
-    for (i, c) in text.char_indices() {
-        if is_cjk(c) {
-            flush(&mut word_start, i, &mut out);
-            unigrams.push(&text[i..i + c.len_utf8()]);
-            if let Some((p, _)) = prev {
-                out.push(&text[p..i + c.len_utf8()]);
-            }
-            prev = Some((i, c));
-        } else if c.is_alphanumeric() {
-            word_start.get_or_insert(i);
-            prev = None;
+pub fn query_tokens(text: &str) -> Vec<&str> {
+    let (mut specific, mut unigrams) = (Vec::new(), Vec::new());
+    each_token(text, |t, unigram| {
+        if unigram {
+            unigrams.push(t)
         } else {
-            flush(&mut word_start, i, &mut out);
-            prev = None;
+            specific.push(t)
         }
-    }
-    flush(&mut word_start, text.len(), &mut out);
-    if out.is_empty() {
+    });
+    if specific.is_empty() {
         unigrams
     } else {
-        out
+        specific
     }
 }
 
@@ -143,37 +127,7 @@ pub fn query_tokens<'t>(text: &'t str) -> Vec<&'t str> {
 /// building the strings (this runs for every clause of every message).
 pub fn token_hashes(text: &str) -> Vec<u64> {
     let mut out = Vec::with_capacity(text.len());
-    let mut prev_cjk: Option<char> = None;
-    let mut word_start: Option<usize> = None;
-    let mut buf = [0u8; 8];
-    let flush = |start: &mut Option<usize>, end: usize, out: &mut Vec<u64>| {
-        if let Some(s) = start.take() {
-            let w = &text[s..end];
-            if w.bytes().all(|b| b.is_ascii_digit()) {
-                out.push(hash("#num"));
-            }
-            out.push(hash(w));
-        }
-    };
-    for (i, c) in text.char_indices() {
-        if is_cjk(c) {
-            flush(&mut word_start, i, &mut out);
-            out.push(hash(c.encode_utf8(&mut buf)));
-            if let Some(p) = prev_cjk {
-                let n = p.encode_utf8(&mut buf).len();
-                let m = c.encode_utf8(&mut buf[n..]).len();
-                out.push(hash(std::str::from_utf8(&buf[..n + m]).unwrap_or_default()));
-            }
-            prev_cjk = Some(c);
-        } else if c.is_alphanumeric() {
-            word_start.get_or_insert(i);
-            prev_cjk = None;
-        } else {
-            flush(&mut word_start, i, &mut out);
-            prev_cjk = None;
-        }
-    }
-    flush(&mut word_start, text.len(), &mut out);
+    each_token(text, |t, _| out.push(hash(t)));
     out.sort_unstable();
     out.dedup();
     out

@@ -182,11 +182,6 @@ impl Replies {
         };
         lines[n % lines.len()].render(facts, item)
     }
-
-    /// How many variants a key has in a language.
-    pub fn count(&self, key: Key<'_>, lang: Lang) -> usize {
-        self.lines(key).get(lang).len()
-    }
 }
 
 fn compile(file: &str, v: &Variants, known: &[&str], problems: &mut Problems) -> Lines {
