@@ -22,6 +22,59 @@ pub struct Config {
     pub shop: BTreeMap<String, serde_json::Value>,
     /// Item words per language.
     pub catalog: Catalog,
+    /// How escalations are prioritised and summarised.
+    pub escalation: EscalationConfig,
+    /// The gateway connection of `xiaoer run`.
+    pub channel: ChannelConfig,
+    /// The state store.
+    pub store: StoreConfig,
+    /// `xiaoer demo`.
+    pub demo: DemoConfig,
+}
+
+/// How escalations are prioritised and summarised.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Reasons escalated with priority `high`.
+    pub high_priority: Vec<String>,
+    /// Summary prefix per reason.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The gateway connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// ws:// or wss:// address.
+    pub url: String,
+    /// Bearer token.
+    pub token: String,
+    /// Shops named in `hello`.
+    pub shops: Vec<String>,
+}
+
+/// The state store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// `normal` or `full`.
+    pub synchronous: String,
+}
+
+/// `xiaoer demo`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Address of the web app.
+    pub listen: String,
+    /// State file ("" for a temporary one).
+    pub state: String,
+    /// Products offered on the buyer page.
+    pub items: Vec<String>,
 }
 
 /// Folders of the operators' files.
@@ -139,6 +192,12 @@ impl Config {
                 n.neighbours
             )));
         }
+        if !matches!(self.store.synchronous.as_str(), "normal" | "full") {
+            return Err(Error::Config(format!(
+                "store.synchronous = {:?} must be \"normal\" or \"full\"",
+                self.store.synchronous
+            )));
+        }
         for lang in ["zh", "en"] {
             if !matches!(self.shop.get(lang), Some(serde_json::Value::Object(_))) {
                 return Err(Error::Config(format!(
@@ -147,6 +206,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Priority of an escalation for `reason`: `high` or `normal`.
+    pub fn priority(&self, reason: &str) -> &'static str {
+        if self.escalation.high_priority.iter().any(|r| r == reason) {
+            "high"
+        } else {
+            "normal"
+        }
     }
 
     /// The template variables for one language (`"zh"` or `"en"`): shared scalars

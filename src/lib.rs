@@ -5,16 +5,25 @@
 //! and policy) → [`reply`] (the shop's lines, rendered with its facts).
 //! [`files`] reads what operators edit; [`config`] the shop's settings;
 //! [`engine`] compiles them into one [`engine::Engine`]; [`eval`] scores it.
+//!
+//! Live chat: [`channel`] (the websocket client, one task per conversation)
+//! runs that path for each message and keeps everything in the [`store`]
+//! (SQLite) before it acknowledges; [`gateway`] is the server side of the
+//! protocol with the web app of `xiaoer demo`.
 #![deny(missing_docs)]
 
+pub mod channel;
 pub mod config;
 pub mod dialogue;
 pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod files;
+pub mod gateway;
+pub mod live;
 pub mod nlu;
 pub mod reply;
+pub mod store;
 
 pub use engine::{Engine, FileSource};
 pub use error::{Error, Result};

@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
+use xiaoer::channel::ClientConfig;
 use xiaoer::config::Config;
 use xiaoer::dialogue::{Conversation, Decision};
 use xiaoer::eval::{self, GoldSet, Pred};
@@ -64,9 +66,39 @@ enum Command {
     },
     /// Validate the intent, reply and configuration files.
     Check,
-    /// Chat with the bot as a buyer, in this terminal, on the built-in demo shop
-    /// (or your files). One line per message; an empty line or Ctrl-D ends.
-    Demo,
+    /// Run the whole thing on this machine: an embedded chat gateway, the bot
+    /// connected to it, and a web app with a buyer page and an agent console
+    /// (default http://127.0.0.1:8080). Ctrl-C stops.
+    Demo {
+        /// Address of the web app (default: demo.listen, 127.0.0.1:8080).
+        /// Anything but loopback exposes the agent console to the network.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Shortcut for --listen 127.0.0.1:PORT.
+        #[arg(long, short = 'p', conflicts_with = "listen")]
+        port: Option<u16>,
+        /// Keep the bot's state in this SQLite file (default: demo.state, else a
+        /// temporary file removed at exit).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Connect the bot to a chat gateway and answer buyers until Ctrl-C/SIGTERM
+    /// (protocol: shared/protocol.md). Reconnects by itself.
+    Run {
+        /// The gateway's websocket address (default: channel.url).
+        #[arg(long)]
+        url: Option<String>,
+        /// Bearer token for the gateway (default: channel.token, or the
+        /// XIAOER_CHANNEL__TOKEN environment variable, which keeps it out of `ps`).
+        #[arg(long)]
+        token: Option<String>,
+        /// The SQLite state file (default: store.path, xiaoer.db).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Chat with the bot as a buyer in this terminal, no network (one line per
+    /// message; an empty line or Ctrl-D ends).
+    Chat,
 }
 
 /// Prints a line to stdout; a closed pipe (`xiaoer eval ... | head`) is not an error.
@@ -140,9 +172,41 @@ fn run(cli: Cli) -> Result<i32> {
             let engine = load(&cli)?;
             run_eval(&engine, file, *json, predictions.as_deref(), *errors)
         }
-        Command::Demo => {
+        Command::Chat => {
             let engine = load(&cli)?;
-            demo(&engine)
+            chat(&engine)
+        }
+        Command::Run { url, token, state } => {
+            let engine = load(&cli)?;
+            let client = ClientConfig {
+                url: url
+                    .clone()
+                    .unwrap_or_else(|| engine.config.channel.url.clone()),
+                token: token
+                    .clone()
+                    .unwrap_or_else(|| engine.config.channel.token.clone()),
+                shops: engine.config.channel.shops.clone(),
+            };
+            let state = state
+                .clone()
+                .unwrap_or_else(|| engine.config.store.path.clone());
+            runtime()?.block_on(run_bot(engine, client, state))
+        }
+        Command::Demo {
+            listen,
+            port,
+            state,
+        } => {
+            let engine = load(&cli)?;
+            let listen = match (listen, port) {
+                (Some(l), _) => l.clone(),
+                (None, Some(p)) => format!("127.0.0.1:{p}"),
+                (None, None) => engine.config.demo.listen.clone(),
+            };
+            let state = state.clone().or_else(|| {
+                Some(PathBuf::from(&engine.config.demo.state)).filter(|p| !p.as_os_str().is_empty())
+            });
+            runtime()?.block_on(run_demo(engine, listen, state))
         }
         Command::Check => {
             let engine = load(&cli)?;
@@ -160,14 +224,121 @@ fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn demo(engine: &Engine) -> Result<i32> {
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    init_logs();
+    xiaoer::live::install_tls();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Logs to stderr; XIAOER_LOG sets the filter (e.g. `debug`, `xiaoer=trace`).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XIAOER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_bot(engine: Engine, client: ClientConfig, state: PathBuf) -> Result<i32> {
+    let url = client.url.clone();
+    let bot = xiaoer::live::start_bot(Arc::new(engine), &state, client)
+        .with_context(|| format!("starting the bot for {url}"))?;
+    tracing::info!(%url, state = %state.display(), "xiaoer running; Ctrl-C or SIGTERM stops");
+    stop_signal().await;
+    tracing::info!("stopping");
+    bot.stop().await;
+    Ok(0)
+}
+
+async fn run_demo(engine: Engine, listen: String, state: Option<PathBuf>) -> Result<i32> {
+    let token = xiaoer::live::random_token();
+    let facts = engine.config.facts("zh");
+    let gw_config = xiaoer::gateway::GatewayConfig {
+        name: "xiaoer-demo".into(),
+        token: token.clone(),
+        shop: facts.get("shop").cloned().unwrap_or_else(|| "demo".into()),
+        items: engine.config.demo.items.clone(),
+    };
+    let ip_loopback = listen
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or(listen.starts_with("localhost:"));
+    let gw = xiaoer::live::start_gateway(gw_config, "127.0.0.1:0", Some(&listen))
+        .await
+        .context("starting the demo gateway")?;
+    let (state, temporary) = match state {
+        Some(p) => (p, false),
+        None => (
+            std::env::temp_dir().join(format!("xiaoer-demo-{}.db", std::process::id())),
+            true,
+        ),
+    };
+    let client = ClientConfig {
+        url: gw.bot_url(),
+        token,
+        shops: vec!["demo".into()],
+    };
+    let bot = xiaoer::live::start_bot(Arc::new(engine), &state, client)
+        .context("starting the demo bot")?;
+    let web = gw.web_addr.map(|a| a.to_string()).unwrap_or(listen);
+    out!("xiaoer demo is running.");
+    out!("  buyer page:    http://{web}/");
+    out!("  agent console: http://{web}/agent");
+    out!(
+        "  bot state:     {}{}",
+        state.display(),
+        if temporary { " (removed at exit)" } else { "" }
+    );
+    if !ip_loopback {
+        out!("  warning: the web app listens beyond this machine, and the agent console has no login yet");
+    }
+    out!("Ctrl-C stops.");
+    stop_signal().await;
+    bot.stop().await;
+    gw.stop();
+    if temporary {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
+        }
+    }
+    Ok(0)
+}
+
+fn chat(engine: &Engine) -> Result<i32> {
     let shop = engine
         .config
         .facts("zh")
         .get("shop")
         .cloned()
         .unwrap_or_default();
-    out!("xiaoer demo — you are a buyer chatting with {shop}. Type a message (中文 or English); an empty line ends.");
+    out!("xiaoer chat — you are a buyer chatting with {shop}. Type a message (中文 or English); an empty line ends.");
     out!("Try: 亲 在吗 有货吗 · 能便宜点吗 · 包邮吗 · when will you ship? · 我要投诉");
     let mut conv = Conversation::default();
     let stdin = std::io::stdin();

@@ -8,7 +8,7 @@ use crate::files::Action;
 use crate::nlu::lang::Lang;
 use crate::nlu::{score, segment, Classification};
 use crate::reply::Key;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
 /// Why a message goes to a human.
@@ -61,6 +61,80 @@ pub struct Conversation {
     used: HashMap<u64, usize>,
 }
 
+/// A conversation's state as stored: intents by id, so a state saved before a
+/// change to the intent files still means the same after it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    lang: Option<String>,
+    bargains: u32,
+    concession_given: bool,
+    history: Vec<TurnSnapshot>,
+    used: Vec<(u64, usize)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TurnSnapshot {
+    hashes: Vec<u64>,
+    intents: Vec<String>,
+    escalated: bool,
+}
+
+impl Conversation {
+    /// The state to store.
+    pub fn snapshot(&self, engine: &Engine) -> Snapshot {
+        Snapshot {
+            lang: self.lang.map(|l| l.as_str().to_string()),
+            bargains: self.bargains,
+            concession_given: self.concession_given,
+            history: self
+                .history
+                .iter()
+                .map(|t| TurnSnapshot {
+                    hashes: t.hashes.clone(),
+                    intents: t
+                        .intents
+                        .iter()
+                        .map(|&i| engine.nlu.intents[i].id.clone())
+                        .collect(),
+                    escalated: t.action == Action::Escalate,
+                })
+                .collect(),
+            used: self.used.iter().map(|(&k, &v)| (k, v)).collect(),
+        }
+    }
+
+    /// The state back from the store; intents that no longer exist are dropped.
+    pub fn restore(s: &Snapshot, engine: &Engine) -> Conversation {
+        Conversation {
+            lang: match s.lang.as_deref() {
+                Some("en") => Some(Lang::En),
+                Some("zh") => Some(Lang::Zh),
+                _ => None,
+            },
+            bargains: s.bargains,
+            concession_given: s.concession_given,
+            history: s
+                .history
+                .iter()
+                .map(|t| Turn {
+                    hashes: t.hashes.clone(),
+                    intents: t
+                        .intents
+                        .iter()
+                        .filter_map(|id| engine.nlu.intent_index(id))
+                        .collect(),
+                    action: if t.escalated {
+                        Action::Escalate
+                    } else {
+                        Action::Reply
+                    },
+                })
+                .collect(),
+            used: s.used.iter().copied().collect(),
+        }
+    }
+}
+
 /// What the bot decided about one message.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -100,6 +174,18 @@ fn is_follow_up(normalized: &str) -> bool {
 impl Engine {
     /// Decides on one buyer message in its conversation, updating the state.
     pub fn decide(&self, conv: &mut Conversation, text: &str, explain: bool) -> Decision {
+        self.decide_about(conv, text, None, explain)
+    }
+
+    /// [`Engine::decide`] for a buyer looking at a product page: `page_item`
+    /// (its title) fills `{item}` when the message names no item itself.
+    pub fn decide_about(
+        &self,
+        conv: &mut Conversation,
+        text: &str,
+        page_item: Option<&str>,
+        explain: bool,
+    ) -> Decision {
         let c = self.nlu.classify(text, explain);
         let cfg = &self.config;
         let lang = c.lang.or(conv.lang).unwrap_or(Lang::Zh);
@@ -208,7 +294,7 @@ impl Engine {
         } else {
             Action::Reply
         };
-        let reply = self.compose(conv, &c, &intents, reason.as_ref(), stage, lang);
+        let reply = self.compose(conv, &c, &intents, reason.as_ref(), stage, lang, page_item);
         conv.history.push_back(Turn {
             hashes,
             intents: intents.clone(),
@@ -238,6 +324,7 @@ impl Engine {
     }
 
     /// One reply that answers every intent of the message, in the buyer's language.
+    #[allow(clippy::too_many_arguments)]
     fn compose(
         &self,
         conv: &mut Conversation,
@@ -246,8 +333,9 @@ impl Engine {
         reason: Option<&Reason>,
         stage: Option<&str>,
         lang: Lang,
+        page_item: Option<&str>,
     ) -> String {
-        let item = c.item.as_deref();
+        let item = c.item.as_deref().or(page_item);
         let mut parts: Vec<String> = Vec::new();
         let mut say = |conv: &mut Conversation, key: Key<'_>| {
             let name = {

@@ -1,0 +1,398 @@
+//! The bot's side of a conversation: one task per conversation handles its
+//! events in arrival order (so answers keep the buyer's order), while
+//! different conversations run concurrently and never wait for each other.
+//!
+//! For each buyer message the task decides, stores the message, the decision,
+//! the frames it will send and the new conversation state in one transaction,
+//! and only then sends the frames and the `ack`. A message id already stored
+//! is acknowledged again and never answered twice, across restarts too.
+
+use crate::channel::frame::{FromBot, Message, Role};
+use crate::dialogue::{Conversation, Snapshot};
+use crate::engine::Engine;
+use crate::files::Action;
+use crate::store::{Op, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+/// Who speaks in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The bot answers.
+    Bot,
+    /// Handed to a person; the bot is silent until `release`.
+    Escalated,
+    /// An agent owns it; the bot is silent until `release`.
+    Taken,
+}
+
+impl Status {
+    /// The status's name (store, console).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Bot => "bot",
+            Status::Escalated => "escalated",
+            Status::Taken => "taken",
+        }
+    }
+
+    fn parse(s: &str) -> Status {
+        match s {
+            "escalated" => Status::Escalated,
+            "taken" => Status::Taken,
+            _ => Status::Bot,
+        }
+    }
+}
+
+/// What a conversation task receives.
+#[derive(Debug)]
+pub enum Event {
+    /// A chat message (any role).
+    Message(Message),
+    /// An agent owns the conversation.
+    Takeover(Option<String>),
+    /// The agent hands it back.
+    Release(Option<String>),
+}
+
+/// What the bot shares between its conversation tasks.
+pub struct Bot {
+    engine: RwLock<Arc<Engine>>,
+    store: Arc<Store>,
+    outbox: mpsc::UnboundedSender<String>,
+}
+
+impl Bot {
+    /// A bot answering with `engine`, storing in `store`, sending frames into
+    /// `outbox` (the connection writes them out, in order).
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Arc<Store>,
+        outbox: mpsc::UnboundedSender<String>,
+    ) -> Arc<Bot> {
+        Arc::new(Bot {
+            engine: RwLock::new(engine),
+            store,
+            outbox,
+        })
+    }
+
+    /// The engine in force.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts a new engine in force (hot reload); messages in hand finish on the old one.
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = engine;
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn send(&self, frame: &FromBot) {
+        // The receiver lives as long as the process's connection loop.
+        let _ = self.outbox.send(frame.to_json());
+    }
+}
+
+/// Routes events to conversation tasks, starting one per new conversation.
+pub struct Dispatcher {
+    bot: Arc<Bot>,
+    conversations: HashMap<String, mpsc::UnboundedSender<Event>>,
+    tasks: JoinSet<()>,
+}
+
+impl Dispatcher {
+    /// A dispatcher for `bot`.
+    pub fn new(bot: Arc<Bot>) -> Dispatcher {
+        Dispatcher {
+            bot,
+            conversations: HashMap::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Hands `event` to its conversation's task.
+    pub fn dispatch(&mut self, conversation: &str, event: Event) {
+        // Reap finished tasks now and then so the set does not grow.
+        while let Some(r) = self.tasks.try_join_next() {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "a conversation task failed");
+            }
+        }
+        let event = match self.conversations.get(conversation) {
+            Some(tx) => match tx.send(event) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(ev)) => ev,
+            },
+            None => event,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(event);
+        self.conversations.insert(conversation.to_string(), tx);
+        let bot = self.bot.clone();
+        let id = conversation.to_string();
+        self.tasks
+            .spawn(async move { conversation_task(bot, id, rx).await });
+    }
+
+    /// Conversations with a task.
+    pub fn len(&self) -> usize {
+        self.conversations.len()
+    }
+
+    /// True when no conversation has a task.
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty()
+    }
+
+    /// Lets every task finish the events in hand, then returns.
+    pub async fn finish(&mut self) {
+        self.conversations.clear();
+        while let Some(r) = self.tasks.join_next().await {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "a conversation task failed");
+            }
+        }
+    }
+}
+
+/// A conversation's live state.
+struct Live {
+    id: String,
+    status: Status,
+    agent: Option<String>,
+    dialogue: Conversation,
+    handled: HashSet<String>,
+}
+
+fn load(bot: &Bot, id: &str) -> Live {
+    let mut live = Live {
+        id: id.to_string(),
+        status: Status::Bot,
+        agent: None,
+        dialogue: Conversation::default(),
+        handled: HashSet::new(),
+    };
+    match bot.store.conversation(id) {
+        Ok(Some(stored)) => {
+            live.status = Status::parse(&stored.status);
+            live.agent = stored.agent;
+            live.handled = stored.handled;
+            if !stored.state.is_empty() {
+                match serde_json::from_str::<Snapshot>(&stored.state) {
+                    Ok(s) => live.dialogue = Conversation::restore(&s, &bot.engine()),
+                    Err(e) => {
+                        tracing::warn!(conversation = id, error = %e, "stored dialogue state unreadable; starting it afresh")
+                    }
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(conversation = id, error = %e, "cannot read the conversation's state")
+        }
+    }
+    live
+}
+
+async fn conversation_task(bot: Arc<Bot>, id: String, mut rx: mpsc::UnboundedReceiver<Event>) {
+    let mut live = load(&bot, &id);
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::Message(m) => on_message(&bot, &mut live, m).await,
+            Event::Takeover(agent) => on_handoff(&bot, &mut live, Status::Taken, agent).await,
+            Event::Release(agent) => on_handoff(&bot, &mut live, Status::Bot, agent).await,
+        }
+    }
+}
+
+fn state_op(bot: &Bot, engine: &Engine, live: &Live) -> Op {
+    let _ = bot;
+    Op::State {
+        conversation: live.id.clone(),
+        status: live.status.as_str().to_string(),
+        agent: live.agent.clone(),
+        state: serde_json::to_string(&live.dialogue.snapshot(engine)).unwrap_or_default(),
+    }
+}
+
+/// The escalation's one line for the agent: the reason's label and the message.
+fn summary(engine: &Engine, reason: &str, text: &str) -> String {
+    let label = engine
+        .config
+        .escalation
+        .labels
+        .get(reason)
+        .map(String::as_str)
+        .unwrap_or(reason);
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = text.chars().take(60).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!("{label}: {short}")
+}
+
+async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
+    let ack = FromBot::Ack { id: m.id.clone() };
+    if live.handled.contains(&m.id) {
+        tracing::debug!(id = %m.id, conversation = %live.id, "redelivered message: acknowledged again, not answered");
+        bot.send(&ack);
+        return;
+    }
+    let engine = bot.engine();
+    let before = (live.status, live.agent.clone(), live.dialogue.clone());
+    let mut ops = vec![Op::Message {
+        id: m.id.clone(),
+        conversation: m.conversation.clone(),
+        role: m.from.role.as_str().to_string(),
+        sender: m.from.id.clone(),
+        name: m.from.name.clone(),
+        text: m.text.clone(),
+        ts: m.ts.clone(),
+        item: m.item.as_ref().and_then(|i| serde_json::to_string(i).ok()),
+    }];
+    let mut frames = Vec::new();
+    let silent = |why: &str| Op::Decision {
+        message_id: m.id.clone(),
+        conversation: m.conversation.clone(),
+        action: "silent".into(),
+        intents: "[]".into(),
+        confidence: None,
+        reason: Some(why.into()),
+        lang: None,
+        reply: None,
+    };
+    if m.from.role != Role::Buyer {
+        // Agents' and the platform's messages are history, never answered.
+    } else if live.status != Status::Bot {
+        ops.push(silent(live.status.as_str()));
+    } else if m.text.trim().is_empty() {
+        ops.push(silent("empty"));
+    } else {
+        let title = m.item.as_ref().and_then(|i| i.title.as_deref());
+        let d = engine.decide_about(&mut live.dialogue, &m.text, title, false);
+        let reason = d.reason.as_ref().map(|r| r.as_str().to_string());
+        ops.push(Op::Decision {
+            message_id: m.id.clone(),
+            conversation: m.conversation.clone(),
+            action: d.action.as_str().into(),
+            intents: serde_json::to_string(&d.intents).unwrap_or_default(),
+            confidence: Some(d.confidence),
+            reason: reason.clone(),
+            lang: Some(d.lang.as_str().into()),
+            reply: Some(d.reply.clone()),
+        });
+        frames.push(FromBot::Reply {
+            conversation: m.conversation.clone(),
+            in_reply_to: m.id.clone(),
+            text: d.reply.clone(),
+            intents: d.intents.clone(),
+            confidence: (d.confidence * 1000.0).round() / 1000.0,
+        });
+        if d.action == Action::Escalate {
+            let reason = reason.unwrap_or_else(|| "unclassified".into());
+            let priority = engine.config.priority(&reason).to_string();
+            let summary = summary(&engine, &reason, &m.text);
+            ops.push(Op::EscalationOpened {
+                conversation: m.conversation.clone(),
+                message_id: m.id.clone(),
+                reason: reason.clone(),
+                priority: priority.clone(),
+                summary: summary.clone(),
+            });
+            frames.push(FromBot::Escalate {
+                conversation: m.conversation.clone(),
+                in_reply_to: m.id.clone(),
+                reason,
+                intents: d.intents.clone(),
+                priority,
+                summary,
+            });
+            live.status = Status::Escalated;
+        }
+    }
+    frames.push(ack);
+    for f in &frames {
+        ops.push(Op::Outbound {
+            conversation: Some(m.conversation.clone()),
+            in_reply_to: Some(m.id.clone()),
+            kind: f.kind().into(),
+            frame: f.to_json(),
+        });
+    }
+    ops.push(state_op(bot, &engine, live));
+    match bot.store.write(ops).await {
+        Ok(()) => {
+            live.handled.insert(m.id.clone());
+            for f in &frames {
+                bot.send(f);
+            }
+        }
+        Err(e) => {
+            // Not stored, so not acknowledged: the gateway redelivers it later.
+            tracing::error!(id = %m.id, conversation = %live.id, error = %e, "message not stored; left unacknowledged");
+            (live.status, live.agent, live.dialogue) = before;
+        }
+    }
+}
+
+async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String>) {
+    let engine = bot.engine();
+    let before = (live.status, live.agent.clone(), live.dialogue.clone());
+    let who = agent.clone().unwrap_or_else(|| "agent".into());
+    let op = if to == Status::Taken {
+        live.agent = Some(who.clone());
+        Op::Taken {
+            conversation: live.id.clone(),
+            agent: who,
+        }
+    } else {
+        live.agent = None;
+        // The agent settled what was asked: the bargaining ladder starts again.
+        live.dialogue.bargains = 0;
+        Op::Released {
+            conversation: live.id.clone(),
+            agent: who,
+        }
+    };
+    live.status = to;
+    let ops = vec![op, state_op(bot, &engine, live)];
+    if let Err(e) = bot.store.write(ops).await {
+        tracing::error!(conversation = %live.id, error = %e, "hand-off not stored");
+        (live.status, live.agent, live.dialogue) = before;
+    } else {
+        tracing::info!(conversation = %live.id, status = live.status.as_str(), agent = ?agent, "hand-off");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_one_short_line() {
+        let engine = crate::engine::Engine::load(
+            crate::config::Config::defaults(),
+            crate::engine::FileSource::Embedded,
+        )
+        .unwrap();
+        let s = summary(&engine, "complaint", "东西坏了\n我要投诉");
+        assert_eq!(s, "买家投诉: 东西坏了 我要投诉");
+        let long = "很".repeat(100);
+        assert_eq!(
+            summary(&engine, "x_reason", &long).chars().count(),
+            10 + 60 + 1
+        );
+    }
+}

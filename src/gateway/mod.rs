@@ -1,0 +1,900 @@
+//! The embedded gateway: the server side of the protocol, for `xiaoer demo`,
+//! the tests and the load tool. It keeps conversations in memory, checks the
+//! bot's token, redelivers every unacknowledged message after a reconnect,
+//! and records what the bot decided beside each buyer message for the agent
+//! console ([`web`]).
+
+pub mod web;
+
+use crate::channel::frame::{self, FromBot, Item, Message, Parsed, Role, Sender, ToBot};
+use crate::channel::ws_config;
+use crate::store::now_ms;
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, Notify};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::{http, Message as WsMessage};
+
+/// Longest buyer or agent message the gateway takes from the web app.
+pub const MAX_TEXT_CHARS: usize = 2000;
+
+/// What the web app and tests may get wrong.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GatewayError {
+    /// No such conversation.
+    #[error("no conversation {0:?}")]
+    NotFound(String),
+    /// A field is empty, too long or badly formed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The action does not fit the conversation's state.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Settings of the embedded gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Name sent in `welcome`.
+    pub name: String,
+    /// The bearer token the bot must present.
+    pub token: String,
+    /// The shop's display name.
+    pub shop: String,
+    /// Products the buyer page offers.
+    pub items: Vec<String>,
+}
+
+/// What the bot decided about a buyer message, as the console shows it.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DecisionView {
+    /// reply or escalate.
+    pub action: String,
+    /// Intent ids.
+    pub intents: Vec<String>,
+    /// Confidence, when the bot gave one.
+    pub confidence: Option<f32>,
+    /// Escalation reason.
+    pub reason: Option<String>,
+    /// Escalation priority.
+    pub priority: Option<String>,
+}
+
+/// One message of a conversation, as the web app shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MsgView {
+    /// Message id (bot replies get `r-…`).
+    pub id: String,
+    /// buyer, bot, agent or system.
+    pub role: String,
+    /// Sender's name.
+    pub name: Option<String>,
+    /// The text (the web app escapes it).
+    pub text: String,
+    /// When, in ms since the epoch.
+    pub ts_ms: i64,
+    /// Buyer messages: acknowledged by the bot.
+    pub acked: Option<bool>,
+    /// Buyer messages: the bot's decision.
+    pub decision: Option<DecisionView>,
+}
+
+/// An open escalation.
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationView {
+    /// Intent id or policy name.
+    pub reason: String,
+    /// high or normal.
+    pub priority: String,
+    /// One line for the agent.
+    pub summary: String,
+    /// When it was opened, ms since the epoch.
+    pub since_ms: i64,
+}
+
+/// The buyer of a conversation.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyerView {
+    /// Buyer id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// The last message, for lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastView {
+    /// Who wrote it.
+    pub role: String,
+    /// The text.
+    pub text: String,
+    /// When.
+    pub ts_ms: i64,
+}
+
+#[derive(Debug)]
+struct Conv {
+    id: String,
+    buyer: BuyerView,
+    status: &'static str,
+    agent: Option<String>,
+    escalation: Option<EscalationView>,
+    item: Option<Item>,
+    messages: Vec<MsgView>,
+    index: HashMap<String, usize>,
+    updated_ms: i64,
+    /// Released at least once: a reconnecting bot is told again.
+    released: bool,
+}
+
+/// A conversation as the web app lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConvView {
+    /// Conversation id.
+    pub id: String,
+    /// The buyer.
+    pub buyer: BuyerView,
+    /// bot, escalated or taken.
+    pub status: String,
+    /// The agent that owns it.
+    pub agent: Option<String>,
+    /// The open escalation.
+    pub escalation: Option<EscalationView>,
+    /// The product page.
+    pub item: Option<Item>,
+    /// The last message.
+    pub last: Option<LastView>,
+    /// Last activity.
+    pub updated_ms: i64,
+    /// Oldest first; only in the detail view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<MsgView>>,
+}
+
+impl Conv {
+    fn view(&self, with_messages: bool) -> ConvView {
+        ConvView {
+            id: self.id.clone(),
+            buyer: self.buyer.clone(),
+            status: self.status.to_string(),
+            agent: self.agent.clone(),
+            escalation: self.escalation.clone(),
+            item: self.item.clone(),
+            last: self.messages.last().map(|m| LastView {
+                role: m.role.clone(),
+                text: m.text.chars().take(80).collect(),
+                ts_ms: m.ts_ms,
+            }),
+            updated_ms: self.updated_ms,
+            messages: with_messages.then(|| self.messages.clone()),
+        }
+    }
+
+    fn push(&mut self, m: MsgView) {
+        self.updated_ms = m.ts_ms;
+        self.index.insert(m.id.clone(), self.messages.len());
+        self.messages.push(m);
+    }
+}
+
+/// Counters for tests and the load tool.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Buyer and agent messages sent to the bot (first deliveries).
+    pub sent: u64,
+    /// Redeliveries after reconnects.
+    pub redelivered: u64,
+    /// Messages acknowledged (first acks).
+    pub acked: u64,
+    /// Acks for messages already acknowledged (harmless).
+    pub reacked: u64,
+    /// Reply frames.
+    pub replies: u64,
+    /// Escalate frames.
+    pub escalations: u64,
+    /// Buyer messages that got a second reply (must stay 0).
+    pub double_answers: u64,
+    /// Messages sent and not yet acknowledged.
+    pub unacked: u64,
+    /// Frames from the bot that were dropped as bad.
+    pub bad_frames: u64,
+    /// Bot connections accepted.
+    pub connections: u64,
+    /// Upgrade requests refused for a wrong or missing token.
+    pub refused: u64,
+}
+
+struct Unacked {
+    conversation: String,
+    frame: String,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    conversations: HashMap<String, Conv>,
+    /// Unacknowledged frames in send order (seq → (message id, frame)).
+    unacked: BTreeMap<u64, Unacked>,
+    unacked_seq: HashMap<String, u64>,
+    bot: Option<(u64, mpsc::UnboundedSender<WsMessage>, Arc<Notify>)>,
+    stats: Stats,
+    answered: HashMap<String, u32>,
+    sent_at: HashMap<String, Instant>,
+    reply_latency: Vec<Duration>,
+    ack_latency: Vec<Duration>,
+}
+
+struct Shared {
+    config: GatewayConfig,
+    state: Mutex<State>,
+    events: broadcast::Sender<String>,
+    conn_seq: AtomicU64,
+}
+
+/// The embedded gateway; clones share it.
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+fn valid_id(what: &str, s: &str) -> Result<(), GatewayError> {
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(GatewayError::Invalid(format!(
+            "{what} must be 1-64 characters of letters, digits, - _ . :"
+        )));
+    }
+    Ok(())
+}
+
+fn valid_text(text: &str) -> Result<(), GatewayError> {
+    if text.trim().is_empty() {
+        return Err(GatewayError::Invalid("the message is empty".into()));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(GatewayError::Invalid(format!(
+            "the message is over {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Compares without stopping at the first difference (the token is a secret).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn rfc3339(ms: i64) -> String {
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl Gateway {
+    /// A gateway with no conversations yet.
+    pub fn new(config: GatewayConfig) -> Gateway {
+        let (events, _) = broadcast::channel(1024);
+        Gateway {
+            shared: Arc::new(Shared {
+                config,
+                state: Mutex::new(State::default()),
+                events,
+                conn_seq: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn event(&self, conversation: Option<&str>, kind: &str) {
+        if self.shared.events.receiver_count() > 0 {
+            let _ = self
+                .shared
+                .events
+                .send(serde_json::json!({"conversation": conversation, "kind": kind}).to_string());
+        }
+    }
+
+    /// The gateway's settings.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.shared.config
+    }
+
+    /// Live updates for the web app (JSON strings).
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.shared.events.subscribe()
+    }
+
+    /// Accepts bot connections on `listener` until the task is dropped.
+    pub fn serve_bot(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+        let gw = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let gw = gw.clone();
+                        tokio::spawn(async move {
+                            gw.bot_connection(stream).await;
+                            tracing::debug!(%peer, "bot connection ended");
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        })
+    }
+
+    async fn bot_connection(&self, stream: tokio::net::TcpStream) {
+        let token = self.shared.config.token.clone();
+        let check = move |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+            let given = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if same_secret(given.as_bytes(), token.as_bytes()) {
+                Ok(resp)
+            } else {
+                let mut r = ErrorResponse::new(Some("missing or wrong bearer token".into()));
+                *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+                Err(r)
+            }
+        };
+        let ws =
+            match tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config()))
+                .await
+            {
+                Ok(ws) => ws,
+                Err(e) => {
+                    self.state().stats.refused += 1;
+                    tracing::warn!(error = %e, "bot connection refused");
+                    return;
+                }
+            };
+        let (mut sink, mut stream) = ws.split();
+        // The bot speaks first: hello.
+        let hello = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+        let ok = matches!(&hello, Ok(Some(Ok(WsMessage::Text(t))))
+            if matches!(frame::parse_from_bot(t.as_str()), Ok(Parsed::Frame(FromBot::Hello { .. }))));
+        if !ok {
+            tracing::warn!("bot did not open with hello; closing");
+            let _ = sink.send(WsMessage::Close(None)).await;
+            return;
+        }
+        let welcome = ToBot::Welcome {
+            gateway: Some(self.shared.config.name.clone()),
+            version: Some(frame::VERSION),
+        };
+        if sink
+            .send(WsMessage::text(
+                serde_json::to_string(&welcome).unwrap_or_default(),
+            ))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let id = self.shared.conn_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
+        let kill = Arc::new(Notify::new());
+        {
+            // Under one lock: hand-offs the bot may have missed, then every
+            // unacknowledged message in order, then new traffic.
+            let mut st = self.state();
+            for c in st.conversations.values() {
+                let f = match c.status {
+                    "taken" => Some(ToBot::Takeover {
+                        conversation: c.id.clone(),
+                        agent: c.agent.clone(),
+                    }),
+                    "bot" if c.released => Some(ToBot::Release {
+                        conversation: c.id.clone(),
+                        agent: None,
+                    }),
+                    _ => None,
+                };
+                if let Some(f) = f {
+                    let _ = tx.send(WsMessage::text(
+                        serde_json::to_string(&f).unwrap_or_default(),
+                    ));
+                }
+            }
+            let again: Vec<String> = st.unacked.values().map(|u| u.frame.clone()).collect();
+            st.stats.redelivered += again.len() as u64;
+            for f in again {
+                let _ = tx.send(WsMessage::text(f));
+            }
+            if let Some((_, _, old)) = st.bot.take() {
+                old.notify_one();
+            }
+            st.bot = Some((id, tx, kill.clone()));
+            st.stats.connections += 1;
+        }
+        self.event(None, "bot");
+        tracing::info!(connection = id, "bot connected");
+        loop {
+            tokio::select! {
+                _ = kill.notified() => break,
+                out = rx.recv() => match out {
+                    Some(m) => if sink.send(m).await.is_err() { break },
+                    None => break,
+                },
+                m = stream.next() => match m {
+                    None | Some(Err(_)) => break,
+                    Some(Ok(WsMessage::Text(t))) => self.from_bot(t.as_str()),
+                    Some(Ok(WsMessage::Close(_))) => break,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        let _ = sink.send(WsMessage::Close(None)).await;
+        {
+            let mut st = self.state();
+            if st.bot.as_ref().is_some_and(|(b, _, _)| *b == id) {
+                st.bot = None;
+            }
+        }
+        self.event(None, "bot");
+        tracing::info!(connection = id, "bot disconnected");
+    }
+
+    fn from_bot(&self, text: &str) {
+        let parsed = frame::parse_from_bot(text);
+        let mut st = self.state();
+        let st = &mut *st;
+        let conversation = match parsed {
+            Ok(Parsed::Frame(FromBot::Reply {
+                conversation,
+                in_reply_to,
+                text,
+                intents,
+                confidence,
+            })) => {
+                st.stats.replies += 1;
+                let n = st.answered.entry(in_reply_to.clone()).or_insert(0);
+                *n += 1;
+                if *n > 1 {
+                    st.stats.double_answers += 1;
+                    tracing::error!(message = %in_reply_to, "answered twice");
+                }
+                if let Some(t) = st.sent_at.get(&in_reply_to) {
+                    st.reply_latency.push(t.elapsed());
+                }
+                let ts = now_ms();
+                if let Some(c) = st.conversations.get_mut(&conversation) {
+                    if let Some(&i) = c.index.get(&in_reply_to) {
+                        let d = c.messages[i].decision.get_or_insert_with(Default::default);
+                        if d.action.is_empty() {
+                            d.action = "reply".into();
+                        }
+                        d.intents = intents;
+                        d.confidence = Some(confidence);
+                    }
+                    let id = format!("r-{in_reply_to}-{n}");
+                    c.push(MsgView {
+                        id,
+                        role: "bot".into(),
+                        name: None,
+                        text,
+                        ts_ms: ts,
+                        acked: None,
+                        decision: None,
+                    });
+                }
+                Some(conversation)
+            }
+            Ok(Parsed::Frame(FromBot::Escalate {
+                conversation,
+                in_reply_to,
+                reason,
+                intents,
+                priority,
+                summary,
+            })) => {
+                st.stats.escalations += 1;
+                if let Some(c) = st.conversations.get_mut(&conversation) {
+                    if let Some(&i) = c.index.get(&in_reply_to) {
+                        let d = c.messages[i].decision.get_or_insert_with(Default::default);
+                        d.action = "escalate".into();
+                        d.intents = intents;
+                        d.reason = Some(reason.clone());
+                        d.priority = Some(priority.clone());
+                    }
+                    if c.status != "taken" {
+                        c.status = "escalated";
+                    }
+                    c.escalation = Some(EscalationView {
+                        reason,
+                        priority,
+                        summary,
+                        since_ms: now_ms(),
+                    });
+                }
+                Some(conversation)
+            }
+            Ok(Parsed::Frame(FromBot::Ack { id })) => {
+                let Some(seq) = st.unacked_seq.remove(&id) else {
+                    st.stats.reacked += 1;
+                    return;
+                };
+                let conv = st.unacked.remove(&seq).map(|u| u.conversation);
+                st.stats.acked += 1;
+                if let Some(t) = st.sent_at.remove(&id) {
+                    st.ack_latency.push(t.elapsed());
+                }
+                if let Some(c) = conv.as_ref().and_then(|c| st.conversations.get_mut(c)) {
+                    if let Some(&i) = c.index.get(&id) {
+                        if c.messages[i].role == "buyer" {
+                            c.messages[i].acked = Some(true);
+                        }
+                    }
+                }
+                conv
+            }
+            Ok(Parsed::Frame(FromBot::Hello { .. })) => None,
+            Ok(Parsed::Unknown(kind)) => {
+                tracing::info!(%kind, "unknown frame type from the bot ignored");
+                None
+            }
+            Err(e) => {
+                st.stats.bad_frames += 1;
+                tracing::warn!(error = %e, "bad frame from the bot dropped");
+                None
+            }
+        };
+        if let Some(c) = conversation {
+            self.event(Some(&c), "message");
+        }
+    }
+
+    fn deliver(&self, st: &mut State, m: &Message) {
+        let f = serde_json::to_string(&ToBot::Message(m.clone())).unwrap_or_default();
+        st.next_id += 1;
+        let seq = st.next_id;
+        st.unacked.insert(
+            seq,
+            Unacked {
+                conversation: m.conversation.clone(),
+                frame: f.clone(),
+            },
+        );
+        st.unacked_seq.insert(m.id.clone(), seq);
+        st.sent_at.insert(m.id.clone(), Instant::now());
+        st.stats.sent += 1;
+        if let Some((_, tx, _)) = &st.bot {
+            let _ = tx.send(WsMessage::text(f));
+        }
+    }
+
+    fn control(&self, st: &State, f: &ToBot) {
+        if let Some((_, tx, _)) = &st.bot {
+            let _ = tx.send(WsMessage::text(
+                serde_json::to_string(f).unwrap_or_default(),
+            ));
+        }
+    }
+
+    /// A buyer writes in `conversation` (created on the first message).
+    pub fn buyer_message(
+        &self,
+        conversation: &str,
+        buyer_id: &str,
+        buyer_name: &str,
+        text: &str,
+        item: Option<Item>,
+    ) -> Result<String, GatewayError> {
+        valid_id("conversation", conversation)?;
+        valid_id("buyer id", buyer_id)?;
+        valid_text(text)?;
+        let name: String = buyer_name.trim().chars().take(32).collect();
+        let id = {
+            let mut st = self.state();
+            st.next_id += 1;
+            let id = format!("m-{}", st.next_id);
+            let ts = now_ms();
+            let c = st
+                .conversations
+                .entry(conversation.to_string())
+                .or_insert_with(|| Conv {
+                    id: conversation.to_string(),
+                    buyer: BuyerView {
+                        id: buyer_id.to_string(),
+                        name: if name.is_empty() {
+                            buyer_id.to_string()
+                        } else {
+                            name.clone()
+                        },
+                    },
+                    status: "bot",
+                    agent: None,
+                    escalation: None,
+                    item: None,
+                    messages: Vec::new(),
+                    index: HashMap::new(),
+                    updated_ms: ts,
+                    released: false,
+                });
+            if item.is_some() {
+                c.item = item.clone();
+            }
+            c.push(MsgView {
+                id: id.clone(),
+                role: "buyer".into(),
+                name: Some(c.buyer.name.clone()),
+                text: text.to_string(),
+                ts_ms: ts,
+                acked: Some(false),
+                decision: None,
+            });
+            let m = Message {
+                id: id.clone(),
+                conversation: conversation.to_string(),
+                shop: Some(self.shared.config.name.clone()),
+                from: Sender {
+                    role: Role::Buyer,
+                    id: Some(buyer_id.to_string()),
+                    name: (!name.is_empty()).then_some(name),
+                },
+                text: text.to_string(),
+                ts: Some(rfc3339(ts)),
+                item,
+            };
+            self.deliver(&mut st, &m);
+            id
+        };
+        self.event(Some(conversation), "message");
+        Ok(id)
+    }
+
+    /// An agent takes the conversation: the bot goes silent there.
+    pub fn takeover(&self, conversation: &str, agent: &str) -> Result<ConvView, GatewayError> {
+        valid_id("agent", agent)?;
+        let view = {
+            let mut st = self.state();
+            let c = st
+                .conversations
+                .get_mut(conversation)
+                .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+            if c.status == "taken" && c.agent.as_deref() != Some(agent) {
+                return Err(GatewayError::Conflict(format!(
+                    "agent {} already has this conversation",
+                    c.agent.as_deref().unwrap_or("?")
+                )));
+            }
+            c.status = "taken";
+            c.agent = Some(agent.to_string());
+            c.updated_ms = now_ms();
+            let view = c.view(false);
+            let f = ToBot::Takeover {
+                conversation: conversation.into(),
+                agent: Some(agent.into()),
+            };
+            self.control(&st, &f);
+            view
+        };
+        self.event(Some(conversation), "status");
+        Ok(view)
+    }
+
+    /// The agent hands the conversation back to the bot.
+    pub fn release(&self, conversation: &str, agent: &str) -> Result<ConvView, GatewayError> {
+        valid_id("agent", agent)?;
+        let view = {
+            let mut st = self.state();
+            let c = st
+                .conversations
+                .get_mut(conversation)
+                .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+            if c.status == "bot" {
+                return Err(GatewayError::Conflict(
+                    "the bot already has this conversation".into(),
+                ));
+            }
+            c.status = "bot";
+            c.agent = None;
+            c.escalation = None;
+            c.released = true;
+            c.updated_ms = now_ms();
+            let view = c.view(false);
+            let f = ToBot::Release {
+                conversation: conversation.into(),
+                agent: Some(agent.into()),
+            };
+            self.control(&st, &f);
+            view
+        };
+        self.event(Some(conversation), "status");
+        Ok(view)
+    }
+
+    /// The agent who has the conversation writes to the buyer.
+    pub fn agent_message(
+        &self,
+        conversation: &str,
+        agent: &str,
+        text: &str,
+    ) -> Result<String, GatewayError> {
+        valid_id("agent", agent)?;
+        valid_text(text)?;
+        let id = {
+            let mut st = self.state();
+            st.next_id += 1;
+            let id = format!("m-{}", st.next_id);
+            let c = st
+                .conversations
+                .get_mut(conversation)
+                .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+            if c.status != "taken" {
+                return Err(GatewayError::Conflict(
+                    "take the conversation over before replying".into(),
+                ));
+            }
+            let ts = now_ms();
+            c.push(MsgView {
+                id: id.clone(),
+                role: "agent".into(),
+                name: Some(agent.to_string()),
+                text: text.to_string(),
+                ts_ms: ts,
+                acked: None,
+                decision: None,
+            });
+            let m = Message {
+                id: id.clone(),
+                conversation: conversation.to_string(),
+                shop: Some(self.shared.config.name.clone()),
+                from: Sender {
+                    role: Role::Agent,
+                    id: Some(agent.to_string()),
+                    name: None,
+                },
+                text: text.to_string(),
+                ts: Some(rfc3339(ts)),
+                item: None,
+            };
+            self.deliver(&mut st, &m);
+            id
+        };
+        self.event(Some(conversation), "message");
+        Ok(id)
+    }
+
+    /// Every conversation, latest activity first.
+    pub fn conversations(&self) -> Vec<ConvView> {
+        let st = self.state();
+        let mut v: Vec<ConvView> = st.conversations.values().map(|c| c.view(false)).collect();
+        v.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    /// One conversation with its messages.
+    pub fn conversation(&self, id: &str) -> Result<ConvView, GatewayError> {
+        self.state()
+            .conversations
+            .get(id)
+            .map(|c| c.view(true))
+            .ok_or_else(|| GatewayError::NotFound(id.into()))
+    }
+
+    /// True while a bot is connected.
+    pub fn bot_connected(&self) -> bool {
+        self.state().bot.is_some()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        let st = self.state();
+        let mut s = st.stats.clone();
+        s.unacked = st.unacked.len() as u64;
+        s
+    }
+
+    /// Takes the latencies measured so far: (first reply, ack), each from the
+    /// message's first delivery.
+    pub fn take_latencies(&self) -> (Vec<Duration>, Vec<Duration>) {
+        let mut st = self.state();
+        (
+            std::mem::take(&mut st.reply_latency),
+            std::mem::take(&mut st.ack_latency),
+        )
+    }
+
+    /// Drops the bot's connection (tests, chaos runs): it must reconnect.
+    pub fn drop_bot(&self) {
+        if let Some((_, _, kill)) = self.state().bot.take() {
+            kill.notify_one();
+        }
+    }
+
+    /// Sends a raw text frame to the bot (tests of malformed frames).
+    pub fn send_raw(&self, text: &str) -> bool {
+        match &self.state().bot {
+            Some((_, tx, _)) => tx.send(WsMessage::text(text.to_string())).is_ok(),
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_341_600_000), "2026-11-22T10:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn web_input_is_checked() {
+        let gw = Gateway::new(GatewayConfig {
+            name: "t".into(),
+            token: "k".into(),
+            shop: "s".into(),
+            items: vec![],
+        });
+        let rows: &[(&str, &str, &str)] = &[
+            ("", "b", "有货吗"),
+            ("c 1", "b", "有货吗"),
+            ("c<1>", "b", "有货吗"),
+            ("c-1", "", "有货吗"),
+            ("c-1", "b", "   "),
+        ];
+        for (c, b, t) in rows {
+            assert!(matches!(
+                gw.buyer_message(c, b, "", t, None),
+                Err(GatewayError::Invalid(_))
+            ));
+        }
+        let long = "货".repeat(MAX_TEXT_CHARS + 1);
+        assert!(gw.buyer_message("c-1", "b", "", &long, None).is_err());
+        assert!(gw.buyer_message("c-1", "b", "", "有货吗", None).is_ok());
+        assert!(matches!(
+            gw.agent_message("c-1", "a-1", "hi"),
+            Err(GatewayError::Conflict(_))
+        ));
+        assert!(matches!(
+            gw.takeover("c-404", "a-1"),
+            Err(GatewayError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"ab"));
+    }
+}

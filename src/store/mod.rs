@@ -1,0 +1,655 @@
+//! The store: one SQLite file (WAL) that holds every inbound message, every
+//! decision and outbound frame, each conversation's state and the escalations.
+//!
+//! Writes go through one writer thread that commits whatever is queued in a
+//! single transaction (group commit): a message is acknowledged only after
+//! its transaction is committed, and at 2,000 messages/s one commit carries
+//! many of them. `synchronous=NORMAL` in WAL mode keeps every committed
+//! transaction across a crash or kill of the process (an OS crash or power
+//! loss may lose the last ones; set `store.synchronous = "full"` for that).
+//! Reads (a conversation's state when it is first seen, `report`) use their
+//! own connection, which WAL lets run beside the writer.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
+use std::thread;
+use tokio::sync::oneshot;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused something.
+    #[error("state store {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer xiaoer.
+    #[error("state store {path}: schema version {found} is newer than this xiaoer knows ({known}); use a newer binary or another --state file")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The version in the file.
+        found: i64,
+        /// The newest version this binary writes.
+        known: i64,
+    },
+    /// A transaction did not commit (its messages stay unacknowledged).
+    #[error("state store {path}: write failed: {message}")]
+    Write {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// The writer thread has stopped (after an earlier error or at shutdown).
+    #[error("state store {0}: the writer has stopped")]
+    Closed(PathBuf),
+}
+
+/// The schema, one migration per version; `PRAGMA user_version` says which ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE messages(
+        id TEXT PRIMARY KEY,
+        conversation TEXT NOT NULL,
+        role TEXT NOT NULL,
+        sender TEXT,
+        name TEXT,
+        text TEXT NOT NULL,
+        ts TEXT,
+        item TEXT,
+        received_ms INTEGER NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation, received_ms);
+    CREATE INDEX messages_by_time ON messages(received_ms);
+    CREATE TABLE decisions(
+        message_id TEXT PRIMARY KEY,
+        conversation TEXT NOT NULL,
+        action TEXT NOT NULL,
+        intents TEXT NOT NULL,
+        confidence REAL,
+        reason TEXT,
+        lang TEXT,
+        reply TEXT,
+        decided_ms INTEGER NOT NULL
+    );
+    CREATE INDEX decisions_by_time ON decisions(decided_ms);
+    CREATE TABLE outbound(
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation TEXT,
+        in_reply_to TEXT,
+        kind TEXT NOT NULL,
+        frame TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX outbound_by_message ON outbound(in_reply_to);
+    CREATE TABLE conversations(
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        agent TEXT,
+        state TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE escalations(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation TEXT NOT NULL,
+        message_id TEXT,
+        reason TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        status TEXT NOT NULL,
+        agent TEXT,
+        opened_ms INTEGER NOT NULL,
+        taken_ms INTEGER,
+        released_ms INTEGER
+    );
+    CREATE INDEX escalations_by_conversation ON escalations(conversation, status);",
+];
+
+/// One row to write; a message and everything decided about it are one batch.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// An inbound message (any role); its id marks it handled.
+    Message {
+        /// Gateway's message id.
+        id: String,
+        /// Conversation id.
+        conversation: String,
+        /// buyer, agent or system.
+        role: String,
+        /// The sender's id.
+        sender: Option<String>,
+        /// The sender's display name.
+        name: Option<String>,
+        /// The text.
+        text: String,
+        /// The gateway's timestamp.
+        ts: Option<String>,
+        /// The product page's item, as JSON.
+        item: Option<String>,
+    },
+    /// What the bot decided about a buyer message.
+    Decision {
+        /// The message decided on.
+        message_id: String,
+        /// Conversation id.
+        conversation: String,
+        /// reply, escalate or silent (escalated / taken over).
+        action: String,
+        /// Intent ids, JSON array.
+        intents: String,
+        /// Confidence 0..1.
+        confidence: Option<f32>,
+        /// Escalation reason.
+        reason: Option<String>,
+        /// zh or en.
+        lang: Option<String>,
+        /// The reply text.
+        reply: Option<String>,
+    },
+    /// A frame the bot sends (reply, escalate, ack).
+    Outbound {
+        /// Conversation id.
+        conversation: Option<String>,
+        /// The message it answers.
+        in_reply_to: Option<String>,
+        /// The frame's type.
+        kind: String,
+        /// The frame as sent.
+        frame: String,
+    },
+    /// A conversation's state after the batch.
+    State {
+        /// Conversation id.
+        conversation: String,
+        /// bot, escalated or taken.
+        status: String,
+        /// The agent that owns it.
+        agent: Option<String>,
+        /// The dialogue state, JSON.
+        state: String,
+    },
+    /// The bot hands the conversation to a person.
+    EscalationOpened {
+        /// Conversation id.
+        conversation: String,
+        /// The message that triggered it.
+        message_id: String,
+        /// Intent id or policy name.
+        reason: String,
+        /// high or normal.
+        priority: String,
+        /// One line for the agent.
+        summary: String,
+    },
+    /// An agent took the conversation (opens a row when none is open).
+    Taken {
+        /// Conversation id.
+        conversation: String,
+        /// The agent.
+        agent: String,
+    },
+    /// An agent handed the conversation back.
+    Released {
+        /// Conversation id.
+        conversation: String,
+        /// The agent.
+        agent: String,
+    },
+}
+
+struct Job {
+    ops: Vec<Op>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// A conversation as the store knows it.
+#[derive(Debug, Clone, Default)]
+pub struct StoredConversation {
+    /// bot, escalated or taken.
+    pub status: String,
+    /// The agent that owns it.
+    pub agent: Option<String>,
+    /// The dialogue state, JSON.
+    pub state: String,
+    /// Ids of the messages already handled.
+    pub handled: HashSet<String>,
+}
+
+/// Handle to the store: cheap to share between tasks.
+pub struct Store {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    reader: Mutex<Connection>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn open(path: &Path, synchronous_full: bool) -> Result<Connection, StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if synchronous_full { "FULL" } else { "NORMAL" },
+    )
+    .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute_batch(sql).map_err(err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating and migrating) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, false)
+    }
+
+    /// [`Store::open`], with `synchronous=FULL` when `full` (survives power loss).
+    pub fn open_with(path: &Path, full: bool) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let mut conn = open(path, full)?;
+        migrate(&mut conn, path)?;
+        let reader = open(path, full)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let p = path.to_path_buf();
+        let writer = thread::Builder::new()
+            .name("xiaoer-store".into())
+            .spawn(move || write_loop(conn, p, rx))
+            .map_err(|e| StoreError::Write {
+                path: path.to_path_buf(),
+                message: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            jobs: Mutex::new(Some(tx)),
+            reader: Mutex::new(reader),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `ops` in one transaction; resolves once it is committed.
+    pub async fn write(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.send(Job {
+            ops,
+            done: Some(done),
+        })?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StoreError::Write {
+                path: self.path.clone(),
+                message,
+            }),
+            Err(_) => Err(StoreError::Closed(self.path.clone())),
+        }
+    }
+
+    /// Writes `ops` and blocks until committed (for code outside the runtime).
+    pub fn write_blocking(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.send(Job {
+            ops,
+            done: Some(done),
+        })?;
+        match wait.blocking_recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StoreError::Write {
+                path: self.path.clone(),
+                message,
+            }),
+            Err(_) => Err(StoreError::Closed(self.path.clone())),
+        }
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        match jobs.as_ref() {
+            Some(tx) => tx
+                .send(job)
+                .map_err(|_| StoreError::Closed(self.path.clone())),
+            None => Err(StoreError::Closed(self.path.clone())),
+        }
+    }
+
+    /// A conversation's stored state and handled message ids, if it was seen.
+    pub fn conversation(&self, id: &str) -> Result<Option<StoredConversation>, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let row = conn
+            .prepare_cached("SELECT status, agent, state FROM conversations WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![id], |r| {
+                    Ok(StoredConversation {
+                        status: r.get(0)?,
+                        agent: r.get(1)?,
+                        state: r.get(2)?,
+                        handled: HashSet::new(),
+                    })
+                })
+                .optional()
+            })
+            .map_err(err)?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM messages WHERE conversation = ?1")
+            .map_err(err)?;
+        let handled = stmt
+            .query_map(params![id], |r| r.get::<_, String>(0))
+            .map_err(err)?
+            .collect::<Result<HashSet<String>, _>>()
+            .map_err(err)?;
+        Ok(match row {
+            Some(mut c) => {
+                c.handled = handled;
+                Some(c)
+            }
+            None if !handled.is_empty() => Some(StoredConversation {
+                status: "bot".into(),
+                handled,
+                ..Default::default()
+            }),
+            None => None,
+        })
+    }
+
+    /// Runs a read-only query on the reader connection (reports, tests).
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Finishes queued writes and stops the writer.
+    pub fn close(&self) {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Most jobs one transaction carries.
+const BATCH: usize = 512;
+
+fn write_loop(mut conn: Connection, path: PathBuf, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let result = commit(&mut conn, &jobs).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(store = %path.display(), error = %e, "a write to the state store failed; the messages stay unacknowledged");
+        }
+        for j in jobs {
+            if let Some(done) = j.done {
+                let _ = done.send(result.clone());
+            }
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let now = now_ms();
+    for job in jobs {
+        for op in &job.ops {
+            apply(&tx, op, now)?;
+        }
+    }
+    tx.commit()
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, op: &Op, now: i64) -> rusqlite::Result<()> {
+    match op {
+        Op::Message {
+            id,
+            conversation,
+            role,
+            sender,
+            name,
+            text,
+            ts,
+            item,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO messages(id, conversation, role, sender, name, text, ts, item, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![id, conversation, role, sender, name, text, ts, item, now])?;
+        }
+        Op::Decision {
+            message_id,
+            conversation,
+            action,
+            intents,
+            confidence,
+            reason,
+            lang,
+            reply,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO decisions(message_id, conversation, action, intents, confidence, reason, lang, reply, decided_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![message_id, conversation, action, intents, confidence, reason, lang, reply, now])?;
+        }
+        Op::Outbound {
+            conversation,
+            in_reply_to,
+            kind,
+            frame,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO outbound(conversation, in_reply_to, kind, frame, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![conversation, in_reply_to, kind, frame, now])?;
+        }
+        Op::State {
+            conversation,
+            status,
+            agent,
+            state,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO conversations(id, status, agent, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET status = ?2, agent = ?3, state = ?4, updated_ms = ?5",
+            )?
+            .execute(params![conversation, status, agent, state, now])?;
+        }
+        Op::EscalationOpened {
+            conversation,
+            message_id,
+            reason,
+            priority,
+            summary,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO escalations(conversation, message_id, reason, priority, summary, status, opened_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6)",
+            )?
+            .execute(params![conversation, message_id, reason, priority, summary, now])?;
+        }
+        Op::Taken {
+            conversation,
+            agent,
+        } => {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE escalations SET status = 'taken', agent = ?2, taken_ms = ?3
+                     WHERE conversation = ?1 AND status = 'open'",
+                )?
+                .execute(params![conversation, agent, now])?;
+            if n == 0 {
+                tx.prepare_cached(
+                    "INSERT INTO escalations(conversation, reason, priority, summary, status, agent, opened_ms, taken_ms)
+                     VALUES (?1, 'agent_takeover', 'normal', 'taken over by an agent', 'taken', ?2, ?3, ?3)",
+                )?
+                .execute(params![conversation, agent, now])?;
+            }
+        }
+        Op::Released {
+            conversation,
+            agent,
+        } => {
+            tx.prepare_cached(
+                "UPDATE escalations SET status = 'released', agent = COALESCE(agent, ?2), released_ms = ?3
+                 WHERE conversation = ?1 AND status IN ('open', 'taken')",
+            )?
+            .execute(params![conversation, agent, now])?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xiaoer-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("state.db")
+    }
+
+    fn message(id: &str, conv: &str) -> Op {
+        Op::Message {
+            id: id.into(),
+            conversation: conv.into(),
+            role: "buyer".into(),
+            sender: Some("b-1".into()),
+            name: None,
+            text: "有货吗".into(),
+            ts: None,
+            item: None,
+        }
+    }
+
+    #[test]
+    fn written_rows_survive_reopening() {
+        let path = tmp("reopen");
+        {
+            let s = Store::open(&path).unwrap();
+            s.write_blocking(vec![
+                message("m-1", "c-1"),
+                Op::State {
+                    conversation: "c-1".into(),
+                    status: "escalated".into(),
+                    agent: None,
+                    state: "{}".into(),
+                },
+            ])
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let c = s.conversation("c-1").unwrap().unwrap();
+        assert_eq!(c.status, "escalated");
+        assert!(c.handled.contains("m-1"));
+        assert!(s.conversation("c-2").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let path = tmp("newer");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let e = Store::open(&path).err().unwrap();
+        assert!(e.to_string().contains("schema version 99"), "{e}");
+    }
+
+    #[test]
+    fn takeover_without_an_escalation_opens_one() {
+        let path = tmp("takeover");
+        let s = Store::open(&path).unwrap();
+        s.write_blocking(vec![Op::Taken {
+            conversation: "c-1".into(),
+            agent: "a-1".into(),
+        }])
+        .unwrap();
+        s.write_blocking(vec![Op::Released {
+            conversation: "c-1".into(),
+            agent: "a-1".into(),
+        }])
+        .unwrap();
+        let rows: Vec<(String, String)> = s
+            .read(|c| {
+                c.prepare("SELECT status, agent FROM escalations")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .unwrap();
+        assert_eq!(rows, vec![("released".into(), "a-1".into())]);
+    }
+}

@@ -1,0 +1,231 @@
+// Browser test of the xiaoer web demo: buyer page + agent console, in headless Chromium.
+//
+//   npm ci --prefix tests/browser
+//   node tests/browser/demo.mjs http://127.0.0.1:8080 [screenshot-dir]
+//
+// Uses playwright-core with Debian's Chromium (CHROMIUM=/path overrides /usr/bin/chromium).
+// Prints one line per step passed; exits non-zero with the reason on the first failure.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const base = (process.argv[2] || '').replace(/\/+$/, '');
+const shotDir = process.argv[3] || 'target/browser';
+if (!/^https?:\/\//.test(base)) {
+  console.error('usage: node tests/browser/demo.mjs http://127.0.0.1:PORT [screenshot-dir]');
+  process.exit(2);
+}
+
+const T = 10_000; // per-wait timeout
+const XSS_SCRIPT = '<script>window.__xss=1</script>';
+const XSS_IMG = '<img src=x onerror="window.__xss=2">';
+const COMPLAINT = '东西收到是坏的,我要投诉!';
+const AGENT_REPLY = '您好,我是客服小美,马上为您处理';
+const STOCK = '有货吗';
+
+let browser;
+let step = 'start';
+let passed = 0;
+const problems = []; // console errors, CSP violations, page errors
+
+function fail(message) {
+  throw new Error(message);
+}
+
+function watch(page, label) {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`[${label}] console error: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`[${label}] page error: ${err.message}`));
+  page.on('crash', () => problems.push(`[${label}] page crashed`));
+}
+
+function checkProblems() {
+  if (problems.length) fail(`browser reported errors:\n  ${problems.join('\n  ')}`);
+}
+
+function pass(text) {
+  checkProblems();
+  passed += 1;
+  console.log(`ok - ${text}`);
+}
+
+const sel = {
+  panel: '[data-testid="chat-panel"]',
+  msg: (role) => `[data-testid="msg"][data-role="${role}"]`,
+  queueItem: (id) => `[data-testid="queue-item"][data-conversation="${id}"]`,
+};
+
+async function waitVisible(locator, what, timeout = T) {
+  try {
+    await locator.first().waitFor({ state: 'visible', timeout });
+  } catch {
+    fail(`timed out after ${timeout} ms waiting for ${what}`);
+  }
+}
+
+async function buyerSend(panel, text) {
+  const input = panel.getByTestId('buyer-input');
+  await input.fill(text, { timeout: T });
+  await panel.getByTestId('buyer-send').click({ timeout: T });
+}
+
+// Waits for the n-th (0-based) bubble of a role in a panel, i.e. for there to be n+1 of them.
+async function waitNth(container, role, n, what) {
+  await waitVisible(container.locator(sel.msg(role)).nth(n), what);
+}
+
+async function noXss(page, label) {
+  const value = await page.evaluate(() => window.__xss);
+  if (value !== undefined) fail(`${label}: window.__xss is ${JSON.stringify(value)}: chat text was run as HTML`);
+}
+
+async function main() {
+  const watchdog = setTimeout(() => {
+    console.error(`FAIL (${step}): the test took more than 55 s`);
+    process.exit(1);
+  }, 55_000);
+  watchdog.unref();
+
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!fs.existsSync(executablePath)) {
+    fail(`no Chromium at ${executablePath}: apt-get install -y chromium, or set CHROMIUM=/path/to/chromium`);
+  }
+  browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: 'zh-CN' });
+  const buyer = await context.newPage();
+  watch(buyer, 'buyer page');
+
+  // 1. The buyer page loads cleanly and the bot answers.
+  step = '1 buyer page';
+  const res = await buyer.goto(`${base}/`, { waitUntil: 'load', timeout: T }).catch((e) => fail(`cannot open ${base}/: ${e.message}`));
+  if (!res || !res.ok()) fail(`GET ${base}/ answered ${res && res.status()}`);
+  const panel1 = buyer.locator(sel.panel).first();
+  await waitVisible(panel1, 'the first chat panel (opened on load)');
+  const conv1 = await panel1.getAttribute('data-conversation');
+  if (!conv1) fail('the chat panel has no data-conversation id');
+  await buyerSend(panel1, STOCK);
+  await waitVisible(panel1.locator(sel.msg('buyer')).getByText(STOCK, { exact: true }), `the buyer bubble "${STOCK}"`);
+  await waitNth(panel1, 'bot', 0, `a bot reply to "${STOCK}"`);
+  pass(`1 buyer page loaded without console errors; "${STOCK}" got a bot reply (${conv1})`);
+
+  // 2. Markup typed by a buyer is shown as text, never run.
+  step = '2 xss on buyer page';
+  for (const text of [XSS_SCRIPT, XSS_IMG]) {
+    await buyerSend(panel1, text);
+    await waitVisible(panel1.locator(`${sel.msg('buyer')}:not([data-id=""])`).getByText(text, { exact: true }),
+      `the buyer bubble showing ${text} literally`);
+  }
+  await buyer.waitForTimeout(300); // give an injected onerror a chance to fire
+  await noXss(buyer, 'buyer page');
+  const imgs = await buyer.locator('[data-testid="messages"] img').count();
+  if (imgs) fail(`buyer page: ${imgs} <img> element(s) inside the message list`);
+  pass('2 <script> and <img onerror> sent by a buyer are shown as literal text and not run');
+
+  // 3. A complaint in a second chat is escalated.
+  step = '3 escalation';
+  await buyer.getByTestId('new-chat').click({ timeout: T });
+  const panel2 = buyer.locator(sel.panel).nth(1);
+  await waitVisible(panel2, 'a second chat panel after clicking new-chat');
+  const conv2 = await panel2.getAttribute('data-conversation');
+  if (!conv2 || conv2 === conv1) fail(`the second panel's conversation id is ${JSON.stringify(conv2)}`);
+  await buyerSend(panel2, COMPLAINT);
+  await waitNth(panel2, 'bot', 0, 'the bot holding reply to the complaint');
+  await waitVisible(panel2.locator('[data-testid="chat-status"][data-status="escalated"]'), 'the second panel status "escalated"');
+  pass(`3 complaint escalated with a holding reply (${conv2})`);
+
+  // 4. Agent console: queue, history with decisions, take over, reply, hand back.
+  step = '4 agent console';
+  const agent = await context.newPage();
+  watch(agent, 'agent page');
+  const res2 = await agent.goto(`${base}/agent`, { waitUntil: 'load', timeout: T }).catch((e) => fail(`cannot open ${base}/agent: ${e.message}`));
+  if (!res2 || !res2.ok()) fail(`GET ${base}/agent answered ${res2 && res2.status()}`);
+  await waitVisible(agent.getByTestId('agent-id'), 'the agent id input');
+  const item2 = agent.locator(sel.queueItem(conv2));
+  await waitVisible(item2, `queue item for ${conv2}`);
+  await waitVisible(agent.locator(`${sel.queueItem(conv2)}[data-status="escalated"]`), `queue item ${conv2} with data-status="escalated"`);
+  const reason = (await item2.getByTestId('queue-reason').textContent({ timeout: T }))?.trim();
+  const priority = (await item2.getByTestId('queue-priority').textContent({ timeout: T }))?.trim();
+  const summaryNode = item2.getByTestId('queue-summary');
+  const summary = (await summaryNode.count()) ? (await summaryNode.first().textContent())?.trim() : '';
+  const wait = (await item2.getByTestId('queue-wait').textContent({ timeout: T }))?.trim();
+  if (!reason) fail('the escalated queue item has an empty reason');
+  if (!priority) fail('the escalated queue item has an empty priority');
+  if (!wait || !/\d/.test(wait)) fail(`the escalated queue item's waiting time is ${JSON.stringify(wait)}`);
+  await waitVisible(agent.locator(sel.queueItem(conv1)), `queue item for the XSS conversation ${conv1}`);
+  console.log(`   queue: reason=${reason} priority=${priority} wait="${wait}" summary="${summary}"`);
+
+  await item2.click({ timeout: T });
+  const history = agent.getByTestId('history');
+  const complaintMsg = history.locator(sel.msg('buyer')).filter({ hasText: COMPLAINT });
+  await waitVisible(complaintMsg, 'the complaint in the agent history');
+  const intents = complaintMsg.getByTestId('decision-intents');
+  await waitVisible(intents, 'the bot decision under the complaint');
+  const intentText = (await intents.textContent())?.trim() || '';
+  if (!/[a-z][a-z_]+/.test(intentText)) fail(`the decision shows no intent id: ${JSON.stringify(intentText)}`);
+  await waitVisible(agent.locator('[data-testid="conv-status"][data-status="escalated"]'), 'conv-status "escalated"');
+
+  await agent.getByTestId('takeover').click({ timeout: T });
+  await waitVisible(agent.locator('[data-testid="conv-status"][data-status="taken"]'), 'conv-status "taken" after take over');
+  await waitVisible(panel2.locator('[data-testid="chat-status"][data-status="taken"]'), 'the buyer panel status "taken"');
+  await agent.getByTestId('agent-input').fill(AGENT_REPLY, { timeout: T });
+  await agent.getByTestId('agent-send').click({ timeout: T });
+  await waitVisible(history.locator(sel.msg('agent')).getByText(AGENT_REPLY, { exact: true }), 'the agent reply in the agent history');
+  await waitVisible(panel2.locator(sel.msg('agent')).getByText(AGENT_REPLY, { exact: true }), 'the agent reply on the buyer page (live)');
+  fs.mkdirSync(shotDir, { recursive: true });
+  await agent.screenshot({ path: path.join(shotDir, 'agent-taken.png') });
+
+  await agent.getByTestId('release').click({ timeout: T });
+  await waitVisible(agent.locator('[data-testid="conv-status"][data-status="bot"]'), 'conv-status "bot" after hand back');
+  await waitVisible(panel2.locator('[data-testid="chat-status"][data-status="bot"]'), 'the buyer panel status back to "bot"');
+  const botsBefore = await panel2.locator(sel.msg('bot')).count();
+  await buyerSend(panel2, STOCK);
+  await waitNth(panel2, 'bot', botsBefore, `a new bot reply to "${STOCK}" after hand back`);
+  pass(`4 agent console: queued (${reason}, ${priority}), decision [${intentText}], took over, replied live, handed back, bot answers again`);
+
+  // 5. The XSS strings are literal text in the console too.
+  step = '5 xss on agent console';
+  await agent.locator(sel.queueItem(conv1)).click({ timeout: T });
+  for (const text of [XSS_SCRIPT, XSS_IMG]) {
+    await waitVisible(history.locator(sel.msg('buyer')).getByText(text, { exact: true }), `${text} as literal text in the agent history`);
+  }
+  await agent.waitForTimeout(300);
+  await noXss(agent, 'agent page');
+  const agentImgs = await agent.locator('[data-testid="history"] img, [data-testid="queue-item"] img').count();
+  if (agentImgs) fail(`agent page: ${agentImgs} <img> element(s) inside the history or queue`);
+  pass('5 the agent console shows the markup literally and does not run it');
+
+  // 6. Screenshots.
+  step = '6 screenshots';
+  await buyer.screenshot({ path: path.join(shotDir, 'buyer.png'), fullPage: true });
+  await agent.screenshot({ path: path.join(shotDir, 'agent.png') });
+  pass(`6 screenshots in ${shotDir}/ (buyer.png, agent.png, agent-taken.png)`);
+
+  await browser.close();
+  console.log(`${passed} passed, 0 failed`);
+}
+
+main().then(
+  () => process.exit(0),
+  async (err) => {
+    console.error(`FAIL (step ${step}): ${err && err.message ? err.message : err}`);
+    if (problems.length && !String(err && err.message).includes('browser reported errors')) {
+      console.error(`browser errors seen:\n  ${problems.join('\n  ')}`);
+    }
+    if (browser) {
+      try {
+        fs.mkdirSync(shotDir, { recursive: true });
+        for (const [i, page] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+          await page.screenshot({ path: path.join(shotDir, `failure-${i}.png`), fullPage: true, timeout: 3000 }).catch(() => {});
+        }
+      } catch { /* best effort */ }
+      await browser.close().catch(() => {});
+    }
+    console.error(`${passed} passed, 1 failed`);
+    process.exit(1);
+  },
+);
