@@ -157,11 +157,20 @@ impl Config {
             None => {}
         }
         if env {
+            // Only XIAOER_<SECTION>__<KEY> variables are configuration; others
+            // with the prefix (XIAOER_LOG, XIAOER_CONFIG) belong to the binary.
+            let vars: config::Map<String, String> = std::env::vars()
+                .filter(|(k, _)| {
+                    k.strip_prefix("XIAOER_")
+                        .is_some_and(|rest| rest.contains("__"))
+                })
+                .collect();
             b = b.add_source(
                 Environment::with_prefix("XIAOER")
                     .prefix_separator("_")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .source(Some(vars)),
             );
         }
         let c = b.build().map_err(|e| Error::Config(e.to_string()))?;

@@ -1,9 +1,11 @@
 //! Whole-binary and whole-engine tests, one test binary (it links once).
 
 mod bad_input;
+mod browser;
 mod cli;
 mod eval_agreement;
 mod files;
+mod live;
 mod regression;
 
 use std::io::Write;

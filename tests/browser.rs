@@ -1,0 +1,74 @@
+//! The demo's two pages in a real browser: `xiaoer demo` on a free port, then
+//! tests/browser/demo.mjs drives Debian's Chromium through playwright-core
+//! (buyer chat, escaping of markup, escalation, the agent console's queue,
+//! takeover, agent reply, hand-back). `.ci/run` installs both; elsewhere run
+//! `npm ci --prefix tests/browser` and install chromium first.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+#[test]
+fn buyer_page_and_agent_console_work_in_chromium() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("XIAOER_SKIP_BROWSER").is_some() {
+        eprintln!("XIAOER_SKIP_BROWSER is set: browser test skipped");
+        return;
+    }
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: apt-get install chromium (or set CHROMIUM, or XIAOER_SKIP_BROWSER=1)"
+    );
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is missing: npm ci --prefix tests/browser (or XIAOER_SKIP_BROWSER=1)"
+    );
+    let dir = crate::scratch("browser");
+    let mut demo = crate::xiaoer(&[
+        "demo",
+        "--port",
+        "0",
+        "--state",
+        dir.join("s.db").to_str().unwrap(),
+    ])
+    .env("XIAOER_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .expect("xiaoer demo starts");
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut url = None;
+    while url.is_none() && Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(u) = l.trim().strip_prefix("buyer page:") {
+                    url = Some(u.trim().trim_end_matches('/').to_string());
+                }
+            }
+            _ => break,
+        }
+    }
+    let url = url.expect("demo printed its address");
+    let shots = root.join("target/browser");
+    let out = std::process::Command::new("node")
+        .arg(root.join("tests/browser/demo.mjs"))
+        .arg(&url)
+        .arg(&shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs");
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(out.status.success(), "browser test failed:\n{text}");
+    assert!(text.contains("6 passed, 0 failed"), "{text}");
+}

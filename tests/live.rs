@@ -1,0 +1,485 @@
+//! Live chat over real websockets: the `xiaoer run` binary against the
+//! embedded gateway (or a bare test server) in this process, with a real
+//! SQLite file. Each test checks one of protocol.md's guarantees.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::WebSocketStream;
+use xiaoer::gateway::{Gateway, GatewayConfig};
+use xiaoer::live::{start_gateway, GatewayHandle};
+
+const TOKEN: &str = "test-token-1";
+
+/// `xiaoer run` as a child process, its log in a file.
+struct BotProc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl BotProc {
+    fn start(url: &str, token: &str, state: &Path, log: PathBuf) -> BotProc {
+        let child = crate::xiaoer(&[
+            "run",
+            "--url",
+            url,
+            "--token",
+            token,
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .env("XIAOER_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("xiaoer run starts");
+        BotProc { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then the exit code.
+    fn terminate(&mut self) -> Option<i32> {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for BotProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn gateway() -> GatewayHandle {
+    start_gateway(
+        GatewayConfig {
+            name: "test-gateway".into(),
+            token: TOKEN.into(),
+            shop: "测试小店".into(),
+            items: vec![],
+        },
+        "127.0.0.1:0",
+        None,
+    )
+    .await
+    .expect("gateway starts")
+}
+
+async fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    f()
+}
+
+fn bot_texts(gw: &Gateway, conv: &str) -> Vec<String> {
+    gw.conversation(conv)
+        .map(|c| {
+            c.messages
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| m.role == "bot")
+                .map(|m| m.text)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every message answered once, in order per conversation, all acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_is_answered_once_in_order() {
+    let dir = crate::scratch("live-order");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let _bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    let script = [
+        "亲 在吗",
+        "这件有货吗",
+        "几天能发货",
+        "发什么快递",
+        "好的谢谢",
+    ];
+    for turn in script {
+        for c in 0..20 {
+            gw.buyer_message(&format!("c-{c}"), &format!("b-{c}"), "买家", turn, None)
+                .unwrap();
+        }
+    }
+    assert!(
+        until(Duration::from_secs(20), || gw.stats().acked == 100).await,
+        "{:?}",
+        gw.stats()
+    );
+    let s = gw.stats();
+    assert_eq!(
+        (s.unacked, s.double_answers, s.replies),
+        (0, 0, 100),
+        "{s:?}"
+    );
+    for c in 0..20 {
+        let v = gw.conversation(&format!("c-{c}")).unwrap();
+        let msgs = v.messages.unwrap();
+        // One reply per message, in the order the messages were sent.
+        let asked: Vec<String> = msgs
+            .iter()
+            .filter(|m| m.role == "buyer")
+            .map(|m| format!("r-{}-1", m.id))
+            .collect();
+        let answered: Vec<String> = msgs
+            .iter()
+            .filter(|m| m.role == "bot")
+            .map(|m| m.id.clone())
+            .collect();
+        assert_eq!(asked.len(), 5);
+        assert_eq!(answered, asked, "c-{c}");
+        assert!(msgs
+            .iter()
+            .all(|m| m.role != "buyer" || m.acked == Some(true)));
+    }
+}
+
+/// Escalation silences the bot; takeover silences it; agent messages are
+/// recorded, never answered; release gives the conversation back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_takeover_and_release() {
+    let dir = crate::scratch("live-handoff");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let _bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    let acked = |n: u64| {
+        let gw = gw.clone();
+        move || gw.stats().acked == n
+    };
+
+    gw.buyer_message("c-1", "b-1", "小王", "东西收到是坏的,我要投诉!", None)
+        .unwrap();
+    assert!(until(Duration::from_secs(5), acked(1)).await);
+    let v = gw.conversation("c-1").unwrap();
+    assert_eq!(v.status, "escalated");
+    let e = v.escalation.unwrap();
+    assert_eq!((e.priority.as_str(), e.summary.is_empty()), ("high", false));
+    assert_eq!(bot_texts(&gw, "c-1").len(), 1, "one holding reply");
+
+    // Escalated: recorded and acknowledged, not answered.
+    gw.buyer_message("c-1", "b-1", "小王", "有人吗", None)
+        .unwrap();
+    assert!(until(Duration::from_secs(5), acked(2)).await);
+    gw.takeover("c-1", "a-1").unwrap();
+    gw.agent_message("c-1", "a-1", "您好,我是客服小美").unwrap();
+    gw.buyer_message("c-1", "b-1", "小王", "有货吗", None)
+        .unwrap();
+    assert!(until(Duration::from_secs(5), acked(4)).await);
+    assert_eq!(
+        bot_texts(&gw, "c-1").len(),
+        1,
+        "silent while escalated / taken"
+    );
+
+    gw.release("c-1", "a-1").unwrap();
+    gw.buyer_message("c-1", "b-1", "小王", "这件有货吗", None)
+        .unwrap();
+    assert!(until(Duration::from_secs(5), acked(5)).await);
+    assert!(until(Duration::from_secs(5), || bot_texts(&gw, "c-1").len() == 2).await);
+    assert_eq!(gw.stats().double_answers, 0);
+
+    // The store has all of it, agent message included.
+    let db = rusqlite::Connection::open(dir.join("s.db")).unwrap();
+    let roles: Vec<String> = db
+        .prepare("SELECT role FROM messages WHERE conversation = 'c-1' ORDER BY received_ms, rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(roles, ["buyer", "buyer", "agent", "buyer", "buyer"]);
+    let esc: (String, String, String) = db
+        .query_row(
+            "SELECT reason, status, agent FROM escalations WHERE conversation = 'c-1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(esc, ("complaint".into(), "released".into(), "a-1".into()));
+}
+
+/// The gateway drops the connection: the bot is back within 2 s (first retry
+/// under 1 s), and what was sent meanwhile is answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_a_drop_and_gets_redeliveries() {
+    let dir = crate::scratch("live-reconnect");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let _bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    for round in 1..=3u64 {
+        gw.drop_bot();
+        let dropped = Instant::now();
+        gw.buyer_message(&format!("c-{round}"), "b-1", "小王", "几天能发货", None)
+            .unwrap();
+        assert!(
+            until(Duration::from_secs(2), || gw.stats().connections
+                == round + 1)
+            .await,
+            "no reconnect within 2 s (round {round})"
+        );
+        eprintln!("reconnected after {:?}", dropped.elapsed());
+        assert!(until(Duration::from_secs(5), || gw.stats().acked == round).await);
+    }
+    let s = gw.stats();
+    assert_eq!((s.replies, s.double_answers, s.unacked), (3, 0, 0), "{s:?}");
+}
+
+/// A wrong token gets HTTP 401; the bot says so and retries with backoff
+/// instead of spinning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_refused_and_retried_with_backoff() {
+    let dir = crate::scratch("live-token");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let bot = BotProc::start(
+        &g.bot_url(),
+        "wrong",
+        &dir.join("s.db"),
+        dir.join("bot.log"),
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let refused = gw.stats().refused;
+    // 0.5, 1, 2 s (±25 %) apart: about 3 tries in 3 s, never dozens.
+    assert!((2..=5).contains(&refused), "refused {refused} times in 3 s");
+    assert!(!gw.bot_connected());
+    assert!(
+        bot.log().contains("refused the token (HTTP 401)"),
+        "{}",
+        bot.log()
+    );
+}
+
+/// SIGTERM: the bot finishes, says goodbye and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_cleanly() {
+    let dir = crate::scratch("live-term");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let mut bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    for c in 0..50 {
+        gw.buyer_message(&format!("c-{c}"), "b", "", "包邮吗", None)
+            .unwrap();
+    }
+    assert!(until(Duration::from_secs(10), || gw.stats().acked == 50).await);
+    assert_eq!(bot.terminate(), Some(0), "{}", bot.log());
+}
+
+/// A bare websocket server: accepts the bot, reads hello, sends welcome.
+struct RawServer {
+    listener: TcpListener,
+}
+
+impl RawServer {
+    async fn new() -> RawServer {
+        RawServer {
+            listener: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/", self.listener.local_addr().unwrap())
+    }
+
+    async fn accept(&self) -> WebSocketStream<TcpStream> {
+        let (s, _) = tokio::time::timeout(Duration::from_secs(10), self.listener.accept())
+            .await
+            .expect("the bot connects")
+            .unwrap();
+        let mut ws = tokio_tungstenite::accept_async(s).await.unwrap();
+        let hello = next(&mut ws, Duration::from_secs(5)).await.expect("hello");
+        assert_eq!(hello["type"], "hello");
+        assert_eq!(hello["version"], 1);
+        ws.send(Ws::text(
+            json!({"type":"welcome","gateway":"raw","version":1}).to_string(),
+        ))
+        .await
+        .unwrap();
+        ws
+    }
+}
+
+/// The next JSON text frame, or None on timeout / close.
+async fn next(ws: &mut WebSocketStream<TcpStream>, within: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Ws::Text(t)))) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Some(Ok(Ws::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => return None,
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+fn message(id: &str, conv: &str, text: &str) -> Ws {
+    Ws::text(
+        json!({"type":"message","id":id,"conversation":conv,"from":{"role":"buyer","id":"b-1"},"text":text})
+            .to_string(),
+    )
+}
+
+/// Frames until (and including) the ack of `id`.
+async fn until_ack(ws: &mut WebSocketStream<TcpStream>, id: &str) -> Vec<Value> {
+    let mut got = Vec::new();
+    while let Some(f) = next(ws, Duration::from_secs(5)).await {
+        let done = f["type"] == "ack" && f["id"] == id;
+        got.push(f);
+        if done {
+            return got;
+        }
+    }
+    panic!("no ack for {id}; got {got:?}");
+}
+
+fn kinds(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// Killed (SIGKILL) after replying and before the gateway saw an ack, then
+/// restarted on the same state: the redelivered message is acknowledged, not
+/// answered again, and the conversation's state (two bargaining asks) is
+/// intact, so the third ask escalates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_between_reply_and_ack_never_answers_twice() {
+    let dir = crate::scratch("live-kill");
+    let state = dir.join("s.db");
+    let server = RawServer::new().await;
+    let mut bot = BotProc::start(&server.url(), "x", &state, dir.join("bot1.log"));
+    let mut ws = server.accept().await;
+    ws.send(message("m-1", "c-1", "能便宜点吗")).await.unwrap();
+    let reply = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(reply["type"], "reply");
+    assert_eq!(reply["in_reply_to"], "m-1");
+    // Kill before reading anything else: for this gateway m-1 is unacknowledged.
+    bot.kill9();
+    drop(ws);
+
+    let _bot = BotProc::start(&server.url(), "x", &state, dir.join("bot2.log"));
+    let mut ws = server.accept().await;
+    ws.send(message("m-1", "c-1", "能便宜点吗")).await.unwrap();
+    let got = until_ack(&mut ws, "m-1").await;
+    assert_eq!(kinds(&got), ["ack"], "redelivery is acknowledged only");
+
+    ws.send(message("m-2", "c-1", "再便宜一点吧"))
+        .await
+        .unwrap();
+    let got = until_ack(&mut ws, "m-2").await;
+    assert_eq!(kinds(&got), ["reply", "ack"]);
+    ws.send(message("m-3", "c-1", "便宜点我就买"))
+        .await
+        .unwrap();
+    let got = until_ack(&mut ws, "m-3").await;
+    assert_eq!(kinds(&got), ["reply", "escalate", "ack"], "{got:?}");
+    assert_eq!(got[1]["reason"], "repeated_bargain");
+    // Nothing more comes for m-1.
+    assert!(next(&mut ws, Duration::from_millis(300)).await.is_none());
+}
+
+/// Bad frames are logged and ignored; the connection stays up and the next
+/// good message is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_never_close_the_connection() {
+    let dir = crate::scratch("live-frames");
+    let server = RawServer::new().await;
+    let bot = BotProc::start(&server.url(), "x", &dir.join("s.db"), dir.join("bot.log"));
+    let mut ws = server.accept().await;
+    let big = format!(
+        r#"{{"type":"message","id":"m-big","conversation":"c-1","from":{{"role":"buyer"}},"text":"{}"}}"#,
+        "货".repeat(30_000)
+    );
+    let bad: Vec<Ws> = vec![
+        Ws::text("not json"),
+        Ws::text("[1,2,3]"),
+        Ws::text(r#"{"no":"type"}"#),
+        Ws::text(r#"{"type":"message","id":"m-0"}"#),
+        Ws::text(
+            r#"{"type":"message","id":"m-0","conversation":"c","from":{"role":"robot"},"text":"x"}"#,
+        ),
+        Ws::text(r#"{"type":"typing","conversation":"c-1"}"#),
+        Ws::text(big),
+        Ws::binary(vec![0u8, 159, 146, 150]),
+        Ws::text(r#"{"type":"takeover"}"#),
+    ];
+    for f in bad {
+        ws.send(f).await.unwrap();
+    }
+    ws.send(message("m-1", "c-1", "几天能发货")).await.unwrap();
+    let got = until_ack(&mut ws, "m-1").await;
+    assert_eq!(kinds(&got), ["reply", "ack"], "{got:?}");
+    // Same connection: no second hello came, and nothing for the bad frames.
+    let log = bot.log();
+    for why in [
+        "not a JSON object",
+        "no \"type\"",
+        "missing field",
+        "unknown variant",
+        "unknown type",
+        "over 64 KiB",
+        "binary frame",
+    ] {
+        assert!(log.contains(why), "log lacks {why:?}:\n{log}");
+    }
+    assert!(!log.contains("reconnecting"), "{log}");
+}
+
+/// The state file is created and migrated by the binary; a newer schema is
+/// refused with a clear message.
+#[test]
+fn a_state_file_from_a_newer_version_is_refused() {
+    let dir = crate::scratch("live-schema");
+    let db = dir.join("s.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 42)
+        .unwrap();
+    let out = crate::xiaoer(&[
+        "run",
+        "--url",
+        "ws://127.0.0.1:9/",
+        "--state",
+        db.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("schema version 42 is newer"), "{err}");
+}
