@@ -104,11 +104,26 @@ impl Bot {
     }
 }
 
+/// A conversation task that heard nothing for this long ends; its state is in
+/// the store and a new task picks it up when the buyer writes again.
+pub const IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A conversation's slot in the dispatcher. The lease is held by the
+/// conversation's task for its whole life, so a new task for the same
+/// conversation starts only after the previous one has finished (and stored)
+/// everything it was given.
+struct Slot {
+    tx: mpsc::UnboundedSender<Event>,
+    lease: Arc<tokio::sync::Mutex<()>>,
+}
+
 /// Routes events to conversation tasks, starting one per new conversation.
 pub struct Dispatcher {
     bot: Arc<Bot>,
-    conversations: HashMap<String, mpsc::UnboundedSender<Event>>,
+    conversations: HashMap<String, Slot>,
     tasks: JoinSet<()>,
+    idle_after: std::time::Duration,
+    dispatched: u64,
 }
 
 impl Dispatcher {
@@ -118,7 +133,15 @@ impl Dispatcher {
             bot,
             conversations: HashMap::new(),
             tasks: JoinSet::new(),
+            idle_after: IDLE_AFTER,
+            dispatched: 0,
         }
+    }
+
+    /// Ends conversation tasks after `idle` without events (tests use a short one).
+    pub fn with_idle(mut self, idle: std::time::Duration) -> Dispatcher {
+        self.idle_after = idle;
+        self
     }
 
     /// Hands `event` to its conversation's task.
@@ -129,30 +152,46 @@ impl Dispatcher {
                 tracing::error!(error = %e, "a conversation task failed");
             }
         }
-        let event = match self.conversations.get(conversation) {
-            Some(tx) => match tx.send(event) {
+        self.dispatched += 1;
+        if self.dispatched % 4096 == 0 {
+            self.sweep();
+        }
+        let (event, lease) = match self.conversations.get(conversation) {
+            Some(slot) => match slot.tx.send(event) {
                 Ok(()) => return,
-                Err(mpsc::error::SendError(ev)) => ev,
+                // The task went idle and ended (or is ending): a new one
+                // waits for it through the lease.
+                Err(mpsc::error::SendError(ev)) => (ev, slot.lease.clone()),
             },
-            None => event,
+            None => (event, Arc::new(tokio::sync::Mutex::new(()))),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(event);
-        self.conversations.insert(conversation.to_string(), tx);
+        self.conversations.insert(
+            conversation.to_string(),
+            Slot {
+                tx,
+                lease: lease.clone(),
+            },
+        );
         let bot = self.bot.clone();
         let id = conversation.to_string();
-        self.tasks
-            .spawn(async move { conversation_task(bot, id, rx).await });
+        let idle = self.idle_after;
+        self.tasks.spawn(async move {
+            let _held = lease.lock_owned().await;
+            conversation_task(bot, id, rx, idle).await
+        });
     }
 
-    /// Conversations with a task.
-    pub fn len(&self) -> usize {
-        self.conversations.len()
+    /// Forgets the slots of conversations whose task has ended.
+    fn sweep(&mut self) {
+        self.conversations
+            .retain(|_, slot| !slot.tx.is_closed() || slot.lease.try_lock().is_err());
     }
 
-    /// True when no conversation has a task.
-    pub fn is_empty(&self) -> bool {
-        self.conversations.is_empty()
+    /// Conversation tasks alive.
+    pub fn live_tasks(&self) -> usize {
+        self.tasks.len()
     }
 
     /// Lets every task finish the events in hand, then returns.
@@ -205,14 +244,35 @@ fn load(bot: &Bot, id: &str) -> Live {
     live
 }
 
-async fn conversation_task(bot: Arc<Bot>, id: String, mut rx: mpsc::UnboundedReceiver<Event>) {
+async fn conversation_task(
+    bot: Arc<Bot>,
+    id: String,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    idle: std::time::Duration,
+) {
     let mut live = load(&bot, &id);
-    while let Some(event) = rx.recv().await {
-        match event {
-            Event::Message(m) => on_message(&bot, &mut live, m).await,
-            Event::Takeover(agent) => on_handoff(&bot, &mut live, Status::Taken, agent).await,
-            Event::Release(agent) => on_handoff(&bot, &mut live, Status::Bot, agent).await,
-        }
+    loop {
+        let event = match tokio::time::timeout(idle, rx.recv()).await {
+            Ok(Some(e)) => e,
+            Ok(None) => break,
+            Err(_) => {
+                // Idle: refuse new events, finish what already came, end.
+                rx.close();
+                while let Ok(e) = rx.try_recv() {
+                    handle(&bot, &mut live, e).await;
+                }
+                break;
+            }
+        };
+        handle(&bot, &mut live, event).await;
+    }
+}
+
+async fn handle(bot: &Bot, live: &mut Live, event: Event) {
+    match event {
+        Event::Message(m) => on_message(bot, live, m).await,
+        Event::Takeover(agent) => on_handoff(bot, live, Status::Taken, agent).await,
+        Event::Release(agent) => on_handoff(bot, live, Status::Bot, agent).await,
     }
 }
 
@@ -379,6 +439,70 @@ async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn buyer(id: &str, text: &str) -> Event {
+        Event::Message(Message {
+            id: id.into(),
+            conversation: "c-1".into(),
+            shop: None,
+            from: crate::channel::frame::Sender {
+                role: Role::Buyer,
+                id: None,
+                name: None,
+            },
+            text: text.into(),
+            ts: None,
+            item: None,
+        })
+    }
+
+    async fn frames_until_ack(rx: &mut mpsc::UnboundedReceiver<String>, id: &str) -> Vec<String> {
+        let mut kinds = Vec::new();
+        loop {
+            let f = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+                .await
+                .expect("a frame")
+                .expect("open");
+            let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+            kinds.push(v["type"].as_str().unwrap().to_string());
+            if v["type"] == "ack" && v["id"] == id {
+                return kinds;
+            }
+        }
+    }
+
+    /// An idle conversation's task ends; the next message starts a new one
+    /// from the store: handled ids and the bargaining count are still there.
+    #[tokio::test]
+    async fn idle_conversations_end_and_come_back_from_the_store() {
+        let dir = std::env::temp_dir().join(format!("xiaoer-idle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir.join("s.db")).unwrap());
+        let engine = Arc::new(
+            Engine::load(
+                crate::config::Config::defaults(),
+                crate::engine::FileSource::Embedded,
+            )
+            .unwrap(),
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let bot = Bot::new(engine, store, tx);
+        let mut d = Dispatcher::new(bot).with_idle(std::time::Duration::from_millis(30));
+        d.dispatch("c-1", buyer("m-1", "能便宜点吗"));
+        assert_eq!(frames_until_ack(&mut rx, "m-1").await, ["reply", "ack"]);
+        d.dispatch("c-1", buyer("m-2", "再便宜一点吧"));
+        assert_eq!(frames_until_ack(&mut rx, "m-2").await, ["reply", "ack"]);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(d.tasks.try_join_next().is_some(), "the idle task ended");
+        d.dispatch("c-1", buyer("m-2", "再便宜一点吧"));
+        assert_eq!(frames_until_ack(&mut rx, "m-2").await, ["ack"]);
+        d.dispatch("c-1", buyer("m-3", "便宜点我就买"));
+        assert_eq!(
+            frames_until_ack(&mut rx, "m-3").await,
+            ["reply", "escalate", "ack"]
+        );
+        d.finish().await;
+    }
 
     #[test]
     fn summaries_are_one_short_line() {

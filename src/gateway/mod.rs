@@ -356,6 +356,7 @@ impl Gateway {
 
     async fn bot_connection(&self, stream: tokio::net::TcpStream) {
         let token = self.shared.config.token.clone();
+        #[allow(clippy::result_large_err)] // tungstenite's callback type
         let check = move |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
             let given = req
                 .headers()
@@ -452,7 +453,7 @@ impl Gateway {
                 },
                 m = stream.next() => match m {
                     None | Some(Err(_)) => break,
-                    Some(Ok(WsMessage::Text(t))) => self.from_bot(t.as_str()),
+                    Some(Ok(WsMessage::Text(t))) => self.on_bot_frame(t.as_str()),
                     Some(Ok(WsMessage::Close(_))) => break,
                     Some(Ok(_)) => {}
                 },
@@ -469,7 +470,7 @@ impl Gateway {
         tracing::info!(connection = id, "bot disconnected");
     }
 
-    fn from_bot(&self, text: &str) {
+    fn on_bot_frame(&self, text: &str) {
         let parsed = frame::parse_from_bot(text);
         let mut st = self.state();
         let st = &mut *st;

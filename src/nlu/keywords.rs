@@ -79,7 +79,7 @@ impl Keywords {
     pub fn new(items: Vec<(usize, Keyword, String)>, literals: &[Vec<u8>]) -> Keywords {
         let mut phrases = Vec::new();
         for (intent, kind, text) in items {
-            let latin = text.chars().all(|c| c.is_ascii());
+            let latin = text.is_ascii();
             phrases.push(Phrase {
                 intent,
                 kind,

@@ -33,7 +33,7 @@ impl Normalizer {
             if a.is_empty() {
                 continue;
             }
-            latin.push(a.chars().all(|c| c.is_ascii()));
+            latin.push(a.is_ascii());
             pats.push(a.to_string());
             replacements.push(Self::fold(r).trim().to_string());
         }
