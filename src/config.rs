@@ -30,6 +30,21 @@ pub struct Config {
     pub store: StoreConfig,
     /// `xiaoer demo`.
     pub demo: DemoConfig,
+    /// Typing delays.
+    pub timing: TimingConfig,
+}
+
+/// Typing delays before an answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingConfig {
+    /// Off: answer at once.
+    pub enabled: bool,
+    /// Delay for intents not listed.
+    pub default_ms: u64,
+    /// Delay by intent id or escalation reason.
+    #[serde(default)]
+    pub intents: BTreeMap<String, u64>,
 }
 
 /// How escalations are prioritised and summarised.
@@ -41,6 +56,10 @@ pub struct EscalationConfig {
     /// Summary prefix per reason.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// More waiting escalations than this: the busy line (0: never).
+    pub busy_after: u32,
+    /// Minutes each waiting chat adds to the expected wait.
+    pub minutes_per_waiting: u32,
 }
 
 /// The gateway connection.
@@ -226,6 +245,22 @@ impl Config {
         }
     }
 
+    /// The typing delay before answering a message read as `intents`
+    /// (escalated for `reason`, if so): the reason's delay, else the first
+    /// listed intent's, else the default.
+    pub fn typing_delay(&self, intents: &[String], reason: Option<&str>) -> std::time::Duration {
+        let t = &self.timing;
+        if !t.enabled {
+            return std::time::Duration::ZERO;
+        }
+        let ms = reason
+            .and_then(|r| t.intents.get(r))
+            .or_else(|| intents.iter().find_map(|i| t.intents.get(i)))
+            .copied()
+            .unwrap_or(t.default_ms);
+        std::time::Duration::from_millis(ms.min(60_000))
+    }
+
     /// The template variables for one language (`"zh"` or `"en"`): shared scalars
     /// of `[shop]`, overridden by `[shop.<lang>]`.
     pub fn facts(&self, lang: &str) -> Facts {
@@ -267,5 +302,27 @@ mod tests {
         assert_eq!(zh["ship_hours"], en["ship_hours"]);
         assert_ne!(zh["courier"], en["courier"]);
         assert!(zh.contains_key("item") && en.contains_key("item"));
+    }
+
+    #[test]
+    fn typing_delays_by_reason_then_intent_then_default() {
+        let mut c = Config::defaults();
+        c.timing.intents = [
+            ("bargain".to_string(), 1500),
+            ("complaint".to_string(), 800),
+        ]
+        .into_iter()
+        .collect();
+        c.timing.default_ms = 100;
+        let ms = |intents: &[&str], reason: Option<&str>, c: &Config| {
+            let v: Vec<String> = intents.iter().map(|s| s.to_string()).collect();
+            c.typing_delay(&v, reason).as_millis()
+        };
+        assert_eq!(ms(&["bargain"], None, &c), 1500);
+        assert_eq!(ms(&["greeting", "bargain"], None, &c), 1500);
+        assert_eq!(ms(&["defect"], Some("complaint"), &c), 800);
+        assert_eq!(ms(&["stock"], None, &c), 100);
+        c.timing.enabled = false;
+        assert_eq!(ms(&["bargain"], None, &c), 0);
     }
 }

@@ -23,6 +23,22 @@ struct BotProc {
 
 impl BotProc {
     fn start(url: &str, token: &str, state: &Path, log: PathBuf) -> BotProc {
+        Self::start_with(
+            url,
+            token,
+            state,
+            log,
+            &[("XIAOER_TIMING__ENABLED", "false")],
+        )
+    }
+
+    fn start_with(
+        url: &str,
+        token: &str,
+        state: &Path,
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> BotProc {
         let child = crate::xiaoer(&[
             "run",
             "--url",
@@ -34,6 +50,7 @@ impl BotProc {
         ])
         .env("XIAOER_LOG", "info")
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -482,4 +499,87 @@ fn a_state_file_from_a_newer_version_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("schema version 42 is newer"), "{err}");
+}
+
+/// A bargain answer comes after its typing pause; a greeting in another
+/// conversation meanwhile is not held up by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_delays_hold_one_conversation_only() {
+    let dir = crate::scratch("live-typing");
+    let server = RawServer::new().await;
+    let _bot = BotProc::start_with(
+        &server.url(),
+        "x",
+        &dir.join("s.db"),
+        dir.join("bot.log"),
+        &[("XIAOER_TIMING__INTENTS__BARGAIN", "1500")],
+    );
+    let mut ws = server.accept().await;
+    let t0 = Instant::now();
+    ws.send(message("m-1", "c-1", "能便宜点吗")).await.unwrap();
+    ws.send(message("m-2", "c-2", "你好")).await.unwrap();
+    let first = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        (first["type"].as_str(), first["in_reply_to"].as_str()),
+        (Some("reply"), Some("m-2"))
+    );
+    let got = until_ack(&mut ws, "m-1").await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(
+        got.iter()
+            .any(|f| f["type"] == "reply" && f["in_reply_to"] == "m-1"),
+        "{got:?}"
+    );
+}
+
+/// More than `escalation.busy_after` chats waiting: the holding line tells
+/// the buyer the expected wait; a takeover shortens the queue again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_queue_gets_the_busy_line() {
+    let dir = crate::scratch("live-busy");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let _bot = BotProc::start_with(
+        &g.bot_url(),
+        TOKEN,
+        &dir.join("s.db"),
+        dir.join("bot.log"),
+        &[
+            ("XIAOER_TIMING__ENABLED", "false"),
+            ("XIAOER_ESCALATION__BUSY_AFTER", "2"),
+            ("XIAOER_ESCALATION__MINUTES_PER_WAITING", "2"),
+        ],
+    );
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    for (n, want_busy) in [(1, false), (2, false), (3, true)] {
+        gw.buyer_message(&format!("c-{n}"), "b", "", "我要投诉你们", None)
+            .unwrap();
+        assert!(until(Duration::from_secs(5), || gw.stats().acked == n).await);
+        let text = bot_texts(&gw, &format!("c-{n}")).join("");
+        assert_eq!(text.contains("6分钟"), want_busy, "c-{n}: {text}");
+    }
+    gw.takeover("c-1", "a-1").unwrap();
+    gw.takeover("c-2", "a-1").unwrap();
+    // Hand-offs in other conversations run concurrently: wait until stored.
+    let db = rusqlite::Connection::open(dir.join("s.db")).unwrap();
+    assert!(
+        until(Duration::from_secs(5), || db
+            .query_row(
+                "SELECT COUNT(*) FROM conversations WHERE status = 'taken'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap_or(0)
+            == 2)
+        .await
+    );
+    gw.buyer_message("c-4", "b", "", "我要投诉你们", None)
+        .unwrap();
+    assert!(until(Duration::from_secs(5), || gw.stats().acked == 4).await);
+    let text = bot_texts(&gw, "c-4").join("");
+    assert!(!text.contains("分钟"), "queue of 2 is not busy: {text}");
 }

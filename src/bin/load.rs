@@ -13,7 +13,8 @@
 //! bargaining, a few complaints that escalate) and is then replaced by a new
 //! one. Reports the rate reached, the latency from a message's delivery to its
 //! reply and to its ack (median, p90, p99, max), and checks that every message
-//! was acknowledged and none answered twice.
+//! was acknowledged and none answered twice. Typing delays (`[timing]`) are
+//! turned off: they are the shop's chosen pauses, not the bot's speed.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -158,11 +159,9 @@ async fn run(args: Args) -> i32 {
     let mut child = None;
     let mut in_process = None;
     if args.in_process {
-        let engine = xiaoer::Engine::load(
-            xiaoer::config::Config::defaults(),
-            xiaoer::FileSource::Embedded,
-        )
-        .expect("engine");
+        let mut config = xiaoer::config::Config::defaults();
+        config.timing.enabled = false;
+        let engine = xiaoer::Engine::load(config, xiaoer::FileSource::Embedded).expect("engine");
         in_process = Some(
             start_bot(
                 Arc::new(engine),
@@ -187,6 +186,8 @@ async fn run(args: Args) -> i32 {
                 .arg(&state)
                 .env("XIAOER_CHANNEL__TOKEN", &token)
                 .env("XIAOER_LOG", "warn")
+                // Typing delays are the shop's choice, not the bot's speed.
+                .env("XIAOER_TIMING__ENABLED", "false")
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("xiaoer run starts"),

@@ -63,6 +63,8 @@ pub struct Bot {
     engine: RwLock<Arc<Engine>>,
     store: Arc<Store>,
     outbox: mpsc::UnboundedSender<String>,
+    /// Escalated conversations no agent has taken yet (the agents' queue).
+    waiting: std::sync::atomic::AtomicI64,
 }
 
 impl Bot {
@@ -73,11 +75,31 @@ impl Bot {
         store: Arc<Store>,
         outbox: mpsc::UnboundedSender<String>,
     ) -> Arc<Bot> {
+        let waiting = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM conversations WHERE status = 'escalated'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0);
         Arc::new(Bot {
             engine: RwLock::new(engine),
             store,
             outbox,
+            waiting: std::sync::atomic::AtomicI64::new(waiting),
         })
+    }
+
+    /// Escalated conversations waiting for an agent.
+    pub fn waiting(&self) -> i64 {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add_waiting(&self, n: i64) {
+        self.waiting
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The engine in force.
@@ -207,6 +229,8 @@ impl Dispatcher {
 
 /// A conversation's live state.
 struct Live {
+    /// The engine the dialogue state's intent numbers refer to.
+    engine: Arc<Engine>,
     id: String,
     status: Status,
     agent: Option<String>,
@@ -216,6 +240,7 @@ struct Live {
 
 fn load(bot: &Bot, id: &str) -> Live {
     let mut live = Live {
+        engine: bot.engine(),
         id: id.to_string(),
         status: Status::Bot,
         agent: None,
@@ -229,7 +254,7 @@ fn load(bot: &Bot, id: &str) -> Live {
             live.handled = stored.handled;
             if !stored.state.is_empty() {
                 match serde_json::from_str::<Snapshot>(&stored.state) {
-                    Ok(s) => live.dialogue = Conversation::restore(&s, &bot.engine()),
+                    Ok(s) => live.dialogue = Conversation::restore(&s, &live.engine),
                     Err(e) => {
                         tracing::warn!(conversation = id, error = %e, "stored dialogue state unreadable; starting it afresh")
                     }
@@ -286,6 +311,30 @@ fn state_op(bot: &Bot, engine: &Engine, live: &Live) -> Op {
     }
 }
 
+/// The busy line when more than `escalation.busy_after` chats wait for an
+/// agent (`waiting` counts this one): the expected wait, counted live.
+fn busy_line(
+    engine: &Engine,
+    waiting: i64,
+    lang: crate::nlu::lang::Lang,
+    seed: &str,
+) -> Option<String> {
+    let e = &engine.config.escalation;
+    if e.busy_after == 0 || waiting <= i64::from(e.busy_after) {
+        return None;
+    }
+    let minutes = (waiting.max(1) as u64) * u64::from(e.minutes_per_waiting.max(1));
+    let n = seed
+        .bytes()
+        .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+    Some(engine.replies.render_with(
+        crate::reply::Key::System("busy"),
+        lang,
+        n,
+        &[("wait_minutes", minutes.to_string())],
+    ))
+}
+
 /// The escalation's one line for the agent: the reason's label and the message.
 fn summary(engine: &Engine, reason: &str, text: &str) -> String {
     let label = engine
@@ -310,7 +359,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         bot.send(&ack);
         return;
     }
-    let engine = bot.engine();
+    let engine = current_engine(bot, live);
     let before = (live.status, live.agent.clone(), live.dialogue.clone());
     let mut ops = vec![Op::Message {
         id: m.id.clone(),
@@ -323,6 +372,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         item: m.item.as_ref().and_then(|i| serde_json::to_string(i).ok()),
     }];
     let mut frames = Vec::new();
+    let mut delay = std::time::Duration::ZERO;
     let silent = |why: &str| Op::Decision {
         message_id: m.id.clone(),
         conversation: m.conversation.clone(),
@@ -353,10 +403,23 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
             lang: Some(d.lang.as_str().into()),
             reply: Some(d.reply.clone()),
         });
+        let mut text = d.reply.clone();
+        if d.action == Action::Escalate {
+            if let Some(busy) = busy_line(&engine, bot.waiting() + 1, d.lang, &m.id) {
+                if d.lang == crate::nlu::lang::Lang::En {
+                    text.push(' ');
+                }
+                text.push_str(&busy);
+                if let Some(Op::Decision { reply, .. }) = ops.last_mut() {
+                    *reply = Some(text.clone());
+                }
+            }
+        }
+        delay = engine.config.typing_delay(&d.intents, reason.as_deref());
         frames.push(FromBot::Reply {
             conversation: m.conversation.clone(),
             in_reply_to: m.id.clone(),
-            text: d.reply.clone(),
+            text,
             intents: d.intents.clone(),
             confidence: (d.confidence * 1000.0).round() / 1000.0,
         });
@@ -392,9 +455,17 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         });
     }
     ops.push(state_op(bot, &engine, live));
+    if !delay.is_zero() {
+        // Typing. Nothing is stored yet, so a restart now means the gateway
+        // redelivers the message and it is decided afresh: nothing lost.
+        tokio::time::sleep(delay).await;
+    }
     match bot.store.write(ops).await {
         Ok(()) => {
             live.handled.insert(m.id.clone());
+            if live.status == Status::Escalated && before.0 != Status::Escalated {
+                bot.add_waiting(1);
+            }
             for f in &frames {
                 bot.send(f);
             }
@@ -407,8 +478,20 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
     }
 }
 
-async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String>) {
+/// The engine in force; after a reload, the conversation's state is carried
+/// over by intent id (the new files may number intents differently).
+fn current_engine(bot: &Bot, live: &mut Live) -> Arc<Engine> {
     let engine = bot.engine();
+    if !Arc::ptr_eq(&engine, &live.engine) {
+        let snapshot = live.dialogue.snapshot(&live.engine);
+        live.dialogue = Conversation::restore(&snapshot, &engine);
+        live.engine = engine.clone();
+    }
+    engine
+}
+
+async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String>) {
+    let engine = current_engine(bot, live);
     let before = (live.status, live.agent.clone(), live.dialogue.clone());
     let who = agent.clone().unwrap_or_else(|| "agent".into());
     let op = if to == Status::Taken {
@@ -428,9 +511,17 @@ async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String
     };
     live.status = to;
     let ops = vec![op, state_op(bot, &engine, live)];
+    // Leaves the agents' queue now (undone if the write fails).
+    let left_queue = before.0 == Status::Escalated && to != Status::Escalated;
+    if left_queue {
+        bot.add_waiting(-1);
+    }
     if let Err(e) = bot.store.write(ops).await {
         tracing::error!(conversation = %live.id, error = %e, "hand-off not stored");
         (live.status, live.agent, live.dialogue) = before;
+        if left_queue {
+            bot.add_waiting(1);
+        }
     } else {
         tracing::info!(conversation = %live.id, status = live.status.as_str(), agent = ?agent, "hand-off");
     }

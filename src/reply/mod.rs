@@ -182,6 +182,29 @@ impl Replies {
         };
         lines[n % lines.len()].render(facts, item)
     }
+
+    /// [`Replies::render`] with some variables set for this line only (the
+    /// busy line's `{wait_minutes}`, counted live).
+    pub fn render_with(
+        &self,
+        key: Key<'_>,
+        lang: Lang,
+        n: usize,
+        vars: &[(&str, String)],
+    ) -> String {
+        let lines = self.lines(key).get(lang);
+        if lines.is_empty() {
+            return String::new();
+        }
+        let mut facts = match lang {
+            Lang::Zh => self.facts_zh.clone(),
+            Lang::En => self.facts_en.clone(),
+        };
+        for (k, v) in vars {
+            facts.insert(k.to_string(), v.clone());
+        }
+        lines[n % lines.len()].render(&facts, None)
+    }
 }
 
 fn compile(file: &str, v: &Variants, known: &[&str], problems: &mut Problems) -> Lines {
