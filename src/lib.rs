@@ -24,6 +24,7 @@ pub mod live;
 pub mod nlu;
 pub mod reply;
 pub mod store;
+pub mod watch;
 
 pub use engine::{Engine, FileSource};
 pub use error::{Error, Result};

@@ -119,27 +119,126 @@ fn main() {
 }
 
 fn load(cli: &Cli) -> Result<Engine> {
-    let config = Config::load(cli.config.as_deref()).context("loading the configuration")?;
-    let intents = cli
-        .intents
-        .clone()
-        .unwrap_or_else(|| config.paths.intents.clone());
-    let replies = cli
-        .replies
-        .clone()
-        .unwrap_or_else(|| config.paths.replies.clone());
-    let source = if cli.intents.is_some() || cli.replies.is_some() {
-        if !intents.is_dir() {
-            bail!("{}: no such folder of intent files", intents.display());
+    files_args(cli).load()
+}
+
+fn files_args(cli: &Cli) -> FilesArgs {
+    FilesArgs {
+        config: cli.config.clone(),
+        intents: cli.intents.clone(),
+        replies: cli.replies.clone(),
+    }
+}
+
+/// Where the engine's files come from; kept so a running bot can reload them.
+#[derive(Clone)]
+struct FilesArgs {
+    config: Option<PathBuf>,
+    intents: Option<PathBuf>,
+    replies: Option<PathBuf>,
+}
+
+impl FilesArgs {
+    fn load(&self) -> Result<Engine> {
+        let config = Config::load(self.config.as_deref()).context("loading the configuration")?;
+        let intents = self
+            .intents
+            .clone()
+            .unwrap_or_else(|| config.paths.intents.clone());
+        let replies = self
+            .replies
+            .clone()
+            .unwrap_or_else(|| config.paths.replies.clone());
+        let source = if self.intents.is_some() || self.replies.is_some() {
+            if !intents.is_dir() {
+                bail!("{}: no such folder of intent files", intents.display());
+            }
+            if !replies.is_dir() {
+                bail!("{}: no such folder of reply files", replies.display());
+            }
+            FileSource::Dirs(&intents, &replies)
+        } else {
+            FileSource::Configured
+        };
+        Ok(Engine::load(config, source)?)
+    }
+
+    /// The files a running bot watches: the folders it loaded from (none when
+    /// it runs on the built-in copies) and the configuration file.
+    fn watched(&self, engine: &Engine) -> xiaoer::watch::Watched {
+        let mut w = xiaoer::watch::Watched::default();
+        let intents = self
+            .intents
+            .clone()
+            .unwrap_or_else(|| engine.config.paths.intents.clone());
+        let replies = self
+            .replies
+            .clone()
+            .unwrap_or_else(|| engine.config.paths.replies.clone());
+        if intents.is_dir() {
+            w.dirs.push(intents);
+            if replies.is_dir() {
+                w.dirs.push(replies);
+            }
         }
-        if !replies.is_dir() {
-            bail!("{}: no such folder of reply files", replies.display());
+        match &self.config {
+            Some(c) => w.files.push(c.clone()),
+            None if std::path::Path::new("xiaoer.toml").is_file() => {
+                w.files.push(PathBuf::from("xiaoer.toml"))
+            }
+            None => {}
         }
-        FileSource::Dirs(&intents, &replies)
-    } else {
-        FileSource::Configured
-    };
-    Ok(Engine::load(config, source)?)
+        w
+    }
+
+    /// Starts hot reload into `bot`; logs what it watches.
+    fn watch(
+        &self,
+        engine: &Engine,
+        bot: Arc<xiaoer::channel::bot::Bot>,
+    ) -> Option<xiaoer::watch::WatchHandle> {
+        let what = self.watched(engine);
+        if what.dirs.is_empty() && what.files.is_empty() {
+            tracing::info!(
+                "running on the built-in intents, replies and configuration: nothing to reload"
+            );
+            return None;
+        }
+        let me = self.clone();
+        let shown: Vec<String> = what
+            .dirs
+            .iter()
+            .chain(&what.files)
+            .map(|p| p.display().to_string())
+            .collect();
+        let r = xiaoer::watch::watch(
+            what,
+            move || me.load().map_err(|e| format!("{e:#}")),
+            move |e| bot.set_engine(e),
+            |outcome| {
+                match outcome {
+                xiaoer::watch::Reloaded::Ok { intents, took } => tracing::info!(
+                    intents,
+                    took_ms = took.as_millis() as u64,
+                    "reloaded the intent, reply and configuration files"
+                ),
+                xiaoer::watch::Reloaded::Invalid(problems) => tracing::error!(
+                    "the changed files are invalid; the previous version stays in force:\n{problems}"
+                ),
+            }
+            },
+        );
+        match r {
+            Ok(h) => {
+                tracing::info!(watching = ?shown, "hot reload on");
+                Some(h)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the files; changes need a restart");
+                None
+            }
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<i32> {
@@ -190,7 +289,7 @@ fn run(cli: Cli) -> Result<i32> {
             let state = state
                 .clone()
                 .unwrap_or_else(|| engine.config.store.path.clone());
-            runtime()?.block_on(run_bot(engine, client, state))
+            runtime()?.block_on(run_bot(engine, client, state, files_args(&cli)))
         }
         Command::Demo {
             listen,
@@ -206,7 +305,7 @@ fn run(cli: Cli) -> Result<i32> {
             let state = state.clone().or_else(|| {
                 Some(PathBuf::from(&engine.config.demo.state)).filter(|p| !p.as_os_str().is_empty())
             });
-            runtime()?.block_on(run_demo(engine, listen, state))
+            runtime()?.block_on(run_demo(engine, listen, state, files_args(&cli)))
         }
         Command::Check => {
             let engine = load(&cli)?;
@@ -266,10 +365,17 @@ async fn stop_signal() {
     }
 }
 
-async fn run_bot(engine: Engine, client: ClientConfig, state: PathBuf) -> Result<i32> {
+async fn run_bot(
+    engine: Engine,
+    client: ClientConfig,
+    state: PathBuf,
+    files: FilesArgs,
+) -> Result<i32> {
     let url = client.url.clone();
-    let bot = xiaoer::live::start_bot(Arc::new(engine), &state, client)
+    let engine = Arc::new(engine);
+    let bot = xiaoer::live::start_bot(engine.clone(), &state, client)
         .with_context(|| format!("starting the bot for {url}"))?;
+    let _watch = files.watch(&engine, bot.bot.clone());
     tracing::info!(%url, state = %state.display(), "xiaoer running; Ctrl-C or SIGTERM stops");
     stop_signal().await;
     tracing::info!("stopping");
@@ -277,7 +383,12 @@ async fn run_bot(engine: Engine, client: ClientConfig, state: PathBuf) -> Result
     Ok(0)
 }
 
-async fn run_demo(engine: Engine, listen: String, state: Option<PathBuf>) -> Result<i32> {
+async fn run_demo(
+    engine: Engine,
+    listen: String,
+    state: Option<PathBuf>,
+    files: FilesArgs,
+) -> Result<i32> {
     let token = xiaoer::live::random_token();
     let facts = engine.config.facts("zh");
     let gw_config = xiaoer::gateway::GatewayConfig {
@@ -305,8 +416,10 @@ async fn run_demo(engine: Engine, listen: String, state: Option<PathBuf>) -> Res
         token,
         shops: vec!["demo".into()],
     };
-    let bot = xiaoer::live::start_bot(Arc::new(engine), &state, client)
-        .context("starting the demo bot")?;
+    let engine = Arc::new(engine);
+    let bot =
+        xiaoer::live::start_bot(engine.clone(), &state, client).context("starting the demo bot")?;
+    let _watch = files.watch(&engine, bot.bot.clone());
     let web = gw.web_addr.map(|a| a.to_string()).unwrap_or(listen);
     out!("xiaoer demo is running.");
     out!("  buyer page:    http://{web}/");

@@ -583,3 +583,110 @@ async fn a_long_queue_gets_the_busy_line() {
     let text = bot_texts(&gw, "c-4").join("");
     assert!(!text.contains("分钟"), "queue of 2 is not busy: {text}");
 }
+
+fn decision_intents(gw: &Gateway, conv: &str) -> Option<Vec<String>> {
+    let v = gw.conversation(conv).ok()?;
+    v.messages?
+        .into_iter()
+        .find(|m| m.role == "buyer")?
+        .decision
+        .filter(|d| !d.intents.is_empty())
+        .map(|d| d.intents)
+}
+
+/// Editing an intent file takes effect within 2 s, with no message lost or
+/// answered twice; a broken edit is reported with file:line and the previous
+/// files stay in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_files_take_effect_and_broken_ones_do_not() {
+    let dir = crate::scratch("live-reload");
+    crate::copy_files(&dir);
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let child = crate::xiaoer(&[
+        "run",
+        "--url",
+        &g.bot_url(),
+        "--token",
+        TOKEN,
+        "--state",
+        dir.join("s.db").to_str().unwrap(),
+        "--intents",
+        dir.join("intents").to_str().unwrap(),
+        "--replies",
+        dir.join("replies").to_str().unwrap(),
+    ])
+    .env("XIAOER_LOG", "info")
+    .env("NO_COLOR", "1")
+    .env("XIAOER_TIMING__ENABLED", "false")
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(dir.join("bot.log")).unwrap())
+    .spawn()
+    .unwrap();
+    let bot = BotProc {
+        child,
+        log: dir.join("bot.log"),
+    };
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    let phrase = "芝麻开门咒语";
+    gw.buyer_message("c-0", "b", "", phrase, None).unwrap();
+    assert!(
+        until(Duration::from_secs(5), || decision_intents(&gw, "c-0")
+            .is_some())
+        .await
+    );
+    assert_ne!(decision_intents(&gw, "c-0").unwrap(), ["stock"]);
+
+    // A new keyword for stock.
+    let stock = dir.join("intents/stock.toml");
+    let original = std::fs::read_to_string(&stock).unwrap();
+    std::fs::write(
+        &stock,
+        original.replacen("keywords = [", "keywords = [\"芝麻开门咒语\", ", 1),
+    )
+    .unwrap();
+    let written = Instant::now();
+    let mut k = 1;
+    let took = loop {
+        let conv = format!("c-{k}");
+        gw.buyer_message(&conv, "b", "", phrase, None).unwrap();
+        assert!(
+            until(Duration::from_secs(5), || decision_intents(&gw, &conv)
+                .is_some())
+            .await
+        );
+        if decision_intents(&gw, &conv).unwrap() == ["stock"] {
+            break written.elapsed();
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(2),
+            "not reloaded within 2 s:\n{}",
+            bot.log()
+        );
+        k += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("the edit answered after {took:?}");
+
+    // A broken edit: reported with file:line, the previous files stay.
+    std::fs::write(&stock, "id = \"stock\"\nkeywords = [\"unterminated\n").unwrap();
+    assert!(
+        until(Duration::from_secs(5), || bot
+            .log()
+            .contains("previous version stays in force"))
+        .await,
+        "{}",
+        bot.log()
+    );
+    assert!(bot.log().contains("stock.toml:"), "{}", bot.log());
+    gw.buyer_message("c-last", "b", "", phrase, None).unwrap();
+    assert!(
+        until(Duration::from_secs(5), || decision_intents(&gw, "c-last")
+            .is_some())
+        .await
+    );
+    assert_eq!(decision_intents(&gw, "c-last").unwrap(), ["stock"]);
+    let s = gw.stats();
+    assert_eq!((s.double_answers, s.unacked), (0, 0), "{s:?}");
+    assert_eq!(s.acked, k + 2);
+}
