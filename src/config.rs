@@ -192,11 +192,22 @@ impl Config {
                     .source(Some(vars)),
             );
         }
-        let c = b.build().map_err(|e| Error::Config(e.to_string()))?;
+        let path = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None if env && Path::new("xiaoer.toml").is_file() => Some(PathBuf::from("xiaoer.toml")),
+            None => None,
+        };
+        let located = |e: Error| match (e, &path) {
+            (Error::Config(m), Some(p)) => Error::Config(locate(p, &m)),
+            (e, _) => e,
+        };
+        let c = b
+            .build()
+            .map_err(|e| located(Error::Config(e.to_string())))?;
         let cfg: Config = c
             .try_deserialize()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        cfg.validate()?;
+            .map_err(|e| located(Error::Config(e.to_string())))?;
+        cfg.validate().map_err(located)?;
         Ok(cfg)
     }
 
@@ -281,6 +292,66 @@ impl Config {
     }
 }
 
+/// Puts `file:line:` before a configuration error that names a key found in
+/// the file, so the operator goes straight to it.
+fn locate(path: &Path, message: &str) -> String {
+    let key = key_in(message);
+    let line = key.and_then(|k| {
+        let text = std::fs::read_to_string(path).ok()?;
+        line_of_key(&text, &k)
+    });
+    match line {
+        Some(n) => format!("{}:{n}: {message}", path.display()),
+        None => message.to_string(),
+    }
+}
+
+/// The dotted key an error message is about.
+fn key_in(m: &str) -> Option<String> {
+    let between = |s: &str, open: &str| -> Option<String> {
+        let i = s.find(open)? + open.len();
+        let j = s[i..].find('`')?;
+        Some(s[i..i + j].to_string())
+    };
+    if let Some(field) = between(m, "unknown field `") {
+        return Some(match between(m, "for key `") {
+            Some(section) => format!("{section}.{field}"),
+            None => field,
+        });
+    }
+    if let Some(k) = between(m, "for key `") {
+        return Some(k);
+    }
+    // Our own checks start with `section.key = value`.
+    let first = m.split_whitespace().next()?;
+    (first.contains('.') && m[first.len()..].trim_start().starts_with('='))
+        .then(|| first.to_string())
+}
+
+/// The 1-based line of `section.key` (or a top-level `key`) in TOML text.
+fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = match dotted.rsplit_once('.') {
+        Some((s, k)) => (s, k),
+        None => ("", dotted),
+    };
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            current = h.trim().to_string();
+            continue;
+        }
+        if current == section {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim().trim_matches('"') == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
 fn scalar(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::String(s) => Some(s.clone()),
@@ -302,6 +373,22 @@ mod tests {
         assert_eq!(zh["ship_hours"], en["ship_hours"]);
         assert_ne!(zh["courier"], en["courier"]);
         assert!(zh.contains_key("item") && en.contains_key("item"));
+    }
+
+    #[test]
+    fn errors_point_at_the_line_of_their_key() {
+        let text = "[paths]\nintents = \"i\"\n\n[nlu]\nthreshold = 1.5\nthreshhold = 2\n";
+        let rows: &[(&str, Option<usize>)] = &[
+            ("invalid type: string \"high\", expected a floating point for key `nlu.threshold` in x.toml", Some(5)),
+            ("nlu.threshold = 1.5 must be between 0 and 1", Some(5)),
+            ("unknown field `threshhold`, expected one of `threshold` for key `nlu`", Some(6)),
+            ("unknown field `nope`, expected one of `threshold` for key `nlu`", None),
+            ("[shop.zh] is missing", None),
+        ];
+        for (m, want) in rows {
+            let got = key_in(m).and_then(|k| line_of_key(text, &k));
+            assert_eq!(got, *want, "{m}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod gateway;
 pub mod live;
 pub mod nlu;
 pub mod reply;
+pub mod report;
 pub mod store;
 pub mod watch;
 

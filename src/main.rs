@@ -96,6 +96,30 @@ enum Command {
         #[arg(long)]
         state: Option<PathBuf>,
     },
+    /// What the bot could not answer or escalated, from its state store:
+    /// automation rate, escalation reasons, and the escalated messages grouped
+    /// into clusters of similar wording with the intent file to add them to.
+    Report {
+        /// The SQLite state file (default: store.path, xiaoer.db).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Start of the range: an age (30m, 24h, 7d, 2w) or a date/time
+        /// (2026-11-01, 2026-11-01T08:00:00Z, UTC).
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// End of the range (same forms; default now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Clusters to show (newest first).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Examples per cluster.
+        #[arg(long, default_value_t = 3)]
+        examples: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Chat with the bot as a buyer in this terminal, no network (one line per
     /// message; an empty line or Ctrl-D ends).
     Chat,
@@ -271,6 +295,40 @@ fn run(cli: Cli) -> Result<i32> {
             let engine = load(&cli)?;
             run_eval(&engine, file, *json, predictions.as_deref(), *errors)
         }
+        Command::Report {
+            state,
+            since,
+            until,
+            limit,
+            examples,
+            json,
+        } => {
+            let engine = load(&cli)?;
+            let state = state
+                .clone()
+                .unwrap_or_else(|| engine.config.store.path.clone());
+            if !state.is_file() {
+                bail!(
+                    "{}: no state file (give the bot's --state)",
+                    state.display()
+                );
+            }
+            let now = xiaoer::store::now_ms();
+            let from = xiaoer::report::parse_time(since, now).map_err(anyhow::Error::msg)?;
+            let to = match until {
+                Some(u) => xiaoer::report::parse_time(u, now).map_err(anyhow::Error::msg)?,
+                None => now,
+            };
+            let store = xiaoer::store::Store::open(&state)?;
+            let mut r = xiaoer::report::build(&store, &engine, from, to, *examples)?;
+            r.clusters.truncate(*limit);
+            if *json {
+                out!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_report(&r, &state);
+            }
+            Ok(0)
+        }
         Command::Chat => {
             let engine = load(&cli)?;
             chat(&engine)
@@ -420,6 +478,16 @@ async fn run_demo(
     let bot =
         xiaoer::live::start_bot(engine.clone(), &state, client).context("starting the demo bot")?;
     let _watch = files.watch(&engine, bot.bot.clone());
+    {
+        let b = bot.bot.clone();
+        gw.gateway.set_report(Arc::new(move |hours| {
+            let now = xiaoer::store::now_ms();
+            let engine = b.engine();
+            xiaoer::report::build(b.store(), &engine, now - hours * 3_600_000, now, 3)
+                .map_err(|e| e.to_string())
+                .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
+        }));
+    }
     let web = gw.web_addr.map(|a| a.to_string()).unwrap_or(listen);
     out!("xiaoer demo is running.");
     out!("  buyer page:    http://{web}/");
@@ -442,6 +510,71 @@ async fn run_demo(
         }
     }
     Ok(0)
+}
+
+fn print_report(r: &xiaoer::report::Report, state: &std::path::Path) {
+    let when = |ms: i64| {
+        xiaoer::gateway::rfc3339(ms)
+            .replace('T', " ")
+            .replace('Z', "")
+    };
+    out!(
+        "xiaoer report: {} to {} UTC, {}",
+        when(r.from_ms),
+        when(r.to_ms),
+        state.display()
+    );
+    match r.automation_rate {
+        Some(a) => out!(
+            "decided {} · answered {} · escalated {} · automation rate {:.1}%",
+            r.decided,
+            r.replied,
+            r.escalated,
+            a * 100.0
+        ),
+        None => out!("no buyer messages decided in this range"),
+    }
+    if !r.reasons.is_empty() {
+        let reasons: Vec<String> = r
+            .reasons
+            .iter()
+            .map(|c| format!("{} {}", c.reason, c.count))
+            .collect();
+        out!("escalations by reason: {}", reasons.join(", "));
+    }
+    if r.clusters.is_empty() {
+        return;
+    }
+    out!();
+    out!("escalated messages, similar ones together, newest first:");
+    for c in &r.clusters {
+        let reasons: Vec<String> = c
+            .reasons
+            .iter()
+            .map(|x| format!("{} ×{}", x.reason, x.count))
+            .collect();
+        let hint = match &c.suggest {
+            Some(id) => format!(" → intents/{id}.toml?"),
+            None => String::new(),
+        };
+        out!();
+        out!(
+            "[{}] {}{}  (latest {})",
+            c.size,
+            reasons.join(", "),
+            hint,
+            when(c.latest_ms)
+        );
+        for e in &c.examples {
+            let text: String = e
+                .text
+                .chars()
+                .filter(|ch| !ch.is_control())
+                .take(100)
+                .collect();
+            out!("    “{}”  ({})", text, e.conversation);
+        }
+    }
 }
 
 fn chat(engine: &Engine) -> Result<i32> {

@@ -229,7 +229,12 @@ struct State {
     ack_latency: Vec<Duration>,
 }
 
+/// Builds the operator's report for the last `hours` (JSON), when the
+/// gateway runs beside a bot whose store it can read (`xiaoer demo`).
+pub type ReportFn = Arc<dyn Fn(i64) -> Result<serde_json::Value, String> + Send + Sync>;
+
 struct Shared {
+    report: std::sync::OnceLock<ReportFn>,
     config: GatewayConfig,
     state: Mutex<State>,
     events: broadcast::Sender<String>,
@@ -273,7 +278,8 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn rfc3339(ms: i64) -> String {
+/// A time as RFC 3339 UTC (`2026-11-22T10:00:00Z`).
+pub fn rfc3339(ms: i64) -> String {
     // Civil date from days since the epoch (Howard Hinnant's algorithm).
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -300,6 +306,7 @@ impl Gateway {
         let (events, _) = broadcast::channel(1024);
         Gateway {
             shared: Arc::new(Shared {
+                report: std::sync::OnceLock::new(),
                 config,
                 state: Mutex::new(State::default()),
                 events,
@@ -324,6 +331,16 @@ impl Gateway {
     /// The gateway's settings.
     pub fn config(&self) -> &GatewayConfig {
         &self.shared.config
+    }
+
+    /// Lets the agent console show the operator's report.
+    pub fn set_report(&self, f: ReportFn) {
+        let _ = self.shared.report.set(f);
+    }
+
+    /// The report source, if any.
+    pub fn report(&self) -> Option<ReportFn> {
+        self.shared.report.get().cloned()
     }
 
     /// Live updates for the web app (JSON strings).

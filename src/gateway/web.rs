@@ -72,6 +72,7 @@ pub fn router(gw: Gateway) -> Router {
         .route("/api/conversations/{id}/reply", post(agent_reply))
         .route("/api/conversations/{id}/release", post(release))
         .route("/api/events", get(events))
+        .route("/api/report", get(report))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(gw)
@@ -190,6 +191,42 @@ async fn agent_reply(
     Json(a): Json<AgentIn>,
 ) -> Response {
     created(gw.agent_message(&id, &a.agent, a.text.as_deref().unwrap_or("")))
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    #[serde(default)]
+    hours: Option<i64>,
+}
+
+async fn report(
+    State(gw): State<Gateway>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    let hours = q.hours.unwrap_or(24);
+    if !(1..=24 * 366).contains(&hours) {
+        return GatewayError::Invalid("hours must be 1 to 8784".into()).into_response();
+    }
+    let Some(f) = gw.report() else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "no report here: it needs the bot's state store"})),
+        )
+            .into_response();
+    };
+    match tokio::task::spawn_blocking(move || f(hours)).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": e })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
 }
 
 async fn events(
