@@ -70,5 +70,5 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     );
     eprintln!("{text}");
     assert!(out.status.success(), "browser test failed:\n{text}");
-    assert!(text.contains("6 passed, 0 failed"), "{text}");
+    assert!(text.contains("7 passed, 0 failed"), "{text}");
 }

@@ -163,3 +163,14 @@ fn dialogue_repeated_question_escalates() {
         ("什么时候发货", &["ship_time"], "escalate"),
     ]);
 }
+
+/// "那算了" opens like a follow-up, but a buyer giving up after bargaining is
+/// closing the topic: it used to inherit bargain and escalate as the third ask.
+#[test]
+fn dialogue_giving_up_is_not_another_ask() {
+    replay(&[
+        ("这个能便宜点吗", &["bargain"], "reply"),
+        ("再便宜点嘛", &["bargain"], "reply"),
+        ("那算了 我再看看", &["closing"], "reply"),
+    ]);
+}

@@ -53,6 +53,20 @@
     if (s < 3600) return `${Math.floor(s / 60)}分钟前`;
     return clock(ms);
   }
+  // A date and time, short: "今天 14:03" / "11月20日 14:03".
+  function stamp(ms) {
+    const d = new Date(ms);
+    const hm = d.toLocaleTimeString('zh-CN', { hour: '2-digit', minute: '2-digit', hour12: false });
+    if (d.toDateString() === new Date().toDateString()) return `今天 ${hm}`;
+    return `${d.getMonth() + 1}月${d.getDate()}日 ${hm}`;
+  }
+  // Relative within the hour, else a short date and time.
+  const when = (ms) => (Date.now() - ms < 3_600_000 ? ago(ms) : stamp(ms));
+  const fullTime = (ms) => new Date(ms).toLocaleString('zh-CN', { hour12: false });
+  const whenNode = (ms, testid) => el('time', {
+    class: 'when', datetime: new Date(ms).toISOString(), title: fullTime(ms),
+    dataset: testid ? { when: String(ms), testid } : { when: String(ms) }, text: when(ms),
+  });
 
   const STATUS_TEXT = { bot: '机器人接待 Bot', escalated: '待接管 Escalated', taken: '人工接待 Taken' };
   const PRIORITY_TEXT = { high: '高 High', normal: '普通 Normal' };
@@ -60,7 +74,7 @@
   const ROLE_LABEL = { bot: '店小二 (机器人)', system: '系统 System' };
 
   const state = {
-    agent: '', conversations: [], selected: null, conv: null,
+    view: 'chats', agent: '', conversations: [], selected: null, conv: null,
     listBusy: false, listAgain: false, convBusy: false, convAgain: false,
   };
 
@@ -160,8 +174,46 @@
     }
   }
 
+  // ---- view: chats or report ----
+  const REPORT_HASH = 'report';
+  function setView(view) {
+    const report = view === 'report';
+    state.view = report ? 'report' : 'chats';
+    $('.console').dataset.view = state.view;
+    for (const [id, on] of [['tab-chats', !report], ['tab-report', report]]) {
+      const tab = tid(id);
+      tab.setAttribute('aria-selected', String(on));
+      tab.tabIndex = on ? 0 : -1;
+    }
+    tid('detail').hidden = report;
+    tid('report').hidden = !report;
+  }
+
+  function showChats() {
+    setView('chats');
+    const hash = state.selected ? `#${encodeURIComponent(state.selected)}` : location.pathname + location.search;
+    history.replaceState(null, '', hash);
+    renderDetail();
+  }
+
+  function showReport() {
+    const was = state.view;
+    setView('report');
+    if (location.hash !== `#${REPORT_HASH}`) history.replaceState(null, '', `#${REPORT_HASH}`);
+    if (was !== 'report' || !report.data) refreshReport();
+  }
+
+  tid('tab-chats').addEventListener('click', showChats);
+  tid('tab-report').addEventListener('click', showReport);
+  $('.tabs').addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    e.preventDefault();
+    if (state.view === 'report') { showChats(); tid('tab-chats').focus(); } else { showReport(); tid('tab-report').focus(); }
+  });
+
   // ---- selected conversation ----
   function select(id) {
+    setView('chats');
     if (state.selected !== id) {
       state.selected = id;
       state.conv = null;
@@ -320,12 +372,177 @@
     }
   });
 
+  // ---- report: what the bot could not answer, grouped ----
+  const REPORT_RANGES = [1, 24, 168];
+  const REASON_TEXT = {
+    unclassified: '未识别', low_confidence: '把握不足', repeated_bargain: '反复砍价',
+    repeated_question: '重复提问', unknown: '未知',
+  };
+  const savedHours = Number(localStorage.getItem('xiaoer.reportHours'));
+  const report = {
+    hours: REPORT_RANGES.includes(savedHours) ? savedHours : 24,
+    data: null, seq: 0, last: 0, timer: null,
+  };
+  const count = (n) => (Number.isFinite(Number(n)) ? Number(n).toLocaleString('zh-CN') : '—');
+
+  function reasonLabel(reason, n) {
+    const label = REASON_TEXT[reason];
+    return el('span', { class: 'reason-label' },
+      el('code', { class: 'reason', text: reason }),
+      label ? el('span', { class: 'muted', text: ` ${label}` }) : null,
+      n === undefined ? null : el('span', { class: 'chip-count', text: ` ×${count(n)}` }));
+  }
+
+  function renderRange() {
+    for (const button of document.querySelectorAll('[data-testid="report-range"]')) {
+      button.setAttribute('aria-pressed', String(Number(button.dataset.hours) === report.hours));
+    }
+  }
+
+  function exampleNode(ex) {
+    const conv = String(ex.conversation || '');
+    const link = conv ? el('a', {
+      class: 'link ex-conv', href: `#${encodeURIComponent(conv)}`, title: `打开会话 Open ${conv}`,
+      dataset: { testid: 'example-link', conversation: conv }, text: conv,
+    }) : null;
+    return el('li', { class: 'example', dataset: { testid: 'cluster-example', conversation: conv } },
+      el('span', { class: 'ex-text', title: String(ex.text ?? ''), dataset: { testid: 'example-text' }, text: String(ex.text ?? '') }),
+      el('span', { class: 'ex-meta' }, link, Number.isFinite(ex.ts_ms) ? whenNode(ex.ts_ms) : null));
+  }
+
+  function clusterNode(c) {
+    const size = Number(c.size) || 0;
+    const examples = (Array.isArray(c.examples) ? c.examples : []).slice(0, 3);
+    const reasons = Array.isArray(c.reasons) ? c.reasons : [];
+    const suggest = typeof c.suggest === 'string' && c.suggest ? c.suggest : null;
+    const more = size - examples.length;
+    return el('li', { class: 'cluster', dataset: { testid: 'report-cluster', size: String(size) } },
+      el('div', { class: 'cluster-head' },
+        el('span', { class: 'size-badge', title: `${size} 条消息 messages`, dataset: { testid: 'cluster-size' }, text: `${count(size)} 条` }),
+        el('span', { class: 'chips' }, ...reasons.map((r) => el('span', {
+          class: 'chip', dataset: { testid: 'cluster-reason', reason: String(r.reason) },
+        }, reasonLabel(String(r.reason), r.count)))),
+        Number.isFinite(c.latest_ms) ? el('span', { class: 'cluster-time' }, '最近 ', whenNode(c.latest_ms, 'cluster-latest')) : null),
+      el('p', { class: 'cluster-suggest-line' },
+        suggest ? '建议加入 Add to ' : '',
+        el('code', {
+          class: suggest ? 'file' : 'file file-none', dataset: { testid: 'cluster-suggest', suggest: suggest || '' },
+          text: suggest ? `intents/${suggest}.toml` : '无相近意图，可新建一个意图文件 · No close intent: add a new one',
+        })),
+      el('ul', { class: 'examples' }, ...examples.map(exampleNode)),
+      more > 0 ? el('p', { class: 'more', text: `还有 ${count(more)} 条类似消息 · ${count(more)} more like these` }) : null);
+  }
+
+  function renderReport() {
+    const node = tid('report');
+    const r = report.data;
+    if (!r) return;
+    node.dataset.hours = String(r.hours);
+    tid('report-loading').hidden = true;
+    $('.report-content', node).hidden = false;
+    const rate = typeof r.automation_rate === 'number' && Number.isFinite(r.automation_rate) ? r.automation_rate : null;
+    const automation = tid('report-automation');
+    automation.textContent = rate === null ? '—' : `${(rate * 100).toFixed(1)}%`;
+    automation.dataset.value = rate === null ? '' : String(rate);
+    tid('report-automation-bar').value = rate === null ? 0 : Math.min(1, Math.max(0, rate));
+    tid('report-decided').textContent = Number(r.decided) > 0
+      ? `共 ${count(r.decided)} 条买家消息 · of ${count(r.decided)} decided`
+      : '这段时间机器人没有判断过消息 · Nothing decided in this range';
+    for (const [id, value] of [['report-replied', r.replied], ['report-escalated', r.escalated]]) {
+      tid(id).textContent = count(value);
+      tid(id).dataset.value = String(Number(value) || 0);
+    }
+    const from = Number(r.from_ms), to = Number(r.to_ms);
+    tid('report-period').textContent = Number.isFinite(from) && Number.isFinite(to) && from && to
+      ? `${stamp(from)} – ${stamp(to)}` : '\u00a0';
+
+    const reasons = Array.isArray(r.reasons) ? r.reasons : [];
+    const total = reasons.reduce((sum, x) => sum + (Number(x.count) || 0), 0);
+    $('tbody', tid('report-reasons')).replaceChildren(...reasons.map((x) => {
+      const n = Number(x.count) || 0;
+      return el('tr', { dataset: { testid: 'report-reason', reason: String(x.reason) } },
+        el('td', {}, reasonLabel(String(x.reason))),
+        el('td', { class: 'num', dataset: { testid: 'reason-count' }, text: count(n) }),
+        el('td', { class: 'share-col' }, el('progress', { class: 'share', max: String(total || 1), value: String(n), title: total ? `${Math.round((n / total) * 100)}%` : '' })));
+    }));
+    tid('report-reasons').hidden = !reasons.length;
+    tid('reasons-empty').hidden = reasons.length > 0;
+
+    const clusters = Array.isArray(r.clusters) ? r.clusters : [];
+    tid('report-clusters').replaceChildren(...clusters.map(clusterNode));
+    tid('report-empty').hidden = clusters.length > 0;
+    tid('report-updated').textContent = `更新于 Updated ${clock(r.loaded_ms)}`;
+  }
+
+  // Loads the report for the chosen range; an answer to an older request is dropped.
+  async function refreshReport() {
+    const node = tid('report');
+    const mine = ++report.seq;
+    const hours = report.hours;
+    report.last = Date.now();
+    if (!report.data || report.data.hours !== hours) node.dataset.state = 'loading';
+    node.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', `/api/report?hours=${hours}`);
+      if (mine !== report.seq) return;
+      if (!data || typeof data !== 'object') throw new Error('empty answer');
+      report.data = { ...data, hours, loaded_ms: Date.now() };
+      tid('report-error').hidden = true;
+      renderReport();
+      node.dataset.state = 'ready';
+    } catch (err) {
+      if (mine !== report.seq) return;
+      const box = tid('report-error');
+      box.textContent = `无法加载报告 Could not load the report: ${err.message}`;
+      box.hidden = false;
+      tid('report-loading').hidden = true;
+      node.dataset.state = 'error';
+    } finally {
+      if (mine === report.seq) node.removeAttribute('aria-busy');
+    }
+  }
+
+  // For live events: at most one refresh every 2 s while the report is shown.
+  function refreshReportSoon() {
+    if (state.view !== 'report' || report.timer) return;
+    const wait = Math.max(0, report.last + 2000 - Date.now());
+    report.timer = setTimeout(() => {
+      report.timer = null;
+      if (state.view === 'report') refreshReport();
+    }, wait);
+  }
+
+  for (const button of document.querySelectorAll('[data-testid="report-range"]')) {
+    button.addEventListener('click', () => {
+      const hours = Number(button.dataset.hours);
+      if (!REPORT_RANGES.includes(hours)) return;
+      report.hours = hours;
+      localStorage.setItem('xiaoer.reportHours', String(hours));
+      renderRange();
+      refreshReport();
+    });
+  }
+  tid('report-refresh').addEventListener('click', () => refreshReport());
+  renderRange();
+
+  function fromLocationHash() {
+    try { return decodeURIComponent(location.hash.slice(1)); } catch { return ''; }
+  }
+  // Example links are plain #conversation links; Back returns to the report.
+  window.addEventListener('hashchange', () => {
+    const target = fromLocationHash();
+    if (target === REPORT_HASH) showReport();
+    else if (target) select(target);
+    else if (state.view === 'report') showChats();
+  });
+
   // ---- live updates ----
   setInterval(() => {
     for (const node of document.querySelectorAll('[data-since]')) {
       node.textContent = `等待 ${duration(Date.now() - Number(node.dataset.since))}`;
     }
     for (const node of document.querySelectorAll('[data-ago]')) node.textContent = ago(Number(node.dataset.ago));
+    for (const node of document.querySelectorAll('[data-when]')) node.textContent = when(Number(node.dataset.when));
   }, 1000);
 
   const source = new EventSource('/api/events');
@@ -333,6 +550,7 @@
     showError('');
     refreshList();
     refreshConv();
+    refreshReportSoon();
   });
   source.addEventListener('error', () => {
     if (source.readyState !== EventSource.OPEN) showError('与服务器的连接中断，正在重连… · Reconnecting to the server…');
@@ -342,6 +560,7 @@
     try { ev = JSON.parse(e.data); } catch { return; }
     refreshList();
     if (ev.conversation && ev.conversation === state.selected) refreshConv();
+    refreshReportSoon();
   });
 
   api('GET', '/api/shop').then((shop) => {
@@ -351,9 +570,8 @@
     }
   }, () => { /* the name is cosmetic */ });
 
-  let fromHash = '';
-  try { fromHash = decodeURIComponent(location.hash.slice(1)); } catch { fromHash = ''; }
+  const fromHash = fromLocationHash();
   refreshList();
-  if (fromHash) select(fromHash);
+  if (fromHash === REPORT_HASH) { renderDetail(); showReport(); } else if (fromHash) select(fromHash);
   else renderDetail();
 })();

@@ -207,9 +207,7 @@ impl Engine {
             .collect();
         if is_follow_up(&c.normalized)
             && !last_real.is_empty()
-            && (intents.is_empty()
-                || confidence < threshold
-                || intents.iter().all(|&i| self.nlu.intents[i].yields))
+            && (intents.is_empty() || confidence < threshold)
         {
             intents = last_real.clone();
             confidence = confidence.max(threshold);

@@ -205,6 +205,48 @@ async function main() {
   await agent.screenshot({ path: path.join(shotDir, 'agent.png') });
   pass(`6 screenshots in ${shotDir}/ (buyer.png, agent.png, agent-taken.png)`);
 
+  // 7. The report: automation rate, reasons, clusters of what was escalated, links back to chats.
+  step = '7 report';
+  await agent.getByTestId('tab-report').click({ timeout: T });
+  const report = agent.getByTestId('report');
+  await waitVisible(report, 'the report panel after clicking tab-report');
+  if (await agent.getByTestId('detail').isVisible()) fail('the conversation detail is still shown next to the report');
+  await agent.locator('[data-testid="report-range"][data-hours="24"]').click({ timeout: T });
+  await waitVisible(agent.locator('[data-testid="report"][data-state="ready"][data-hours="24"]'), 'the 24 h report to load');
+  if (await agent.getByTestId('report-error').isVisible()) {
+    fail(`the report shows an error: ${await agent.getByTestId('report-error').textContent()}`);
+  }
+  const automation = (await agent.getByTestId('report-automation').textContent())?.trim() || '';
+  if (!/^\d{1,3}(\.\d)?%$/.test(automation)) fail(`the automation rate is ${JSON.stringify(automation)}, not a percentage`);
+  const number = async (id) => Number(((await agent.getByTestId(id).textContent()) || '').replace(/[^\d]/g, ''));
+  const replied = await number('report-replied');
+  const escalated = await number('report-escalated');
+  if (!(escalated >= 2)) fail(`the report counts ${escalated} escalations, expected at least 2 (the <script> text and the complaint)`);
+  await waitVisible(agent.locator('[data-testid="report-reason"][data-reason="complaint"]'), 'a reason row "complaint"');
+  const clusterNodes = agent.getByTestId('report-cluster');
+  const exampleWith = (text) => agent.getByTestId('cluster-example').filter({ has: agent.getByText(text, { exact: true }) });
+  const complaintCluster = clusterNodes.filter({ has: exampleWith(COMPLAINT) }).first();
+  const complaintExample = complaintCluster.getByTestId('cluster-example').filter({ has: agent.getByText(COMPLAINT, { exact: true }) }).first();
+  await waitVisible(complaintExample, `a cluster example "${COMPLAINT}"`);
+  await waitVisible(clusterNodes.getByTestId('cluster-example').getByText(XSS_SCRIPT, { exact: true }), `${XSS_SCRIPT} literally in a cluster example`);
+  const clusters = await clusterNodes.count();
+  const suggest = (await complaintCluster.getByTestId('cluster-suggest').textContent({ timeout: T }))?.trim();
+  await agent.waitForTimeout(300);
+  await noXss(agent, 'report');
+  const injected = await report.locator('script, img').count();
+  if (injected) fail(`report: ${injected} <script>/<img> element(s) made from chat text`);
+  await agent.screenshot({ path: path.join(shotDir, 'report.png') });
+
+  // The example's conversation link opens that chat in the console.
+  const link = complaintExample.getByTestId('example-link');
+  const href = await link.getAttribute('href', { timeout: T });
+  if (href !== `#${conv2}`) fail(`the complaint example links to ${JSON.stringify(href)}, expected "#${conv2}"`);
+  await link.click({ timeout: T });
+  await waitVisible(agent.locator('[data-testid="tab-chats"][aria-selected="true"]'), 'the chats tab after clicking an example link');
+  await waitVisible(agent.locator(`${sel.queueItem(conv2)}.selected`), `${conv2} selected after clicking its example link`);
+  await waitVisible(history.locator(sel.msg('buyer')).getByText(COMPLAINT, { exact: true }), 'the complaint in the history opened from the report');
+  pass(`7 report: automation ${automation}, replied ${replied}, escalated ${escalated}, ${clusters} cluster(s), complaint → ${suggest}; markup literal; link opens ${conv2} (report.png)`);
+
   await browser.close();
   console.log(`${passed} passed, 0 failed`);
 }
