@@ -174,3 +174,69 @@ fn dialogue_giving_up_is_not_another_ask() {
         ("那算了 我再看看", &["closing"], "reply"),
     ]);
 }
+
+/// The follow-ups issue 5 names, each after the question it continues, and a
+/// bare acknowledgement after an answer gets a closing line, not a repeat.
+#[test]
+fn dialogue_short_follow_ups() {
+    replay(&[
+        ("这件白色的有货吗", &["stock"], "reply"),
+        ("那黑色呢", &["stock"], "reply"),
+    ]);
+    replay(&[
+        ("我160斤穿什么码", &["size_advice"], "reply"),
+        ("我175呢", &["size_advice"], "reply"),
+    ]);
+    replay(&[
+        (
+            "How long does shipping to Chile take?",
+            &["delivery_time"],
+            "reply",
+        ),
+        ("and to Brazil?", &["delivery_time"], "reply"),
+    ]);
+    replay(&[
+        ("发什么快递", &["courier"], "reply"),
+        ("那顺丰呢", &["courier"], "reply"),
+    ]);
+}
+
+#[test]
+fn a_bare_ok_after_an_answer_is_closed_warmly() {
+    let e = engine();
+    for ack in ["好的", "嗯", "ok"] {
+        let mut conv = Conversation::default();
+        let first = e.decide(&mut conv, "几天能发货", false);
+        let d = e.decide(&mut conv, ack, false);
+        assert_eq!(d.intents, ["closing"], "{ack}");
+        assert_eq!(d.action.as_str(), "reply");
+        assert_ne!(d.reply, first.reply, "{ack}");
+        assert!(d.reply.chars().count() > 4, "{ack}: {}", d.reply);
+    }
+}
+
+/// A conversation never hears the same sentence twice from the bot while
+/// variants last: the bargaining ladder and repeated topics rotate lines.
+#[test]
+fn no_sentence_twice_in_a_conversation() {
+    let e = engine();
+    let mut conv = Conversation::default();
+    let mut seen = std::collections::HashSet::new();
+    for text in [
+        "能便宜点吗",
+        "包邮吗",
+        "再便宜点嘛",
+        "发什么快递",
+        "那顺丰呢",
+        "几天到",
+        "有赠品吗",
+        "好的谢谢",
+    ] {
+        let d = e.decide(&mut conv, text, false);
+        assert!(
+            seen.insert(d.reply.clone()),
+            "{text}: said twice: {}",
+            d.reply
+        );
+    }
+}
