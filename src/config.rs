@@ -32,6 +32,28 @@ pub struct Config {
     pub demo: DemoConfig,
     /// Typing delays.
     pub timing: TimingConfig,
+    /// Logs.
+    pub log: LogConfig,
+    /// Metrics and health endpoints.
+    pub metrics: MetricsConfig,
+}
+
+/// Logs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// Characters of a buyer's message allowed in logs.
+    pub message_chars: usize,
+}
+
+/// Metrics and health endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address, or "" for off.
+    pub listen: String,
 }
 
 /// Typing delays before an answer.
@@ -229,6 +251,12 @@ impl Config {
             return Err(Error::Config(format!(
                 "nlu.neighbours = {} must be 1 to 100",
                 n.neighbours
+            )));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(Error::Config(format!(
+                "log.format = {:?} must be \"text\" or \"json\"",
+                self.log.format
             )));
         }
         if !matches!(self.store.synchronous.as_str(), "normal" | "full") {

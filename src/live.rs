@@ -142,7 +142,7 @@ pub async fn start_gateway(
     if let Some(listen) = web_listen {
         let l = bind(listen).await?;
         web_addr = l.local_addr().ok();
-        let app = web::router(gateway.clone());
+        let app = web::router(gateway.clone()).merge(crate::metrics::routes());
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(l, app).await {
                 tracing::error!(error = %e, "web app stopped");

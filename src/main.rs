@@ -239,17 +239,21 @@ impl FilesArgs {
             what,
             move || me.load().map_err(|e| format!("{e:#}")),
             move |e| bot.set_engine(e),
-            |outcome| {
-                match outcome {
-                xiaoer::watch::Reloaded::Ok { intents, took } => tracing::info!(
-                    intents,
-                    took_ms = took.as_millis() as u64,
-                    "reloaded the intent, reply and configuration files"
-                ),
-                xiaoer::watch::Reloaded::Invalid(problems) => tracing::error!(
-                    "the changed files are invalid; the previous version stays in force:\n{problems}"
-                ),
-            }
+            |outcome| match outcome {
+                xiaoer::watch::Reloaded::Ok { intents, took } => {
+                    metrics::counter!(xiaoer::metrics::RELOADS, "result" => "ok").increment(1);
+                    tracing::info!(
+                        intents,
+                        took_ms = took.as_millis() as u64,
+                        "reloaded the intent, reply and configuration files"
+                    )
+                }
+                xiaoer::watch::Reloaded::Invalid(problems) => {
+                    metrics::counter!(xiaoer::metrics::RELOADS, "result" => "invalid").increment(1);
+                    tracing::error!(
+                        "the changed files are invalid; the previous version stays in force:\n{problems}"
+                    )
+                }
             },
         );
         match r {
@@ -343,11 +347,12 @@ fn run(cli: Cli) -> Result<i32> {
                     .clone()
                     .unwrap_or_else(|| engine.config.channel.token.clone()),
                 shops: engine.config.channel.shops.clone(),
+                log_chars: engine.config.log.message_chars,
             };
             let state = state
                 .clone()
                 .unwrap_or_else(|| engine.config.store.path.clone());
-            runtime()?.block_on(run_bot(engine, client, state, files_args(&cli)))
+            runtime(&engine.config)?.block_on(run_bot(engine, client, state, files_args(&cli)))
         }
         Command::Demo {
             listen,
@@ -363,7 +368,7 @@ fn run(cli: Cli) -> Result<i32> {
             let state = state.clone().or_else(|| {
                 Some(PathBuf::from(&engine.config.demo.state)).filter(|p| !p.as_os_str().is_empty())
             });
-            runtime()?.block_on(run_demo(engine, listen, state, files_args(&cli)))
+            runtime(&engine.config)?.block_on(run_demo(engine, listen, state, files_args(&cli)))
         }
         Command::Check => {
             let engine = load(&cli)?;
@@ -381,8 +386,9 @@ fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    init_logs();
+fn runtime(config: &Config) -> Result<tokio::runtime::Runtime> {
+    init_logs(config.log.format == "json");
+    xiaoer::metrics::install();
     xiaoer::live::install_tls();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -391,13 +397,31 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Logs to stderr; XIAOER_LOG sets the filter (e.g. `debug`, `xiaoer=trace`).
-fn init_logs() {
+/// `json`: one JSON object per line, for log collectors.
+fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("XIAOER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+/// Serves /metrics, /healthz and /readyz when `metrics.listen` is set.
+async fn serve_metrics(config: &Config) -> Result<()> {
+    let listen = config.metrics.listen.trim();
+    if listen.is_empty() {
+        return Ok(());
+    }
+    let addr = xiaoer::metrics::serve(listen)
+        .await
+        .with_context(|| format!("metrics.listen = {listen:?}: cannot listen there"))?;
+    tracing::info!(%addr, "metrics on http://{addr}/metrics (also /healthz, /readyz)");
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -430,6 +454,7 @@ async fn run_bot(
     files: FilesArgs,
 ) -> Result<i32> {
     let url = client.url.clone();
+    serve_metrics(&engine.config).await?;
     let engine = Arc::new(engine);
     let bot = xiaoer::live::start_bot(engine.clone(), &state, client)
         .with_context(|| format!("starting the bot for {url}"))?;
@@ -459,6 +484,7 @@ async fn run_demo(
         .parse::<std::net::SocketAddr>()
         .map(|a| a.ip().is_loopback())
         .unwrap_or(listen.starts_with("localhost:"));
+    serve_metrics(&engine.config).await?;
     let gw = xiaoer::live::start_gateway(gw_config, "127.0.0.1:0", Some(&listen))
         .await
         .context("starting the demo gateway")?;
@@ -473,6 +499,7 @@ async fn run_demo(
         url: gw.bot_url(),
         token,
         shops: vec!["demo".into()],
+        log_chars: engine.config.log.message_chars,
     };
     let engine = Arc::new(engine);
     let bot =

@@ -690,3 +690,99 @@ async fn edited_files_take_effect_and_broken_ones_do_not() {
     assert_eq!((s.double_answers, s.unacked), (0, 0), "{s:?}");
     assert_eq!(s.acked, k + 2);
 }
+
+/// A plain HTTP GET over loopback: (status, body).
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// /healthz, /readyz (ready only while connected) and Prometheus metrics;
+/// JSON logs that never show the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_health_and_json_logs() {
+    let dir = crate::scratch("live-metrics");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let metrics = free_port();
+    let mut bot = BotProc::start_with(
+        &g.bot_url(),
+        TOKEN,
+        &dir.join("s.db"),
+        dir.join("bot.log"),
+        &[
+            ("XIAOER_TIMING__ENABLED", "false"),
+            ("XIAOER_METRICS__LISTEN", &metrics),
+            ("XIAOER_LOG__FORMAT", "json"),
+        ],
+    );
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while http_get_ok(&metrics).await.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(http_get(&metrics, "/healthz").await.0, 200);
+    assert_eq!(http_get(&metrics, "/readyz").await.0, 200);
+    gw.buyer_message("c-1", "b", "", "几天能发货", None)
+        .unwrap();
+    gw.buyer_message("c-2", "b", "", "我要投诉", None).unwrap();
+    assert!(until(Duration::from_secs(5), || gw.stats().acked == 2).await);
+    let (status, body) = http_get(&metrics, "/metrics").await;
+    assert_eq!(status, 200);
+    for want in [
+        "xiaoer_messages_total{role=\"buyer\"} 2",
+        "xiaoer_replies_total{intent=\"ship_time\"} 1",
+        "xiaoer_escalations_total{",
+        "xiaoer_connected 1",
+        "xiaoer_decide_seconds_bucket",
+        "xiaoer_message_seconds_count 2",
+    ] {
+        assert!(body.contains(want), "metrics lack {want:?}:\n{body}");
+    }
+    // The gateway goes away: not ready any more.
+    g.stop();
+    gw.drop_bot();
+    let mut not_ready = false;
+    for _ in 0..100 {
+        if http_get(&metrics, "/readyz").await.0 == 503 {
+            not_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(not_ready, "still ready without a gateway");
+    assert_eq!(bot.terminate(), Some(0));
+    let log = bot.log();
+    assert!(!log.contains(TOKEN), "the token is in the log");
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+}
+
+async fn http_get_ok(addr: &str) -> Option<()> {
+    TcpStream::connect(addr).await.ok().map(|_| ())
+}

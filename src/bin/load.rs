@@ -170,6 +170,7 @@ async fn run(args: Args) -> i32 {
                     url: g.bot_url(),
                     token: token.clone(),
                     shops: vec!["load".into()],
+                    log_chars: 0,
                 },
             )
             .expect("bot starts"),

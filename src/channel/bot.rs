@@ -11,6 +11,7 @@ use crate::channel::frame::{FromBot, Message, Role};
 use crate::dialogue::{Conversation, Snapshot};
 use crate::engine::Engine;
 use crate::files::Action;
+use crate::metrics as m;
 use crate::store::{Op, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -98,8 +99,11 @@ impl Bot {
     }
 
     fn add_waiting(&self, n: i64) {
-        self.waiting
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        let now = self
+            .waiting
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed)
+            + n;
+        metrics::gauge!(m::WAITING).set(now as f64);
     }
 
     /// The engine in force.
@@ -353,8 +357,11 @@ fn summary(engine: &Engine, reason: &str, text: &str) -> String {
 }
 
 async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
+    let arrived = std::time::Instant::now();
+    metrics::counter!(m::MESSAGES, "role" => m.from.role.as_str()).increment(1);
     let ack = FromBot::Ack { id: m.id.clone() };
     if live.handled.contains(&m.id) {
+        metrics::counter!(m::REDELIVERED).increment(1);
         tracing::debug!(id = %m.id, conversation = %live.id, "redelivered message: acknowledged again, not answered");
         bot.send(&ack);
         return;
@@ -391,7 +398,9 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         ops.push(silent("empty"));
     } else {
         let title = m.item.as_ref().and_then(|i| i.title.as_deref());
+        let started = std::time::Instant::now();
         let d = engine.decide_about(&mut live.dialogue, &m.text, title, false);
+        metrics::histogram!(m::DECIDE_SECONDS).record(started.elapsed().as_secs_f64());
         let reason = d.reason.as_ref().map(|r| r.as_str().to_string());
         ops.push(Op::Decision {
             message_id: m.id.clone(),
@@ -467,10 +476,29 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
                 bot.add_waiting(1);
             }
             for f in &frames {
+                match f {
+                    FromBot::Reply { intents, .. } => metrics::counter!(
+                        m::REPLIES,
+                        "intent" => intents.first().cloned().unwrap_or_default()
+                    )
+                    .increment(1),
+                    FromBot::Escalate {
+                        reason, priority, ..
+                    } => metrics::counter!(
+                        m::ESCALATIONS,
+                        "reason" => reason.clone(),
+                        "priority" => priority.clone()
+                    )
+                    .increment(1),
+                    _ => {}
+                }
                 bot.send(f);
             }
+            metrics::histogram!(m::HANDLE_SECONDS)
+                .record(arrived.elapsed().saturating_sub(delay).as_secs_f64());
         }
         Err(e) => {
+            metrics::counter!(m::STORE_ERRORS).increment(1);
             // Not stored, so not acknowledged: the gateway redelivers it later.
             tracing::error!(id = %m.id, conversation = %live.id, error = %e, "message not stored; left unacknowledged");
             (live.status, live.agent, live.dialogue) = before;

@@ -40,6 +40,8 @@ pub struct ClientConfig {
     pub token: String,
     /// Shops named in `hello`.
     pub shops: Vec<String>,
+    /// Characters of a frame (which may hold a buyer's words) allowed in logs.
+    pub log_chars: usize,
 }
 
 /// Errors that stop the client before it starts.
@@ -142,9 +144,12 @@ impl Client {
             match connected {
                 Ok(ws) => {
                     tracing::info!(url = %self.config.url, "connected to the gateway");
-                    match self.serve(ws, &mut shutdown, &mut attempt).await {
+                    let end = self.serve(ws, &mut shutdown, &mut attempt).await;
+                    crate::metrics::set_connected(false);
+                    match end {
                         End::Shutdown => return,
                         End::Dropped(why) => {
+                            metrics::counter!(crate::metrics::RECONNECTS).increment(1);
                             tracing::warn!(reason = %why, "connection to the gateway lost; reconnecting")
                         }
                     }
@@ -253,6 +258,7 @@ impl Client {
                             if self.on_text(t.as_str()) && !welcomed {
                                 welcomed = true;
                                 *attempt = 0;
+                                crate::metrics::set_connected(true);
                                 tracing::debug!(after_ms = started.elapsed().as_millis() as u64, "welcomed");
                                 if let Some(p) = self.pending.take() {
                                     if let Err(e) = sink.send(WsMessage::text(p.clone())).await {
@@ -263,6 +269,7 @@ impl Client {
                             }
                         }
                         Some(Ok(WsMessage::Binary(b))) => {
+                            metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "binary").increment(1);
                             tracing::warn!(bytes = b.len(), "binary frame dropped: the protocol uses text frames");
                         }
                         Some(Ok(WsMessage::Close(c))) => {
@@ -296,6 +303,7 @@ impl Client {
     /// Handles one text frame; true when it shows the gateway accepted us.
     fn on_text(&mut self, text: &str) -> bool {
         if text.len() > MAX_FRAME_BYTES {
+            metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "too_large").increment(1);
             tracing::warn!(bytes = text.len(), "frame over 64 KiB dropped");
             return false;
         }
@@ -329,12 +337,16 @@ impl Client {
                 true
             }
             Ok(Parsed::Unknown(kind)) => {
+                metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "unknown_type").increment(1);
+                let kind: String = kind.chars().take(40).collect();
                 tracing::info!(kind = %kind, "frame of unknown type ignored");
                 false
             }
             Err(e) => {
-                let head: String = text.chars().take(80).collect();
-                tracing::warn!(error = %e, frame = %head, "bad frame ignored");
+                metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "invalid").increment(1);
+                // The frame may carry a buyer's words: only as much as allowed.
+                let head: String = text.chars().take(self.config.log_chars).collect();
+                tracing::warn!(error = %e, bytes = text.len(), frame = %head, "bad frame ignored");
                 false
             }
         }
