@@ -36,6 +36,19 @@ pub struct Config {
     pub log: LogConfig,
     /// Metrics and health endpoints.
     pub metrics: MetricsConfig,
+    /// The agent console's logins.
+    pub console: ConsoleConfig,
+}
+
+/// The agent console's logins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Login lifetime in minutes.
+    pub session_minutes: u64,
+    /// Agent id → password hash.
+    #[serde(default)]
+    pub agents: BTreeMap<String, String>,
 }
 
 /// Logs.
@@ -252,6 +265,13 @@ impl Config {
                 "nlu.neighbours = {} must be 1 to 100",
                 n.neighbours
             )));
+        }
+        for (id, hash) in &self.console.agents {
+            if !crate::gateway::auth::is_hash(hash) {
+                return Err(Error::Config(format!(
+                    "console.agents.{id} is not a password hash: make one with `xiaoer hash-password` and paste it"
+                )));
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(Error::Config(format!(

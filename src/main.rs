@@ -120,6 +120,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Hash an agent's password for [console.agents] in xiaoer.toml (reads the
+    /// password from stdin: `echo -n 'secret' | xiaoer hash-password`).
+    HashPassword,
     /// Chat with the bot as a buyer in this terminal, no network (one line per
     /// message; an empty line or Ctrl-D ends).
     Chat,
@@ -333,6 +336,19 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::HashPassword => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            let password = line.trim_end_matches(['\n', '\r']);
+            if password.is_empty() {
+                bail!("give the password on stdin: echo -n 'secret' | xiaoer hash-password");
+            }
+            out!("{}", xiaoer::gateway::auth::hash_password(password));
+            Ok(0)
+        }
         Command::Chat => {
             let engine = load(&cli)?;
             chat(&engine)
@@ -485,6 +501,12 @@ async fn run_demo(
         .map(|a| a.ip().is_loopback())
         .unwrap_or(listen.starts_with("localhost:"));
     serve_metrics(&engine.config).await?;
+    let agents = engine.config.console.agents.clone();
+    let session =
+        std::time::Duration::from_secs(engine.config.console.session_minutes.saturating_mul(60));
+    if !ip_loopback && agents.is_empty() {
+        bail!("{listen} is reachable from other machines, and the agent console would be open to anyone: list agents under [console.agents] in xiaoer.toml (hashes from `xiaoer hash-password`), or listen on 127.0.0.1");
+    }
     let gw = xiaoer::live::start_gateway(gw_config, "127.0.0.1:0", Some(&listen))
         .await
         .context("starting the demo gateway")?;
@@ -515,6 +537,13 @@ async fn run_demo(
                 .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
         }));
     }
+    if !agents.is_empty() {
+        gw.gateway
+            .set_auth(Arc::new(xiaoer::gateway::auth::Auth::new(
+                agents.clone().into_iter().collect(),
+                session,
+            )));
+    }
     let web = gw.web_addr.map(|a| a.to_string()).unwrap_or(listen);
     out!("xiaoer demo is running.");
     out!("  buyer page:    http://{web}/");
@@ -524,8 +553,11 @@ async fn run_demo(
         state.display(),
         if temporary { " (removed at exit)" } else { "" }
     );
-    if !ip_loopback {
-        out!("  warning: the web app listens beyond this machine, and the agent console has no login yet");
+    if !agents.is_empty() {
+        out!(
+            "  agent console login required ({} agents configured)",
+            agents.len()
+        );
     }
     out!("Ctrl-C stops.");
     stop_signal().await;

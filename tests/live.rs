@@ -786,3 +786,232 @@ async fn metrics_health_and_json_logs() {
 async fn http_get_ok(addr: &str) -> Option<()> {
     TcpStream::connect(addr).await.ok().map(|_| ())
 }
+
+/// One HTTP/1.0 request: (status, head, body).
+async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+fn start_demo(args: &[&str], dir: &Path) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = crate::xiaoer(&[&["demo"], args].concat())
+        .env("XIAOER_LOG", "warn")
+        .env("XIAOER_TIMING__ENABLED", "false")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = String::new();
+    for l in lines.by_ref().map_while(Result::ok) {
+        if let Some(u) = l.trim().strip_prefix("buyer page:") {
+            addr = u
+                .trim()
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .replace("0.0.0.0", "127.0.0.1");
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+/// Beyond loopback the console needs configured agents; with them, the
+/// console and its API need a login, sessions expire, and actions are done
+/// as the logged-in agent whatever the request claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_requires_a_login_beyond_loopback() {
+    let dir = crate::scratch("live-auth");
+    let open = crate::xiaoer(&[
+        "demo",
+        "--listen",
+        "0.0.0.0:0",
+        "--state",
+        dir.join("a.db").to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(open.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&open.stderr).contains("[console.agents]"));
+
+    let hash = xiaoer::gateway::auth::hash_password("s3cret");
+    let cfg = dir.join("x.toml");
+    std::fs::write(
+        &cfg,
+        format!("[console]\nsession_minutes = 480\n[console.agents]\na-1 = \"{hash}\"\n"),
+    )
+    .unwrap();
+    let (mut demo, addr) = start_demo(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:0",
+            "--state",
+            dir.join("b.db").to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert!(
+        !addr.is_empty(),
+        "demo did not start: {}",
+        std::fs::read_to_string(dir.join("demo.log")).unwrap_or_default()
+    );
+    assert_eq!(
+        http(&addr, "GET", "/api/conversations", "", "").await.0,
+        401
+    );
+    let (status, head, _) = http(&addr, "GET", "/agent", "", "").await;
+    assert!(status == 303 || status == 302 || status == 307, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("location: /login"),
+        "{head}"
+    );
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        "",
+        r#"{"agent":"a-1","password":"wrong"}"#,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, head, _) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        "",
+        r#"{"agent":"a-1","password":"s3cret"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .expect("a session cookie")
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = format!("Cookie: {}\r\n", cookie.split(';').next().unwrap());
+    assert_eq!(
+        http(&addr, "GET", "/api/conversations", &session, "")
+            .await
+            .0,
+        200
+    );
+    // The buyer side stays open; the agent acts as the session says.
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/api/conversations/c-1/messages",
+        "",
+        r#"{"buyer":{"id":"b-1"},"text":"我要投诉"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/api/conversations/c-1/takeover",
+            "",
+            r#"{"agent":"mallory"}"#
+        )
+        .await
+        .0,
+        401
+    );
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        "/api/conversations/c-1/takeover",
+        &session,
+        r#"{"agent":"mallory"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"agent\":\"a-1\""), "{body}");
+    let (status, _, _) = http(&addr, "POST", "/api/logout", &session, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        http(&addr, "GET", "/api/conversations", &session, "")
+            .await
+            .0,
+        401,
+        "logged out"
+    );
+    let _ = demo.kill();
+    let _ = demo.wait();
+
+    // Sessions expire.
+    std::fs::write(
+        &cfg,
+        format!("[console]\nsession_minutes = 0\n[console.agents]\na-1 = \"{hash}\"\n"),
+    )
+    .unwrap();
+    let (mut demo, addr) = start_demo(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--port",
+            "0",
+            "--state",
+            dir.join("c.db").to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let (_, head, _) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        "",
+        r#"{"agent":"a-1","password":"s3cret"}"#,
+    )
+    .await;
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("set-cookie: ")
+                .map(|c| c.to_string())
+        })
+        .unwrap();
+    let session = format!("Cookie: {}\r\n", cookie.split(';').next().unwrap());
+    assert_eq!(
+        http(&addr, "GET", "/api/conversations", &session, "")
+            .await
+            .0,
+        401,
+        "expired"
+    );
+    let _ = demo.kill();
+    let _ = demo.wait();
+}

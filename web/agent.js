@@ -31,6 +31,10 @@
     });
     let data = null;
     try { data = await res.json(); } catch { data = null; }
+    if (res.status === 401) {
+      // The console needs a login here (it listens beyond loopback).
+      location.href = '/login';
+    }
     if (!res.ok) {
       const err = new Error((data && data.error) || `HTTP ${res.status}`);
       err.status = res.status;

@@ -4,6 +4,7 @@
 //! and records what the bot decided beside each buyer message for the agent
 //! console ([`web`]).
 
+pub mod auth;
 pub mod web;
 
 use crate::channel::frame::{self, FromBot, Item, Message, Parsed, Role, Sender, ToBot};
@@ -235,6 +236,7 @@ pub type ReportFn = Arc<dyn Fn(i64) -> Result<serde_json::Value, String> + Send 
 
 struct Shared {
     report: std::sync::OnceLock<ReportFn>,
+    auth: std::sync::OnceLock<Arc<auth::Auth>>,
     config: GatewayConfig,
     state: Mutex<State>,
     events: broadcast::Sender<String>,
@@ -307,6 +309,7 @@ impl Gateway {
         Gateway {
             shared: Arc::new(Shared {
                 report: std::sync::OnceLock::new(),
+                auth: std::sync::OnceLock::new(),
                 config,
                 state: Mutex::new(State::default()),
                 events,
@@ -331,6 +334,16 @@ impl Gateway {
     /// The gateway's settings.
     pub fn config(&self) -> &GatewayConfig {
         &self.shared.config
+    }
+
+    /// Requires an agent login for the console and its API.
+    pub fn set_auth(&self, a: Arc<auth::Auth>) {
+        let _ = self.shared.auth.set(a);
+    }
+
+    /// The agents' logins, when required.
+    pub fn auth(&self) -> Option<Arc<auth::Auth>> {
+        self.shared.auth.get().cloned()
     }
 
     /// Lets the agent console show the operator's report.

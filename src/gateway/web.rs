@@ -6,7 +6,7 @@
 use super::{Gateway, GatewayError};
 use crate::channel::frame::Item;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,6 +34,14 @@ const BUYER_JS: Asset = Asset(
     "text/javascript; charset=utf-8",
     include_str!("../../web/buyer.js"),
 );
+const LOGIN_HTML: Asset = Asset(
+    "text/html; charset=utf-8",
+    include_str!("../../web/login.html"),
+);
+const LOGIN_JS: Asset = Asset(
+    "text/javascript; charset=utf-8",
+    include_str!("../../web/login.js"),
+);
 const AGENT_JS: Asset = Asset(
     "text/javascript; charset=utf-8",
     include_str!("../../web/agent.js"),
@@ -60,7 +68,11 @@ impl IntoResponse for GatewayError {
 pub fn router(gw: Gateway) -> Router {
     Router::new()
         .route("/", get(|| async { BUYER_HTML }))
-        .route("/agent", get(|| async { AGENT_HTML }))
+        .route("/agent", get(agent_page))
+        .route("/login", get(|| async { LOGIN_HTML }))
+        .route("/assets/login.js", get(|| async { LOGIN_JS }))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
         .route("/assets/app.css", get(|| async { APP_CSS }))
         .route("/assets/buyer.js", get(|| async { BUYER_JS }))
         .route("/assets/agent.js", get(|| async { AGENT_JS }))
@@ -76,6 +88,91 @@ pub fn router(gw: Gateway) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(gw)
+}
+
+/// Who is asking: `Ok(None)` when logins are off, the session's agent when
+/// on, or a 401 to send back.
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn agent_of(gw: &Gateway, headers: &HeaderMap) -> Result<Option<String>, Response> {
+    let Some(auth) = gw.auth() else {
+        return Ok(None);
+    };
+    let agent = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::auth::token_in)
+        .and_then(|t| auth.agent(t));
+    match agent {
+        Some(a) => Ok(Some(a)),
+        None => Err((
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "log in first: /login"})),
+        )
+            .into_response()),
+    }
+}
+
+async fn agent_page(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
+    match agent_of(&gw, &headers) {
+        Ok(_) => AGENT_HTML.into_response(),
+        Err(_) => axum::response::Redirect::to("/login").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginIn {
+    agent: String,
+    password: String,
+}
+
+async fn login(State(gw): State<Gateway>, Json(l): Json<LoginIn>) -> Response {
+    let Some(auth) = gw.auth() else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "logins are off: the console listens on loopback only"})),
+        )
+            .into_response();
+    };
+    match auth.login(&l.agent, &l.password) {
+        Some(token) => {
+            tracing::info!(agent = %l.agent, "agent logged in");
+            let cookie = format!(
+                "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+                super::auth::COOKIE,
+                auth.ttl().as_secs()
+            );
+            (
+                [(header::SET_COOKIE, cookie)],
+                Json(serde_json::json!({"agent": l.agent})),
+            )
+                .into_response()
+        }
+        None => {
+            tracing::warn!(agent = %l.agent.chars().take(64).collect::<String>(), "failed agent login");
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(serde_json::json!({"error": "wrong agent id or password"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn logout(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
+    if let (Some(auth), Some(t)) = (
+        gw.auth(),
+        headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::auth::token_in),
+    ) {
+        auth.logout(t);
+    }
+    let cookie = format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        super::auth::COOKIE
+    );
+    ([(header::SET_COOKIE, cookie)], Json(serde_json::json!({}))).into_response()
 }
 
 async fn secure_headers(mut r: Response) -> Response {
@@ -110,11 +207,15 @@ async fn shop(State(gw): State<Gateway>) -> impl IntoResponse {
     Json(serde_json::json!({"name": c.shop, "items": items}))
 }
 
-async fn list(State(gw): State<Gateway>) -> impl IntoResponse {
+async fn list(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
+    if let Err(r) = agent_of(&gw, &headers) {
+        return r;
+    }
     Json(serde_json::json!({
         "bot_connected": gw.bot_connected(),
         "conversations": gw.conversations(),
     }))
+    .into_response()
 }
 
 async fn detail(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
@@ -169,28 +270,55 @@ async fn buyer_message(
     created(gw.buyer_message(&id, &m.buyer.id, &name, &m.text, m.item))
 }
 
+/// The acting agent: the session's when logins are on (the body cannot
+/// claim another), else the body's. Every action is logged with it.
+#[allow(clippy::result_large_err)]
+fn acting(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    a: &AgentIn,
+    action: &str,
+    conv: &str,
+) -> Result<String, Response> {
+    let agent = agent_of(gw, headers)?.unwrap_or_else(|| a.agent.clone());
+    tracing::info!(%agent, conversation = %conv, action, "agent action");
+    Ok(agent)
+}
+
 async fn takeover(
     State(gw): State<Gateway>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(a): Json<AgentIn>,
 ) -> Response {
-    view(gw.takeover(&id, &a.agent))
+    match acting(&gw, &headers, &a, "takeover", &id) {
+        Ok(agent) => view(gw.takeover(&id, &agent)),
+        Err(r) => r,
+    }
 }
 
 async fn release(
     State(gw): State<Gateway>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(a): Json<AgentIn>,
 ) -> Response {
-    view(gw.release(&id, &a.agent))
+    match acting(&gw, &headers, &a, "release", &id) {
+        Ok(agent) => view(gw.release(&id, &agent)),
+        Err(r) => r,
+    }
 }
 
 async fn agent_reply(
     State(gw): State<Gateway>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(a): Json<AgentIn>,
 ) -> Response {
-    created(gw.agent_message(&id, &a.agent, a.text.as_deref().unwrap_or("")))
+    match acting(&gw, &headers, &a, "reply", &id) {
+        Ok(agent) => created(gw.agent_message(&id, &agent, a.text.as_deref().unwrap_or(""))),
+        Err(r) => r,
+    }
 }
 
 #[derive(Deserialize)]
@@ -201,8 +329,12 @@ struct ReportQuery {
 
 async fn report(
     State(gw): State<Gateway>,
+    headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<ReportQuery>,
 ) -> Response {
+    if let Err(r) = agent_of(&gw, &headers) {
+        return r;
+    }
     let hours = q.hours.unwrap_or(24);
     if !(1..=24 * 366).contains(&hours) {
         return GatewayError::Invalid("hours must be 1 to 8784".into()).into_response();
