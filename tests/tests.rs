@@ -6,6 +6,7 @@ mod cli;
 mod eval_agreement;
 mod files;
 mod live;
+mod properties;
 mod regression;
 
 use std::io::Write;
