@@ -62,6 +62,7 @@ struct Args {
     seconds: u64,
     in_process: bool,
     state: Option<PathBuf>,
+    chaos: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -71,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
         seconds: 10,
         in_process: false,
         state: None,
+        chaos: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -93,12 +95,16 @@ fn parse_args() -> Result<Args, String> {
             }
             "--state" => a.state = Some(PathBuf::from(value("--state")?)),
             "--in-process" => a.in_process = true,
+            "--chaos" => a.chaos = true,
             "-h" | "--help" => {
-                println!("xiaoer-load [--rate N] [--conversations N] [--seconds N] [--in-process] [--state FILE]");
+                println!("xiaoer-load [--rate N] [--conversations N] [--seconds N] [--in-process] [--chaos] [--state FILE]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
+    }
+    if a.chaos && a.in_process {
+        return Err("--chaos kills the bot process: it cannot run --in-process".into());
     }
     if a.rate == 0 || a.conversations == 0 || a.seconds == 0 {
         return Err("--rate, --conversations and --seconds must be above 0".into());
@@ -158,6 +164,7 @@ async fn run(args: Args) -> i32 {
 
     let mut child = None;
     let mut in_process = None;
+    let mut spawn: Option<Box<dyn Fn() -> std::process::Child>> = None;
     if args.in_process {
         let mut config = xiaoer::config::Config::defaults();
         config.timing.enabled = false;
@@ -181,18 +188,21 @@ async fn run(args: Args) -> i32 {
             .and_then(|p| p.parent().map(|d| d.join("xiaoer")))
             .filter(|p| p.exists())
             .expect("the xiaoer binary beside xiaoer-load (cargo build --release)");
-        child = Some(
-            std::process::Command::new(exe)
-                .args(["run", "--url", &g.bot_url(), "--state"])
-                .arg(&state)
-                .env("XIAOER_CHANNEL__TOKEN", &token)
-                .env("XIAOER_LOG", "warn")
-                // Typing delays are the shop's choice, not the bot's speed.
+        let url = g.bot_url();
+        let (st, tk) = (state.clone(), token.clone());
+        // Typing delays are the shop's chosen pauses, not the bot's speed.
+        spawn = Some(Box::new(move || {
+            std::process::Command::new(&exe)
+                .args(["run", "--url", &url, "--state"])
+                .arg(&st)
+                .env("XIAOER_CHANNEL__TOKEN", &tk)
+                .env("XIAOER_LOG", "error")
                 .env("XIAOER_TIMING__ENABLED", "false")
                 .stdout(Stdio::null())
                 .spawn()
-                .expect("xiaoer run starts"),
-        );
+                .expect("xiaoer run starts")
+        }));
+        child = spawn.as_ref().map(|f| f());
     }
     let t0 = Instant::now();
     while !gw.bot_connected() {
@@ -215,8 +225,38 @@ async fn run(args: Args) -> i32 {
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sent: u64 = 0;
+    let mut ids = Vec::with_capacity(total as usize);
+    let mut rng = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64 | 1)
+        .unwrap_or(7);
+    let mut random = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut next_chaos = Instant::now() + Duration::from_millis(300 + random() % 1200);
+    let (mut kills, mut drops) = (0u32, 0u32);
+    let mut chaos = |child: &mut Option<std::process::Child>, random: &mut dyn FnMut() -> u64| {
+        if random() % 2 == 0 {
+            if let (Some(c), Some(spawn)) = (child.as_mut(), spawn.as_ref()) {
+                let _ = c.kill(); // SIGKILL
+                let _ = c.wait();
+                *child = Some(spawn());
+                kills += 1;
+            }
+        } else {
+            gw.drop_bot();
+            drops += 1;
+        }
+    };
     while sent < total {
         tick.tick().await;
+        if args.chaos && Instant::now() >= next_chaos {
+            chaos(&mut child, &mut random);
+            next_chaos = Instant::now() + Duration::from_millis(300 + random() % 1200);
+        }
         let due = ((start.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
         while sent < due {
             let slot = sent % args.conversations;
@@ -225,17 +265,23 @@ async fn run(args: Args) -> i32 {
             let turn = (round as usize) % script.len();
             let generation = round / script.len() as u64;
             let conv = format!("c-{slot}-{generation}");
-            if let Err(e) = gw.buyer_message(&conv, &format!("b-{slot}"), "", script[turn], None) {
-                eprintln!("xiaoer-load: {e}");
-                return 1;
+            match gw.buyer_message(&conv, &format!("b-{slot}"), "", script[turn], None) {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    eprintln!("xiaoer-load: {e}");
+                    return 1;
+                }
             }
             sent += 1;
         }
     }
     let send_secs = start.elapsed().as_secs_f64();
     let drain = Instant::now();
-    while gw.stats().acked < total && drain.elapsed() < Duration::from_secs(30) {
+    while gw.stats().acked < total && drain.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if args.chaos {
+        println!("chaos: {kills} SIGKILLs of the bot, {drops} connection drops by the gateway");
     }
     let s = gw.stats();
     let (reply, ack) = gw.take_latencies();
@@ -261,10 +307,42 @@ async fn run(args: Args) -> i32 {
             .status();
         let _ = c.wait();
     }
+    // Compare the store with what was sent: every message must be there.
+    let mut lost = 0u64;
+    let mut decided_answers = 0i64;
+    match rusqlite::Connection::open(&state) {
+        Ok(db) => {
+            let mut stmt = db
+                .prepare("SELECT 1 FROM messages WHERE id = ?1")
+                .expect("query");
+            for id in &ids {
+                if !stmt.exists([id]).unwrap_or(false) {
+                    lost += 1;
+                }
+            }
+            decided_answers = db
+                .query_row(
+                    "SELECT COUNT(*) FROM decisions WHERE action IN ('reply', 'escalate')",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or(0);
+        }
+        Err(e) => eprintln!("xiaoer-load: cannot open {}: {e}", state.display()),
+    }
+    println!(
+        "store: {} of {} sent messages stored ({} missing); {} answers decided, {} reply frames received ({} decided but cut off by a kill before they left)",
+        ids.len() as u64 - lost,
+        ids.len(),
+        lost,
+        decided_answers,
+        s.replies,
+        decided_answers - s.replies as i64
+    );
     if args.state.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    if s.acked < total || s.double_answers > 0 {
+    if s.acked < total || s.double_answers > 0 || lost > 0 {
         eprintln!("xiaoer-load: FAILED: not every message acknowledged exactly once");
         return 1;
     }
