@@ -7,6 +7,12 @@
 //! one thread over every message of the given files (default: the shared dev
 //! sets), repeated until at least 200,000 decisions: throughput, p50, p99 and max
 //! latency of `Nlu::classify` and of the whole decision (dialogue and reply).
+//!
+//! ```text
+//! xiaoer-bench scale N     # the intent files copied N times (N × 27 intents):
+//!                          # start-up, classification p50/p99, peak memory
+//! xiaoer-bench length      # cost per message for 2 to 2,000 characters
+//! ```
 
 use std::time::Instant;
 use xiaoer::config::Config;
@@ -14,8 +20,168 @@ use xiaoer::dialogue::Conversation;
 use xiaoer::eval::{percentile, GoldSet};
 use xiaoer::{Engine, FileSource};
 
+/// Peak resident memory of this process, from /proc (Linux), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn dev_texts() -> Vec<String> {
+    let mut texts = Vec::new();
+    for f in [
+        "../shared/eval/dev.jsonl",
+        "../shared/eval/dev_dialogues.jsonl",
+    ] {
+        let s = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let g = GoldSet::parse(&s).unwrap_or_else(|e| panic!("{f}: {e}"));
+        texts.extend(g.messages().map(|m| m.text.clone()));
+    }
+    texts
+}
+
+/// Classifies every text, `rounds` times: (messages/s, p50 µs, p99 µs).
+fn measure(engine: &Engine, texts: &[String], rounds: usize) -> (f64, f64, f64) {
+    for t in texts {
+        std::hint::black_box(engine.nlu.classify(t, false));
+    }
+    let mut lat = Vec::with_capacity(rounds * texts.len());
+    let t0 = Instant::now();
+    for _ in 0..rounds {
+        for t in texts {
+            let s = Instant::now();
+            std::hint::black_box(engine.nlu.classify(t, false));
+            lat.push(s.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    let total = t0.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    (
+        lat.len() as f64 / total,
+        percentile(&lat, 50.0),
+        percentile(&lat, 99.0),
+    )
+}
+
+/// The built-in intent and reply files, copied `n` times with renamed ids.
+fn scaled_files(n: usize) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("xiaoer-scale-{n}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["intents", "replies"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("temp dir");
+    }
+    let ids: Vec<String> = std::fs::read_dir(root.join("intents"))
+        .expect("intents/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+        .filter(|s| !s.starts_with('_'))
+        .collect();
+    for sub in ["intents", "replies"] {
+        for e in std::fs::read_dir(root.join(sub)).expect("folder").flatten() {
+            let p = e.path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            if name.starts_with('_') || !name.ends_with(".toml") {
+                std::fs::write(dir.join(sub).join(&name), &text).expect("write");
+                continue;
+            }
+            for k in 0..n {
+                let renamed: String = if k == 0 {
+                    text.clone()
+                } else {
+                    text.lines()
+                        .map(|l| {
+                            let key = l.split('=').next().unwrap_or("").trim();
+                            if ["id", "intent", "absorbs", "follows"].contains(&key) {
+                                let mut l = l.to_string();
+                                for id in &ids {
+                                    let re =
+                                        regex::Regex::new(&format!(r"\b{id}\b")).expect("id regex");
+                                    l = re.replace_all(&l, format!("{id}_{k}")).to_string();
+                                }
+                                l
+                            } else {
+                                l.to_string()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                let stem = name.trim_end_matches(".toml");
+                let file = if k == 0 {
+                    name.clone()
+                } else {
+                    format!("{stem}_{k}.toml")
+                };
+                std::fs::write(dir.join(sub).join(file), renamed).expect("write");
+            }
+        }
+    }
+    dir
+}
+
+fn scale(n: usize) {
+    let dir = scaled_files(n);
+    let texts = dev_texts();
+    let t = Instant::now();
+    let engine = Engine::load(
+        Config::defaults(),
+        FileSource::Dirs(&dir.join("intents"), &dir.join("replies")),
+    )
+    .expect("the scaled files load");
+    let startup = t.elapsed().as_secs_f64() * 1e3;
+    let (rate, p50, p99) = measure(&engine, &texts, (100_000 / texts.len()).max(1));
+    println!(
+        "scale ×{n}: {} intents; start-up {startup:.0} ms; classify {rate:.0} msg/s, p50 {p50:.1} µs, p99 {p99:.1} µs; peak RSS {:.0} MB",
+        engine.nlu.intents.len(),
+        peak_rss_mb().unwrap_or(0.0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn length() {
+    let engine = Engine::load(Config::defaults(), FileSource::Embedded).expect("files load");
+    let texts = dev_texts();
+    let joined: Vec<char> = texts.join("，").chars().collect();
+    for len in [2usize, 10, 50, 200, 1000, 2000] {
+        let msgs: Vec<String> = (0..200)
+            .map(|i| {
+                let start = (i * 7919) % (joined.len() - len);
+                joined[start..start + len].iter().collect()
+            })
+            .collect();
+        let (rate, p50, p99) = measure(
+            &engine,
+            &msgs,
+            (20_000 / msgs.len() / len.max(1)).clamp(2, 50),
+        );
+        println!("length {len:>5} chars: {rate:>8.0} msg/s, p50 {p50:>8.1} µs, p99 {p99:>8.1} µs");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("scale") => {
+            let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+            scale(n);
+            return;
+        }
+        Some("length") => {
+            length();
+            return;
+        }
+        _ => {}
+    }
     let files = if args.is_empty() {
         vec![
             "../shared/eval/dev.jsonl".to_string(),
