@@ -240,3 +240,14 @@ fn no_sentence_twice_in_a_conversation() {
         );
     }
 }
+
+/// Normalising twice changes nothing: "zai  ma" (two spaces, found by the
+/// fuzzer) used to become "zai ma" first and 在吗 only the second time.
+#[test]
+fn normalising_is_idempotent_on_fuzzer_finds() {
+    let n = engine().nlu.normalizer();
+    for text in ["zai  ma", "zai\u{0} ma", "ＺＡＩ　ＭＡ"] {
+        let once = n.normalize(text);
+        assert_eq!(n.normalize(&once), once, "{text:?}");
+    }
+}

@@ -3,6 +3,7 @@
 mod bad_input;
 mod browser;
 mod cli;
+mod deploy;
 mod eval_agreement;
 mod files;
 mod live;

@@ -242,7 +242,18 @@ pub fn parse_to_bot(text: &str) -> Result<Parsed<ToBot>, FrameError> {
 
 /// Parses a bot → gateway frame.
 pub fn parse_from_bot(text: &str) -> Result<Parsed<FromBot>, FrameError> {
-    parse(text, &["hello", "reply", "escalate", "ack"])
+    let parsed = parse(text, &["hello", "reply", "escalate", "ack"])?;
+    // 1e39 parses into an f32 as infinity, which JSON cannot carry back
+    // (found by the fuzzer).
+    if let Parsed::Frame(FromBot::Reply { confidence, .. }) = &parsed {
+        if !confidence.is_finite() {
+            return Err(FrameError::Invalid {
+                kind: "reply".into(),
+                message: format!("confidence {confidence} is not a finite number"),
+            });
+        }
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -297,6 +308,11 @@ mod tests {
             let e = parse_to_bot(f).unwrap_err().to_string();
             assert!(e.contains(want), "{f}: {e}");
         }
+        // Regressions found by the fuzzer.
+        assert!(parse_from_bot(
+            r#"{"type":"reply","conversation":"c","in_reply_to":"m","text":"x","intents":[],"confidence":1e39}"#
+        )
+        .is_err());
         let big = format!(r#"{{"type":"x","pad":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES));
         assert!(matches!(parse_to_bot(&big), Err(FrameError::TooLarge(_))));
         assert_eq!(
