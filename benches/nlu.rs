@@ -23,7 +23,9 @@ fn normalize(c: &mut Criterion) {
     let e = engine();
     let mut g = c.benchmark_group("normalize");
     for (name, text) in MESSAGES {
-        g.bench_function(*name, |b| b.iter(|| e.nlu.normalizer().normalize(black_box(text))));
+        g.bench_function(*name, |b| {
+            b.iter(|| e.nlu.normalizer().normalize(black_box(text)))
+        });
     }
     g.finish();
 }
