@@ -246,7 +246,15 @@ fn no_sentence_twice_in_a_conversation() {
 #[test]
 fn normalising_is_idempotent_on_fuzzer_finds() {
     let n = engine().nlu.normalizer();
-    for text in ["zai  ma", "zai\u{0} ma", "ＺＡＩ　ＭＡ"] {
+    for text in [
+        "zai  ma",
+        "zai\u{0} ma",
+        "ＺＡＩ　ＭＡ",
+        "lao\r\nban",
+        "Y\u{30a}",
+        "a\u{200d}\u{30a}",
+        "e\u{fe0f}\u{301}",
+    ] {
         let once = n.normalize(text);
         assert_eq!(n.normalize(&once), once, "{text:?}");
     }

@@ -97,6 +97,15 @@ impl Normalizer {
                 out.push(l);
             }
         }
+        // Lower-casing or a dropped joiner can bring a base letter and a
+        // combining mark together (Y+◌̊ → y+◌̊ = ẙ): compose again, so that
+        // normalising twice changes nothing (found by the fuzzer).
+        if out
+            .chars()
+            .any(unicode_normalization::char::is_combining_mark)
+        {
+            out = out.nfkc().collect();
+        }
         if out.bytes().any(|b| b >= 0xe0) {
             // Only Chinese text can hold traditional characters; skip the table lookup otherwise.
             fast2s::convert(&out)
