@@ -3,7 +3,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xiaoer::channel::frame::{parse_from_bot, parse_to_bot, Parsed, MAX_FRAME_BYTES};
+use std::sync::LazyLock;
+use xiaoer::channel::frame::{parse_from_bot, parse_to_bot, FromBot, Parsed, MAX_FRAME_BYTES};
+
+/// Known finding 1 (README.md, crashes/frame/): a `reply` whose confidence
+/// overflows f32 (e.g. 1e39) parses as `inf`, and `to_json` writes it as
+/// `null`, which no longer parses. With XIAOER_FUZZ_SKIP_KNOWN=1 the round
+/// trip of such frames is not checked, so a run can look for other findings.
+static SKIP_KNOWN: LazyLock<bool> =
+    LazyLock::new(|| std::env::var_os("XIAOER_FUZZ_SKIP_KNOWN").is_some_and(|v| v == "1"));
+
+fn known_nonfinite(frame: &FromBot) -> bool {
+    matches!(frame, FromBot::Reply { confidence, .. } if !confidence.is_finite())
+}
 
 fuzz_target!(|data: &[u8]| {
     // Websocket text frames are UTF-8; invalid bytes become U+FFFD so that
@@ -17,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!json.is_empty(), "to_json gave nothing for {frame:?}");
         // A frame near the size limit may legitimately grow past it when
         // re-serialised ("1" → "1.0"): the round trip is only checked below it.
-        if json.len() <= MAX_FRAME_BYTES {
+        if json.len() <= MAX_FRAME_BYTES && !(*SKIP_KNOWN && known_nonfinite(&frame)) {
             let again = parse_from_bot(&json);
             assert_eq!(
                 again,
