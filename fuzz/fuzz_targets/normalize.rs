@@ -2,9 +2,10 @@
 //! panics, and is idempotent — normalize(normalize(x)) == normalize(x).
 //!
 //! Known finding 2 (README.md, crashes/normalize/): idempotence fails within
-//! seconds ("zai\0 ma" → "zai ma" → "在吗"). To keep fuzzing past it, set
+//! seconds ("zai\0 ma" → "zai ma" → "在吗" at 9af3706; "bao☀you" at f0c3ab8).
+//! To keep fuzzing past it, set
 //! XIAOER_FUZZ_RECORD_DIR=<dir>: a non-idempotent input is then written there
-//! (at most 2000 files, named len-<bytes>-<hash>) instead of aborting, and only
+//! (the first 2000 failures, named len-<bytes>-<hash>) instead of aborting; only
 //! panics inside the library stop the run. For triage, XIAOER_FUZZ_PRINT=1
 //! prints each failure as `NONIDEM<TAB>input<TAB>once<TAB>twice` and goes on
 //! (e.g. `…/normalize -runs=0 corpus/normalize 2>&1 | grep ^NONIDEM`).
