@@ -603,30 +603,19 @@ async fn edited_files_take_effect_and_broken_ones_do_not() {
     crate::copy_files(&dir);
     let g = gateway().await;
     let gw = g.gateway.clone();
-    let child = crate::xiaoer(&[
-        "run",
-        "--url",
+    // The folders come from the configuration (paths.*), as in production.
+    let (intents, replies) = (dir.join("intents"), dir.join("replies"));
+    let bot = BotProc::start_with(
         &g.bot_url(),
-        "--token",
         TOKEN,
-        "--state",
-        dir.join("s.db").to_str().unwrap(),
-        "--intents",
-        dir.join("intents").to_str().unwrap(),
-        "--replies",
-        dir.join("replies").to_str().unwrap(),
-    ])
-    .env("XIAOER_LOG", "info")
-    .env("NO_COLOR", "1")
-    .env("XIAOER_TIMING__ENABLED", "false")
-    .stdout(Stdio::null())
-    .stderr(std::fs::File::create(dir.join("bot.log")).unwrap())
-    .spawn()
-    .unwrap();
-    let bot = BotProc {
-        child,
-        log: dir.join("bot.log"),
-    };
+        &dir.join("s.db"),
+        dir.join("bot.log"),
+        &[
+            ("XIAOER_TIMING__ENABLED", "false"),
+            ("XIAOER_PATHS__INTENTS", intents.to_str().unwrap()),
+            ("XIAOER_PATHS__REPLIES", replies.to_str().unwrap()),
+        ],
+    );
     assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
     let phrase = "芝麻开门咒语";
     gw.buyer_message("c-0", "b", "", phrase, None).unwrap();

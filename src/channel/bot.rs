@@ -215,11 +215,6 @@ impl Dispatcher {
             .retain(|_, slot| !slot.tx.is_closed() || slot.lease.try_lock().is_err());
     }
 
-    /// Conversation tasks alive.
-    pub fn live_tasks(&self) -> usize {
-        self.tasks.len()
-    }
-
     /// Lets every task finish the events in hand, then returns.
     pub async fn finish(&mut self) {
         self.conversations.clear();
@@ -305,8 +300,7 @@ async fn handle(bot: &Bot, live: &mut Live, event: Event) {
     }
 }
 
-fn state_op(bot: &Bot, engine: &Engine, live: &Live) -> Op {
-    let _ = bot;
+fn state_op(engine: &Engine, live: &Live) -> Op {
     Op::State {
         conversation: live.id.clone(),
         status: live.status.as_str().to_string(),
@@ -463,7 +457,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
             frame: f.to_json(),
         });
     }
-    ops.push(state_op(bot, &engine, live));
+    ops.push(state_op(&engine, live));
     if !delay.is_zero() {
         // Typing. Nothing is stored yet, so a restart now means the gateway
         // redelivers the message and it is decided afresh: nothing lost.
@@ -538,7 +532,7 @@ async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String
         }
     };
     live.status = to;
-    let ops = vec![op, state_op(bot, &engine, live)];
+    let ops = vec![op, state_op(&engine, live)];
     // Leaves the agents' queue now (undone if the write fails).
     let left_queue = before.0 == Status::Escalated && to != Status::Escalated;
     if left_queue {

@@ -327,14 +327,7 @@ impl Store {
             ops,
             done: Some(done),
         })?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(StoreError::Write {
-                path: self.path.clone(),
-                message,
-            }),
-            Err(_) => Err(StoreError::Closed(self.path.clone())),
-        }
+        self.outcome(wait.await.ok())
     }
 
     /// Writes `ops` and blocks until committed (for code outside the runtime).
@@ -344,13 +337,18 @@ impl Store {
             ops,
             done: Some(done),
         })?;
-        match wait.blocking_recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(StoreError::Write {
+        self.outcome(wait.blocking_recv().ok())
+    }
+
+    /// What the writer said about a job (None: it stopped before answering).
+    fn outcome(&self, done: Option<Result<(), String>>) -> Result<(), StoreError> {
+        match done {
+            Some(Ok(())) => Ok(()),
+            Some(Err(message)) => Err(StoreError::Write {
                 path: self.path.clone(),
                 message,
             }),
-            Err(_) => Err(StoreError::Closed(self.path.clone())),
+            None => Err(StoreError::Closed(self.path.clone())),
         }
     }
 
