@@ -12,7 +12,18 @@
 //! xiaoer-bench scale N     # the intent files copied N times (N × 27 intents):
 //!                          # start-up, classification p50/p99, peak memory
 //! xiaoer-bench length      # cost per message for 2 to 2,000 characters
+//! xiaoer-bench latency [MESSAGES.jsonl ...]
+//!                          # the default measurement as two JSON lines, for
+//!                          # scripts/compare-baseline.sh
 //! ```
+//!
+//! `latency` prints, for `classify` (NLU) and then `decide` (the whole decision),
+//! `{"what", "n", "messages", "rounds", "msg_per_s", "p50_us", "p90_us", "p99_us",
+//! "max_us"}`: the same shape as `scripts/baseline_timing.py` on the same files.
+//! Messages are the lines with "text" and the turns of dialogue lines, in file
+//! order; after one warm-up pass they are timed one at a time, repeated until at
+//! least 200,000 decisions. `decide` keeps one conversation per dialogue (a fresh
+//! one per single message and per round), as `xiaoer eval` does.
 
 use std::time::Instant;
 use xiaoer::config::Config;
@@ -44,6 +55,72 @@ fn dev_texts() -> Vec<String> {
         texts.extend(g.messages().map(|m| m.text.clone()));
     }
     texts
+}
+
+/// The messages of eval-format files: one `Vec` per conversation.
+fn conversations(files: &[String]) -> Vec<Vec<String>> {
+    let mut convs = Vec::new();
+    for f in files {
+        let s = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let g = GoldSet::parse(&s).unwrap_or_else(|e| panic!("{f}: {e}"));
+        convs.extend(
+            g.conversations
+                .iter()
+                .map(|(_, turns)| turns.iter().map(|t| t.text.clone()).collect::<Vec<_>>()),
+        );
+    }
+    convs
+}
+
+/// `xiaoer-bench latency`: one JSON line each for `classify` and `decide`.
+fn latency(files: &[String]) {
+    let convs = conversations(files);
+    let messages: usize = convs.iter().map(Vec::len).sum();
+    assert!(messages > 0, "no messages in {files:?}");
+    let engine =
+        Engine::load(Config::defaults(), FileSource::Embedded).expect("the built-in files load");
+    let rounds = 200_000usize.div_ceil(messages).max(1);
+    for (what, whole) in [("classify", false), ("decide", true)] {
+        // Warm up: one pass.
+        for conv in &convs {
+            let mut state = Conversation::default();
+            for t in conv {
+                if whole {
+                    std::hint::black_box(engine.decide(&mut state, t, false));
+                } else {
+                    std::hint::black_box(engine.nlu.classify(t, false));
+                }
+            }
+        }
+        let mut lat = Vec::with_capacity(rounds * messages);
+        let t0 = Instant::now();
+        for _ in 0..rounds {
+            for conv in &convs {
+                let mut state = Conversation::default();
+                for t in conv {
+                    let s = Instant::now();
+                    if whole {
+                        std::hint::black_box(engine.decide(&mut state, t, false));
+                    } else {
+                        std::hint::black_box(engine.nlu.classify(t, false));
+                    }
+                    lat.push(s.elapsed().as_secs_f64() * 1e6);
+                }
+            }
+        }
+        let total = t0.elapsed().as_secs_f64();
+        lat.sort_by(f64::total_cmp);
+        // Written by hand to keep the keys in this order (`json!` sorts them).
+        println!(
+            "{{\"what\": \"{what}\", \"n\": {}, \"messages\": {messages}, \"rounds\": {rounds}, \"msg_per_s\": {:.1}, \"p50_us\": {:.1}, \"p90_us\": {:.1}, \"p99_us\": {:.1}, \"max_us\": {:.1}}}",
+            lat.len(),
+            lat.len() as f64 / total,
+            percentile(&lat, 50.0),
+            percentile(&lat, 90.0),
+            percentile(&lat, 99.0),
+            lat.last().copied().unwrap_or(0.0)
+        );
+    }
 }
 
 /// Classifies every text, `rounds` times: (messages/s, p50 µs, p99 µs).
@@ -168,6 +245,18 @@ fn length() {
     }
 }
 
+/// The given files, or the shared dev sets.
+fn default_files(args: Vec<String>) -> Vec<String> {
+    if args.is_empty() {
+        vec![
+            "../shared/eval/dev.jsonl".to_string(),
+            "../shared/eval/dev_dialogues.jsonl".to_string(),
+        ]
+    } else {
+        args
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -180,16 +269,13 @@ fn main() {
             length();
             return;
         }
+        Some("latency") => {
+            latency(&default_files(args[1..].to_vec()));
+            return;
+        }
         _ => {}
     }
-    let files = if args.is_empty() {
-        vec![
-            "../shared/eval/dev.jsonl".to_string(),
-            "../shared/eval/dev_dialogues.jsonl".to_string(),
-        ]
-    } else {
-        args
-    };
+    let files = default_files(args);
     let mut texts = Vec::new();
     for f in &files {
         let s = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}"));
