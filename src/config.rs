@@ -38,6 +38,59 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The agent console's logins.
     pub console: ConsoleConfig,
+    /// The configuration file read, if any (not a key).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+    /// Where the keys in [`TRACKED`] were set (not a key).
+    #[serde(skip)]
+    origins: BTreeMap<&'static str, Origin>,
+}
+
+/// The keys whose origin [`Config::origin`] knows: those whose mere presence
+/// changes what the binary does.
+pub const TRACKED: [&str; 4] = [
+    "paths.intents",
+    "paths.replies",
+    "channel.token",
+    "channel.token_file",
+];
+
+/// Where a configuration key's value was set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// Nowhere: the built-in default.
+    #[default]
+    Default,
+    /// The configuration file, at this line when it could be found.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the key.
+        line: Option<usize>,
+    },
+    /// This environment variable.
+    Env(String),
+}
+
+impl Origin {
+    /// Set by the operator (file or environment), not left at the default.
+    pub fn is_explicit(&self) -> bool {
+        *self != Origin::Default
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => write!(f, "the built-in default"),
+            Origin::File {
+                path,
+                line: Some(n),
+            } => write!(f, "{}:{n}", path.display()),
+            Origin::File { path, line: None } => write!(f, "{}", path.display()),
+            Origin::Env(var) => write!(f, "the environment variable {var}"),
+        }
+    }
 }
 
 /// The agent console's logins.
@@ -103,8 +156,12 @@ pub struct EscalationConfig {
 pub struct ChannelConfig {
     /// ws:// or wss:// address.
     pub url: String,
-    /// Bearer token.
+    /// Bearer token ("" when it comes from `token_file` or `run --token`).
     pub token: String,
+    /// A file holding the bearer token (systemd credentials, docker secrets);
+    /// read by [`Config::channel_token`]. Empty or absent: unused.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
     /// Shops named in `hello`.
     pub shops: Vec<String>,
 }
@@ -239,14 +296,73 @@ impl Config {
         let c = b
             .build()
             .map_err(|e| located(Error::Config(e.to_string())))?;
-        let cfg: Config = c
+        let origins = origins(&c, path.as_deref());
+        let mut cfg: Config = c
             .try_deserialize()
             .map_err(|e| located(Error::Config(e.to_string())))?;
+        cfg.file = path.clone();
+        cfg.origins = origins;
         cfg.validate().map_err(located)?;
         Ok(cfg)
     }
 
+    /// Where `key` (one of [`TRACKED`]) was set.
+    pub fn origin(&self, key: &str) -> Origin {
+        self.origins.get(key).cloned().unwrap_or_default()
+    }
+
+    /// `key = "value"` with where it was set, for messages about a key:
+    /// `file:line: key = "value"` as other configuration errors, or with
+    /// `(from the environment variable ...)` or `(the default)` after it.
+    pub fn describe(&self, key: &str, value: &Path) -> String {
+        let kv = format!("{key} = {:?}", value.display().to_string());
+        match self.origin(key) {
+            Origin::Default => format!("{kv} (the default)"),
+            o @ Origin::File { .. } => format!("{o}: {kv}"),
+            o @ Origin::Env(_) => format!("{kv} (from {o})"),
+        }
+    }
+
+    /// The `token_file` key, when set to something.
+    pub fn token_file(&self) -> Option<&Path> {
+        self.channel
+            .token_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+
+    /// The gateway's bearer token: `channel.token`, or the content of
+    /// `channel.token_file` without its trailing newline. Errors name the file,
+    /// never the token.
+    pub fn channel_token(&self) -> Result<String> {
+        let Some(file) = self.token_file() else {
+            return Ok(self.channel.token.clone());
+        };
+        let what = self.describe("channel.token_file", file);
+        let text = std::fs::read(file)
+            .map_err(|e| Error::Config(format!("{what}: cannot read the token file: {e}")))?;
+        let text = String::from_utf8(text)
+            .map_err(|_| Error::Config(format!("{what}: the token file is not UTF-8 text")))?;
+        let token = text.trim_end_matches(['\n', '\r']);
+        if token.is_empty() {
+            return Err(Error::Config(format!("{what}: the token file is empty")));
+        }
+        if token.contains(['\n', '\r']) {
+            return Err(Error::Config(format!(
+                "{what}: the token file has more than one line: it must hold the token alone"
+            )));
+        }
+        Ok(token.to_string())
+    }
+
     fn validate(&self) -> Result<()> {
+        if !self.channel.token.is_empty() && self.token_file().is_some() {
+            return Err(Error::Config(format!(
+                "channel.token (set in {}) and channel.token_file (set in {}) are both set: keep one, preferably the file",
+                self.origin("channel.token"),
+                self.origin("channel.token_file")
+            )));
+        }
         let n = &self.nlu;
         if !(0.0..=1.0).contains(&n.threshold) {
             return Err(Error::Config(format!(
@@ -338,6 +454,41 @@ impl Config {
         }
         out
     }
+}
+
+/// Where each of [`TRACKED`] was set in the layered configuration `c`, whose
+/// file (if any) is `file`.
+fn origins(c: &config::Config, file: Option<&Path>) -> BTreeMap<&'static str, Origin> {
+    let mut out = BTreeMap::new();
+    let text = file.and_then(|p| std::fs::read_to_string(p).ok());
+    for key in TRACKED {
+        let (section, name) = key.split_once('.').expect("a dotted key");
+        let origin = c
+            .get_table(section)
+            .ok()
+            .and_then(|t| t.get(name).and_then(|v| v.origin().map(str::to_string)));
+        let o = match (origin.as_deref(), file) {
+            (None, _) => Origin::Default,
+            (Some("the environment"), _) => {
+                let want = format!("{section}__{name}");
+                let var = std::env::vars_os()
+                    .filter_map(|(k, _)| k.into_string().ok())
+                    .find(|k| {
+                        k.strip_prefix("XIAOER_")
+                            .is_some_and(|rest| rest.eq_ignore_ascii_case(&want))
+                    })
+                    .unwrap_or_else(|| format!("XIAOER_{}", want.to_uppercase()));
+                Origin::Env(var)
+            }
+            (Some(_), Some(path)) => Origin::File {
+                path: path.to_path_buf(),
+                line: text.as_deref().and_then(|t| line_of_key(t, key)),
+            },
+            (Some(_), None) => Origin::Default,
+        };
+        out.insert(key, o);
+    }
+    out
 }
 
 /// Puts `file:line:` before a configuration error that names a key found in

@@ -7,17 +7,74 @@ use crate::error::{Error, Problems, Result};
 use crate::files::Sources;
 use crate::nlu::Nlu;
 use crate::reply::Replies;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Where the operators' files come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileSource<'a> {
     /// The copies built into the binary.
     Embedded,
-    /// The folders named in the configuration.
+    /// The folders named in the configuration (see [`configured_folders`]).
     Configured,
     /// These folders.
     Dirs(&'a Path, &'a Path),
+}
+
+/// The folders of the operators' files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folders {
+    /// `intents/`.
+    pub intents: PathBuf,
+    /// `replies/`.
+    pub replies: PathBuf,
+}
+
+/// Where [`FileSource::Configured`] reads the intent and reply files:
+///
+/// - both `paths.intents` and `paths.replies` are folders: those folders;
+/// - neither is set (configuration file or `XIAOER_PATHS__*`) and neither
+///   default folder exists: `None`, the copies built into the binary;
+/// - otherwise an error naming each missing folder, its key and where the key
+///   was set (`file:line` or the environment variable). A configured folder
+///   that is missing never falls back to the built-in demo shop.
+pub fn configured_folders(config: &Config) -> Result<Option<Folders>> {
+    let p = &config.paths;
+    let keys = [("paths.intents", &p.intents), ("paths.replies", &p.replies)];
+    let missing: Vec<_> = keys.iter().filter(|(_, dir)| !dir.is_dir()).collect();
+    if missing.is_empty() {
+        return Ok(Some(Folders {
+            intents: p.intents.clone(),
+            replies: p.replies.clone(),
+        }));
+    }
+    let set = |key: &str| config.origin(key).is_explicit();
+    if missing.len() == keys.len() && !keys.iter().any(|(k, _)| set(k)) {
+        return Ok(None);
+    }
+    let here = std::env::current_dir()
+        .map(|d| format!(" (relative to {})", d.display()))
+        .unwrap_or_default();
+    let lines: Vec<String> = missing
+        .iter()
+        .map(|(key, dir)| {
+            let why = if dir.exists() {
+                "is not a folder"
+            } else {
+                "no such folder"
+            };
+            let rel = if dir.is_relative() { here.as_str() } else { "" };
+            let (other, _) = keys.iter().find(|(k, _)| k != key).expect("two keys");
+            let fix = if set(key) {
+                "fix the path (a configured folder is never replaced by the built-in files; remove the key to use them)".to_string()
+            } else if set(other) {
+                format!("{other} is set, so set {key} too")
+            } else {
+                format!("the folder of {other} is there, so this one is needed too: create it, or set {key}")
+            };
+            format!("{}: {why}{rel}: {fix}", config.describe(key, dir))
+        })
+        .collect();
+    Err(Error::Config(lines.join("\n")))
 }
 
 /// Everything needed to decide on a message.
@@ -33,16 +90,18 @@ pub struct Engine {
 
 impl Engine {
     /// Loads files and compiles the engine. With [`FileSource::Configured`], the
-    /// configured folders are used when `paths.intents` exists, else the
-    /// embedded defaults (so `xiaoer` works from any directory).
+    /// folders [`configured_folders`] resolves: an error when the
+    /// configuration names a folder that is missing, the embedded copies
+    /// when it names none and the default folders are absent (so `xiaoer`
+    /// works from any directory).
     pub fn load(config: Config, source: FileSource<'_>) -> Result<Engine> {
         let src = match source {
             FileSource::Embedded => Sources::embedded()?,
             FileSource::Dirs(i, r) => Sources::from_dirs(i, r)?,
-            FileSource::Configured if config.paths.intents.is_dir() => {
-                Sources::from_dirs(&config.paths.intents, &config.paths.replies)?
-            }
-            FileSource::Configured => Sources::embedded()?,
+            FileSource::Configured => match configured_folders(&config)? {
+                Some(f) => Sources::from_dirs(&f.intents, &f.replies)?,
+                None => Sources::embedded()?,
+            },
         };
         Engine::build(config, &src)
     }

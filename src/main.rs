@@ -11,6 +11,7 @@ use std::time::Instant;
 use xiaoer::channel::ClientConfig;
 use xiaoer::config::Config;
 use xiaoer::dialogue::{Conversation, Decision};
+use xiaoer::engine::{configured_folders, Folders};
 use xiaoer::eval::{self, GoldSet, Pred};
 use xiaoer::{Engine, FileSource};
 
@@ -23,10 +24,12 @@ struct Cli {
     /// built-in demo shop. Every key can be overridden with XIAOER_<SECTION>__<KEY>.
     #[arg(long, short = 'c', global = true, env = "XIAOER_CONFIG")]
     config: Option<PathBuf>,
-    /// Folder of intent files (default: paths.intents, else the built-in set).
+    /// Folder of intent files (default: paths.intents; when no configuration
+    /// sets it and ./intents is absent, the built-in set).
     #[arg(long, global = true)]
     intents: Option<PathBuf>,
-    /// Folder of reply files (default: paths.replies, else the built-in set).
+    /// Folder of reply files (default: paths.replies; when no configuration
+    /// sets it and ./replies is absent, the built-in set).
     #[arg(long, global = true)]
     replies: Option<PathBuf>,
     #[command(subcommand)]
@@ -88,8 +91,9 @@ enum Command {
         /// The gateway's websocket address (default: channel.url).
         #[arg(long)]
         url: Option<String>,
-        /// Bearer token for the gateway (default: channel.token, or the
-        /// XIAOER_CHANNEL__TOKEN environment variable, which keeps it out of `ps`).
+        /// Bearer token for the gateway (default: channel.token, or the file
+        /// channel.token_file names; XIAOER_CHANNEL__TOKEN or
+        /// XIAOER_CHANNEL__TOKEN_FILE keep it out of `ps`).
         #[arg(long)]
         token: Option<String>,
         /// The SQLite state file (default: store.path, xiaoer.db).
@@ -145,8 +149,26 @@ fn main() {
     }
 }
 
+/// Loads the engine for a command. Running on the built-in intents and
+/// replies is said in the log (stderr), once.
 fn load(cli: &Cli) -> Result<Engine> {
-    files_args(cli).load()
+    let (engine, folders) = files_args(cli).load_from()?;
+    if folders.is_none() {
+        init_logs(engine.config.log.format == "json");
+        tracing::info!(
+            "running on the intents and replies built into the binary: {}",
+            why_builtin()
+        );
+    }
+    Ok(engine)
+}
+
+/// Why the built-in intents and replies are in use.
+fn why_builtin() -> String {
+    let here = std::env::current_dir()
+        .map(|d| format!(" in {}", d.display()))
+        .unwrap_or_default();
+    format!("no intents/ or replies/ folder{here}, and no configuration sets paths.intents or paths.replies")
 }
 
 fn files_args(cli: &Cli) -> FilesArgs {
@@ -167,6 +189,12 @@ struct FilesArgs {
 
 impl FilesArgs {
     fn load(&self) -> Result<Engine> {
+        Ok(self.load_from()?.0)
+    }
+
+    /// The engine, and the folders its intent and reply files came from
+    /// (`None`: the built-in copies).
+    fn load_from(&self) -> Result<(Engine, Option<Folders>)> {
         let config = Config::load(self.config.as_deref()).context("loading the configuration")?;
         let intents = self
             .intents
@@ -176,18 +204,23 @@ impl FilesArgs {
             .replies
             .clone()
             .unwrap_or_else(|| config.paths.replies.clone());
-        let source = if self.intents.is_some() || self.replies.is_some() {
+        if self.intents.is_some() || self.replies.is_some() {
             if !intents.is_dir() {
                 bail!("{}: no such folder of intent files", intents.display());
             }
             if !replies.is_dir() {
                 bail!("{}: no such folder of reply files", replies.display());
             }
-            FileSource::Dirs(&intents, &replies)
-        } else {
-            FileSource::Configured
+            let engine = Engine::load(config, FileSource::Dirs(&intents, &replies))?;
+            return Ok((engine, Some(Folders { intents, replies })));
+        }
+        // The same resolution as FileSource::Configured, done here to know it.
+        let folders = configured_folders(&config)?;
+        let engine = match &folders {
+            Some(f) => Engine::load(config, FileSource::Dirs(&f.intents, &f.replies))?,
+            None => Engine::load(config, FileSource::Embedded)?,
         };
-        Ok(Engine::load(config, source)?)
+        Ok((engine, folders))
     }
 
     /// The files a running bot watches: the folders it loaded from (none when
@@ -226,9 +259,7 @@ impl FilesArgs {
     ) -> Option<xiaoer::watch::WatchHandle> {
         let what = self.watched(engine);
         if what.dirs.is_empty() && what.files.is_empty() {
-            tracing::info!(
-                "running on the built-in intents, replies and configuration: nothing to reload"
-            );
+            tracing::info!("hot reload off: no folder or configuration file to watch");
             return None;
         }
         let me = self.clone();
@@ -355,13 +386,15 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Run { url, token, state } => {
             let engine = load(&cli)?;
+            let token = match token {
+                Some(t) => t.clone(),
+                None => engine.config.channel_token()?,
+            };
             let client = ClientConfig {
                 url: url
                     .clone()
                     .unwrap_or_else(|| engine.config.channel.url.clone()),
-                token: token
-                    .clone()
-                    .unwrap_or_else(|| engine.config.channel.token.clone()),
+                token,
                 shops: engine.config.channel.shops.clone(),
                 log_chars: engine.config.log.message_chars,
             };
@@ -387,7 +420,27 @@ fn run(cli: Cli) -> Result<i32> {
             runtime(&engine.config)?.block_on(run_demo(engine, listen, state, files_args(&cli)))
         }
         Command::Check => {
-            let engine = load(&cli)?;
+            let (engine, folders) = files_args(&cli).load_from()?;
+            match &folders {
+                Some(f) => {
+                    let abs = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or(p.into());
+                    out!(
+                        "checked: intents {}, replies {}",
+                        abs(&f.intents).display(),
+                        abs(&f.replies).display()
+                    )
+                }
+                None => out!(
+                    "checked: the built-in intents and replies ({})",
+                    why_builtin()
+                ),
+            }
+            match &engine.config.file {
+                Some(p) => out!("checked: configuration {}", p.display()),
+                None => {
+                    out!("checked: the built-in configuration (no xiaoer.toml here, no --config)")
+                }
+            }
             let misread = engine.nlu.misread_examples();
             for w in engine.nlu.warnings.0.iter().chain(&misread.0) {
                 out!("warning: {w}");

@@ -128,3 +128,286 @@ fn bad_config_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.toml"));
 }
+
+/// What a finished (or, after `limit`, killed) run of the binary left.
+pub struct Ran {
+    /// The exit code (`None`: killed at the time limit).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `xiaoer args` in `dir` with `env`, killed after `limit` (commands
+/// that should fail at once, `run` and `demo` among them, must not hang a
+/// test when they start instead).
+pub fn run_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> Ran {
+    use std::process::Stdio;
+    let mut child = xiaoer(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xiaoer runs");
+    let deadline = std::time::Instant::now() + limit;
+    let mut killed = false;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            killed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Ran {
+        code: if killed { None } else { out.status.code() },
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A scratch folder, canonical so that messages naming it compare equal.
+pub fn canonical_scratch(name: &str) -> std::path::PathBuf {
+    std::fs::canonicalize(super::scratch(name)).unwrap()
+}
+
+/// `channel.token_file`: errors name the file and where the key was set,
+/// never the token.
+#[test]
+fn token_file_errors_name_the_file_never_the_token() {
+    struct Row {
+        name: &'static str,
+        /// Files to write in the row's folder: (name, content).
+        files: &'static [(&'static str, &'static str)],
+        env: &'static [(&'static str, &'static str)],
+        args: &'static [&'static str],
+        stderr: &'static [&'static str],
+    }
+    const RUN: &[&str] = &["run", "--url", "ws://127.0.0.1:9/", "--state", "{dir}/s.db"];
+    let rows = [
+        Row {
+            name: "both in the environment",
+            files: &[("token", "tok-file-1\n")],
+            env: &[
+                ("XIAOER_CHANNEL__TOKEN", "tok-env-1"),
+                ("XIAOER_CHANNEL__TOKEN_FILE", "{dir}/token"),
+            ],
+            args: RUN,
+            stderr: &[
+                "channel.token (set in the environment variable XIAOER_CHANNEL__TOKEN) and channel.token_file (set in the environment variable XIAOER_CHANNEL__TOKEN_FILE) are both set",
+            ],
+        },
+        Row {
+            name: "token in the file, token_file in the environment; check refuses it too",
+            files: &[
+                ("x.toml", "[channel]\nurl = \"ws://127.0.0.1:9/\"\ntoken = \"tok-conf-2\"\n"),
+                ("token", "tok-file-2\n"),
+            ],
+            env: &[("XIAOER_CHANNEL__TOKEN_FILE", "{dir}/token")],
+            args: &["--config", "{dir}/x.toml", "check"],
+            stderr: &["channel.token (set in {dir}/x.toml:3) and channel.token_file", "both set"],
+        },
+        Row {
+            name: "a file that is not there",
+            files: &[],
+            env: &[("XIAOER_CHANNEL__TOKEN_FILE", "{dir}/missing")],
+            args: RUN,
+            stderr: &[
+                "channel.token_file = \"{dir}/missing\" (from the environment variable XIAOER_CHANNEL__TOKEN_FILE): cannot read the token file",
+            ],
+        },
+        Row {
+            name: "a folder, named in the configuration file",
+            files: &[("x.toml", "[channel]\ntoken_file = \"{dir}\"\n")],
+            env: &[],
+            args: &["--config", "{dir}/x.toml", "run", "--url", "ws://127.0.0.1:9/", "--state", "{dir}/s.db"],
+            stderr: &["{dir}/x.toml:2: channel.token_file = \"{dir}\": cannot read the token file"],
+        },
+        Row {
+            name: "an empty file",
+            files: &[("token", "\n")],
+            env: &[("XIAOER_CHANNEL__TOKEN_FILE", "{dir}/token")],
+            args: RUN,
+            stderr: &["\"{dir}/token\"", "the token file is empty"],
+        },
+        Row {
+            name: "two lines",
+            files: &[("token", "tok-line-a\ntok-line-b\n")],
+            env: &[("XIAOER_CHANNEL__TOKEN_FILE", "{dir}/token")],
+            args: RUN,
+            stderr: &["\"{dir}/token\"", "more than one line"],
+        },
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        let dir = canonical_scratch(&format!("token-file-{i}"));
+        let d = dir.to_str().unwrap();
+        let sub = |s: &str| s.replace("{dir}", d);
+        for (name, content) in row.files {
+            std::fs::write(dir.join(name), sub(content)).unwrap();
+        }
+        let args: Vec<String> = row.args.iter().map(|a| sub(a)).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(String, String)> = row
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), sub(v)))
+            .collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = run_in(&dir, &args, &env, std::time::Duration::from_secs(30));
+        assert_eq!(r.code, Some(2), "{}: {}{}", row.name, r.stdout, r.stderr);
+        for want in row.stderr {
+            assert!(
+                r.stderr.contains(&sub(want)),
+                "{}: wanted {:?} in:\n{}",
+                row.name,
+                sub(want),
+                r.stderr
+            );
+        }
+        // No token, from any source, in anything printed.
+        for secret in ["tok-file", "tok-env", "tok-conf", "tok-line"] {
+            assert!(
+                !r.stderr.contains(secret) && !r.stdout.contains(secret),
+                "{}: {secret} printed:\n{}{}",
+                row.name,
+                r.stdout,
+                r.stderr
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `run` sends the token read from `channel.token_file`, its trailing newline
+/// dropped, as the bearer token of its connection, and never logs it.
+#[test]
+fn run_sends_the_token_from_the_file() {
+    use std::io::{BufRead, BufReader};
+    let rows: &[(&str, &str, &str)] = &[
+        // (how the file is set, its content, the token the gateway must see)
+        ("XIAOER_CHANNEL__TOKEN_FILE", "tok-sent-1\n", "tok-sent-1"),
+        ("XIAOER_CHANNEL__TOKEN_FILE", "tok-sent-2\r\n", "tok-sent-2"),
+        ("config", "tok-sent-3", "tok-sent-3"),
+    ];
+    for (i, (how, content, want)) in rows.iter().enumerate() {
+        let dir = canonical_scratch(&format!("token-sent-{i}"));
+        let file = dir.join("token");
+        std::fs::write(&file, content).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let state = dir.join("s.db");
+        let mut args = vec!["run", "--url", &url, "--state", state.to_str().unwrap()];
+        let mut cmd;
+        let conf = dir.join("x.toml");
+        if *how == "config" {
+            std::fs::write(
+                &conf,
+                format!("[channel]\ntoken_file = {:?}\n", file.to_str().unwrap()),
+            )
+            .unwrap();
+            let mut all = vec!["--config", conf.to_str().unwrap()];
+            all.append(&mut args);
+            cmd = xiaoer(&all);
+        } else {
+            cmd = xiaoer(&args);
+            cmd.env(how, &file);
+        }
+        let log = dir.join("bot.log");
+        let mut bot = cmd
+            .env("XIAOER_LOG", "debug")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // The bot connects within seconds (a debug build loads its files first).
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    assert!(
+                        bot.try_wait().unwrap().is_none(),
+                        "{how}: the bot exited:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Err(e) => panic!("{how}: no connection: {e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut auth = None;
+        for line in BufReader::new(&stream).lines() {
+            let line = line.unwrap();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("authorization") {
+                    auth = Some(v.trim().to_string());
+                }
+            }
+        }
+        drop(stream);
+        let _ = bot.kill();
+        let _ = bot.wait();
+        assert_eq!(
+            auth.as_deref(),
+            Some(format!("Bearer {want}").as_str()),
+            "{how} {content:?}"
+        );
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(!logged.contains(want), "the token was logged:\n{logged}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The README's quick start on a fresh machine: `xiaoer demo` in a folder
+/// with no configuration and no intents/ or replies/ starts on the built-in
+/// files, and says so once in the log.
+#[test]
+fn demo_starts_on_a_fresh_machine_on_the_built_in_files() {
+    use std::io::{BufRead, BufReader};
+    let dir = canonical_scratch("fresh-demo");
+    let log = dir.join("demo.log");
+    let mut demo = xiaoer(&["demo", "--port", "0"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .env_remove("XIAOER_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("agent console:"));
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(started, "demo did not start:\n{logged}");
+    assert_eq!(
+        logged
+            .matches("running on the intents and replies built into the binary")
+            .count(),
+        1,
+        "{logged}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,6 +58,10 @@ fn prod_config_runs_retries_an_unreachable_gateway_and_stops_on_sigterm() {
     let state = dir.join("x.db");
     let log = dir.join("bot.log");
     let token = "deploy-test-token-7f3a";
+    // The token as in production: a file (the unit's credential, compose's
+    // secret), never argv, with the newline an editor leaves.
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
     let child = prod(&[
         "run",
         "--url",
@@ -65,8 +69,7 @@ fn prod_config_runs_retries_an_unreachable_gateway_and_stops_on_sigterm() {
         "--state",
         state.to_str().unwrap(),
     ])
-    // The token as in production: from the environment, never argv.
-    .env("XIAOER_CHANNEL__TOKEN", token)
+    .env("XIAOER_CHANNEL__TOKEN_FILE", &token_file)
     // The prod file's metrics address is fixed (127.0.0.1:9464); tests must
     // not depend on that port being free: any free port, read from the log.
     .env("XIAOER_METRICS__LISTEN", "127.0.0.1:0")
@@ -175,6 +178,17 @@ fn systemd_unit_is_consistent_and_verifies() {
     assert_eq!(value("StateDirectory"), ["xiaoer"], "{STATE} is systemd's");
     assert_eq!(value("WorkingDirectory"), ["/etc/xiaoer"]);
     assert_eq!(value("EnvironmentFile"), ["-/etc/xiaoer/xiaoer.env"]);
+    // The token: a credential the bot reads through channel.token_file.
+    assert_eq!(value("LoadCredential"), ["token:/etc/xiaoer/token"]);
+    assert!(
+        value("Environment").contains(&"XIAOER_CHANNEL__TOKEN_FILE=%d/token"),
+        "{:?}",
+        value("Environment")
+    );
+    assert!(
+        !unit.contains("XIAOER_CHANNEL__TOKEN="),
+        "the token travels as a credential, not in the environment"
+    );
     assert_eq!(value("KillSignal"), ["SIGTERM"]);
     assert_eq!(value("Restart"), ["on-failure"]);
     for (key, want) in [
@@ -483,6 +497,12 @@ fn compose_file_has_the_hardening_and_mounts() {
         "XIAOER_PATHS__INTENTS: /srv/xiaoer/intents",
         "XIAOER_PATHS__REPLIES: /srv/xiaoer/replies",
         "- xiaoer.env",
+        // The token: a secret, read through channel.token_file.
+        "secrets:",
+        "- xiaoer_token",
+        "xiaoer_token:",
+        "file: ./xiaoer.token",
+        "XIAOER_CHANNEL__TOKEN_FILE: /run/secrets/xiaoer_token",
     ] {
         assert!(lines.contains(&want), "docker-compose.yml lacks `{want}`");
     }
@@ -490,11 +510,21 @@ fn compose_file_has_the_hardening_and_mounts() {
     for src in ["../intents", "../replies", "./xiaoer.prod.toml"] {
         assert!(root().join("deploy").join(src).exists(), "{src}");
     }
-    // The token comes from the env file, never from this file.
+    // The token comes from the secret's file, never from this file.
     assert!(
-        !lines.iter().any(|l| l.contains("TOKEN")),
+        !lines
+            .iter()
+            .any(|l| l.replace("TOKEN_FILE", "").contains("TOKEN")),
         "a token in docker-compose.yml"
     );
+    // Neither the secret nor the env file goes into an image.
+    let ignore = read("deploy/Dockerfile.dockerignore");
+    for want in ["**/*.token", "**/*.env"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == want),
+            "dockerignore lacks {want}"
+        );
+    }
 }
 
 /// Every key of a TOML table, as dotted paths.
