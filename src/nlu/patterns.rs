@@ -20,19 +20,34 @@ pub struct Patterns {
     pub intent: Vec<usize>,
     /// Source of each pattern (for `--explain`).
     pub source: Vec<String>,
-    /// Every prefilter literal (first and last literals of the patterns).
+    /// Every distinct prefilter literal (first and last literals of the patterns).
     pub literals: Vec<Vec<u8>>,
-    /// (pattern, 0 for a first literal or 1 for a last one) of each literal.
-    literal_owner: Vec<(usize, usize)>,
+    /// (pattern, 0 for a first literal or 1 for a last one) of each literal:
+    /// those of literal `l` are `owners[owner_start[l]..owner_start[l + 1]]`.
+    /// Patterns share literals (colour lists, 吗, 多少), so each is stored once.
+    owners: Vec<(u32, u8)>,
+    owner_start: Vec<u32>,
     /// Per pattern: whether it has a finite set of first / last literals. A
     /// pattern runs only when every finite set has a member in the clause.
     needs: Vec<[bool; 2]>,
 }
 
+/// Bytes kept of each edge literal. Alternations multiply: `有(?:黑|白|…)色?的?(?:吗|没)`
+/// has hundreds of full prefixes but a few dozen of 3 characters, and three
+/// characters already rule out nearly every clause.
+const EDGE_BYTES: usize = 9;
+
 /// The literals one of which must start (or end) any match of `pattern`, if finite.
 fn edge_literals(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
-    let seq = Extractor::new().kind(kind).extract(&hir);
+    let prefix = matches!(kind, ExtractKind::Prefix);
+    let mut seq = Extractor::new().kind(kind).extract(&hir);
+    if prefix {
+        seq.keep_first_bytes(EDGE_BYTES);
+    } else {
+        seq.keep_last_bytes(EDGE_BYTES);
+    }
+    seq.dedup();
     let lits = seq.literals()?;
     if lits.is_empty() || lits.len() > 200 || lits.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
@@ -45,8 +60,8 @@ impl Patterns {
     pub fn new(items: Vec<(usize, String)>) -> Result<Patterns, (usize, regex::Error)> {
         let (intent, source): (Vec<usize>, Vec<String>) = items.into_iter().unzip();
         let mut regexes = Vec::with_capacity(source.len());
-        let mut literals = Vec::new();
-        let mut literal_owner = Vec::new();
+        let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<(u32, u8)>> =
+            Default::default();
         let mut needs = Vec::with_capacity(source.len());
         for (i, s) in source.iter().enumerate() {
             let fast = ascii_boundaries(s);
@@ -59,19 +74,25 @@ impl Patterns {
                 if let Some(ls) = edge_literals(&fast, kind) {
                     need[k] = true;
                     for l in ls {
-                        literals.push(l);
-                        literal_owner.push((i, k));
+                        by_literal.entry(l).or_default().push((i as u32, k as u8));
                     }
                 }
             }
             needs.push(need);
+        }
+        let (mut literals, mut owners, mut owner_start) = (Vec::new(), Vec::new(), vec![0]);
+        for (l, o) in by_literal {
+            literals.push(l);
+            owners.extend(o);
+            owner_start.push(owners.len() as u32);
         }
         Ok(Patterns {
             regexes,
             intent,
             source,
             literals,
-            literal_owner,
+            owners,
+            owner_start,
             needs,
         })
     }
@@ -101,8 +122,11 @@ impl Patterns {
         // Bit 0: a first literal occurs; bit 1: a last literal occurs.
         let mut seen = vec![0u8; n];
         for l in found {
-            let (p, k) = self.literal_owner[l];
-            seen[p] |= 1 << k;
+            let owners =
+                &self.owners[self.owner_start[l] as usize..self.owner_start[l + 1] as usize];
+            for &(p, k) in owners {
+                seen[p as usize] |= 1 << k;
+            }
         }
         (0..n)
             .filter(|&i| {
