@@ -33,10 +33,15 @@ use xiaoer::{Engine, FileSource};
 
 /// Peak resident memory of this process, from /proc (Linux), in MB.
 fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+/// A memory figure of this process from /proc/self/status, in MB.
+fn status_mb(key: &str) -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = s
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
+        .find(|l| l.starts_with(key))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -216,10 +221,14 @@ fn scale(n: usize) {
     )
     .expect("the scaled files load");
     let startup = t.elapsed().as_secs_f64() * 1e3;
+    let loaded = (status_mb("VmRSS:"), peak_rss_mb());
     let (rate, p50, p99) = measure(&engine, &texts, (100_000 / texts.len()).max(1));
     println!(
-        "scale ×{n}: {} intents; start-up {startup:.0} ms; classify {rate:.0} msg/s, p50 {p50:.1} µs, p99 {p99:.1} µs; peak RSS {:.0} MB",
+        "scale ×{n}: {} intents; start-up {startup:.0} ms; classify {rate:.0} msg/s, p50 {p50:.1} µs, p99 {p99:.1} µs; RSS after loading {:.0} MB (peak so far {:.0} MB), after classifying {:.0} MB, peak {:.0} MB",
         engine.nlu.intents.len(),
+        loaded.0.unwrap_or(0.0),
+        loaded.1.unwrap_or(0.0),
+        status_mb("VmRSS:").unwrap_or(0.0),
         peak_rss_mb().unwrap_or(0.0)
     );
     let _ = std::fs::remove_dir_all(&dir);

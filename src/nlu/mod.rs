@@ -525,7 +525,7 @@ impl Nlu {
         let found = literals
             .iter()
             .filter(|h| h.start >= range.start && h.end <= range.end)
-            .map(|h| h.phrase);
+            .map(|h| (h.phrase, h.start - range.start, h.end - range.start));
         for m in self.patterns.matches_given(text, found) {
             let i = self.patterns.intent[m];
             sig[i].patterns += 1;
