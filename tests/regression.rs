@@ -242,7 +242,8 @@ fn no_sentence_twice_in_a_conversation() {
 }
 
 /// Normalising twice changes nothing: "zai  ma" (two spaces, found by the
-/// fuzzer) used to become "zai ma" first and 在吗 only the second time.
+/// fuzzer) used to become "zai ma" first and 在吗 only the second time; so did
+/// a pictograph where a pinyin alias has its space ("bao☀you").
 #[test]
 fn normalising_is_idempotent_on_fuzzer_finds() {
     let n = engine().nlu.normalizer();
@@ -254,6 +255,9 @@ fn normalising_is_idempotent_on_fuzzer_finds() {
         "Y\u{30a}",
         "a\u{200d}\u{30a}",
         "e\u{fe0f}\u{301}",
+        "bao\u{2600}you",
+        "zai\u{1f600} ma",
+        "\u{1f44d}\u{1f600}zai\u{1f600}ma",
     ] {
         let once = n.normalize(text);
         assert_eq!(n.normalize(&once), once, "{text:?}");
