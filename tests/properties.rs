@@ -18,6 +18,12 @@ fn buyer_text() -> impl Strategy<Value = String> {
         Just("木有".to_string()),
         Just("\u{200b}\u{feff}\t\r\n".to_string()),
         Just("ﾃｽﾄ".to_string()),
+        // Halves of pinyin aliases, and what may come between them (bao☀you).
+        Just("bao".to_string()),
+        Just("you".to_string()),
+        Just("zai".to_string()),
+        Just("☀".to_string()),
+        Just(" ".to_string()),
         "[a-zA-Z0-9 ,.!?]{0,8}",
         "\\PC{0,6}",
         any::<char>().prop_map(|c| c.to_string()),
