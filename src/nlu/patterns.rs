@@ -286,6 +286,28 @@ mod tests {
         );
     }
 
+    /// Which patterns compile a regex: a finite list (bounded by `\b` on word
+    /// characters or not) needs none, anything else does.
+    #[test]
+    fn finite_lists_compile_no_regex() {
+        let rows: &[(&str, bool)] = &[
+            (r"加(?:我|个)?(?:微信|vx)", false),
+            (r"(?:谈|聊)合作|商务合作", false),
+            (r"\bfree ship(?:ping)?\b", false),
+            (r"(?i)\bwechat\b", false),
+            (r"\b(?:ok|yes) \b", true),
+            (r"^在吗$", true),
+            (r"\d{2,3}码", true),
+            (r".*退", true),
+            (r"\bhi\b|\bhello\b", true),
+            (r"比\S{0,10}贵", true),
+        ];
+        for (pattern, compiled) in rows {
+            let p = Patterns::new(vec![(0, pattern.to_string())]).unwrap();
+            assert_eq!(p.regexes[0].is_some(), *compiled, "{pattern}");
+        }
+    }
+
     #[test]
     fn prefilter_finds_the_same_matches_as_running_every_pattern() {
         let pats = [
