@@ -106,6 +106,15 @@ const REGRESSION: &[(&str, &[&str])] = &[
     ("专业代开发票 联系微信", &["none"]),
     // A number-only example of gibberish made "88" (bye) off-topic.
     ("88", &["closing"]),
+    // A short clause that echoes a plain thanks is part of the goodbye: its weak
+    // real reading (没有问题 → authenticity) used to win.
+    ("没有问题啦 谢谢亲", &["closing"]),
+    ("行 没有问题了 谢谢老板", &["closing"]),
+    ("ok 谢谢 木有问题", &["closing"]),
+    // ...but a real question beside a thanks keeps its intent.
+    ("有没有XXL的 谢谢", &["stock"]),
+    ("能便宜点吗 谢谢", &["bargain"]),
+    ("好的 那发顺丰吧 谢谢", &["courier"]),
 ];
 
 #[test]
