@@ -1,9 +1,10 @@
 //! The NLU normaliser (src/nlu/normalize.rs) with the shipped aliases: never
 //! panics, and is idempotent — normalize(normalize(x)) == normalize(x).
 //!
-//! Known finding 2 (README.md, crashes/normalize/): idempotence fails within
-//! seconds ("zai\0 ma" → "zai ma" → "在吗" at 9af3706; "bao☀you" at f0c3ab8).
-//! To keep fuzzing past it, set
+//! Finding 2 (README.md, crashes/normalize/): idempotence failed within
+//! seconds ("zai\0 ma" → "zai ma" → "在吗" at 9af3706; "bao☀you" at f0c3ab8);
+//! every cause is fixed and a strict 10-minute run found none. To keep fuzzing
+//! past such a finding, set
 //! XIAOER_FUZZ_RECORD_DIR=<dir>: a non-idempotent input is then written there
 //! (the first 2000 failures, named len-<bytes>-<hash>) instead of aborting; only
 //! panics inside the library stop the run. For triage, XIAOER_FUZZ_PRINT=1
