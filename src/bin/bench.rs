@@ -77,6 +77,37 @@ fn conversations(files: &[String]) -> Vec<Vec<String>> {
     convs
 }
 
+/// Times every message of `convs`, `rounds` times over, each conversation from
+/// a fresh state: `Nlu::classify` alone, or the whole decision when `whole`.
+/// Returns the sorted latencies in µs and the total seconds.
+fn time_decisions(
+    engine: &Engine,
+    convs: &[Vec<String>],
+    rounds: usize,
+    whole: bool,
+) -> (Vec<f64>, f64) {
+    let messages: usize = convs.iter().map(Vec::len).sum();
+    let mut lat = Vec::with_capacity(rounds * messages);
+    let t0 = Instant::now();
+    for _ in 0..rounds {
+        for conv in convs {
+            let mut state = Conversation::default();
+            for t in conv {
+                let s = Instant::now();
+                if whole {
+                    std::hint::black_box(engine.decide(&mut state, t, false));
+                } else {
+                    std::hint::black_box(engine.nlu.classify(t, false));
+                }
+                lat.push(s.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    let total = t0.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    (lat, total)
+}
+
 /// `xiaoer-bench latency`: one JSON line each for `classify` and `decide`.
 fn latency(files: &[String]) {
     let convs = conversations(files);
@@ -86,35 +117,8 @@ fn latency(files: &[String]) {
         Engine::load(Config::defaults(), FileSource::Embedded).expect("the built-in files load");
     let rounds = 200_000usize.div_ceil(messages).max(1);
     for (what, whole) in [("classify", false), ("decide", true)] {
-        // Warm up: one pass.
-        for conv in &convs {
-            let mut state = Conversation::default();
-            for t in conv {
-                if whole {
-                    std::hint::black_box(engine.decide(&mut state, t, false));
-                } else {
-                    std::hint::black_box(engine.nlu.classify(t, false));
-                }
-            }
-        }
-        let mut lat = Vec::with_capacity(rounds * messages);
-        let t0 = Instant::now();
-        for _ in 0..rounds {
-            for conv in &convs {
-                let mut state = Conversation::default();
-                for t in conv {
-                    let s = Instant::now();
-                    if whole {
-                        std::hint::black_box(engine.decide(&mut state, t, false));
-                    } else {
-                        std::hint::black_box(engine.nlu.classify(t, false));
-                    }
-                    lat.push(s.elapsed().as_secs_f64() * 1e6);
-                }
-            }
-        }
-        let total = t0.elapsed().as_secs_f64();
-        lat.sort_by(f64::total_cmp);
+        time_decisions(&engine, &convs, 1, whole);
+        let (lat, total) = time_decisions(&engine, &convs, rounds, whole);
         // Written by hand to keep the keys in this order (`json!` sorts them).
         println!(
             "{{\"what\": \"{what}\", \"n\": {}, \"messages\": {messages}, \"rounds\": {rounds}, \"msg_per_s\": {:.1}, \"p50_us\": {:.1}, \"p90_us\": {:.1}, \"p99_us\": {:.1}, \"max_us\": {:.1}}}",
@@ -130,20 +134,9 @@ fn latency(files: &[String]) {
 
 /// Classifies every text, `rounds` times: (messages/s, p50 µs, p99 µs).
 fn measure(engine: &Engine, texts: &[String], rounds: usize) -> (f64, f64, f64) {
-    for t in texts {
-        std::hint::black_box(engine.nlu.classify(t, false));
-    }
-    let mut lat = Vec::with_capacity(rounds * texts.len());
-    let t0 = Instant::now();
-    for _ in 0..rounds {
-        for t in texts {
-            let s = Instant::now();
-            std::hint::black_box(engine.nlu.classify(t, false));
-            lat.push(s.elapsed().as_secs_f64() * 1e6);
-        }
-    }
-    let total = t0.elapsed().as_secs_f64();
-    lat.sort_by(f64::total_cmp);
+    let convs = [texts.to_vec()];
+    time_decisions(engine, &convs, 1, false);
+    let (lat, total) = time_decisions(engine, &convs, rounds, false);
     (
         lat.len() as f64 / total,
         percentile(&lat, 50.0),
@@ -311,26 +304,10 @@ fn main() {
         ("classify (NLU)", false),
         ("decide (NLU + dialogue + reply)", true),
     ] {
-        // Warm up.
-        for t in &texts {
-            std::hint::black_box(engine.nlu.classify(t, false));
-        }
-        let mut lat = Vec::with_capacity(rounds * texts.len());
-        let t0 = Instant::now();
-        for _ in 0..rounds {
-            let mut conv = Conversation::default();
-            for t in &texts {
-                let s = Instant::now();
-                if whole {
-                    std::hint::black_box(engine.decide(&mut conv, t, false));
-                } else {
-                    std::hint::black_box(engine.nlu.classify(t, false));
-                }
-                lat.push(s.elapsed().as_secs_f64() * 1e6);
-            }
-        }
-        let total = t0.elapsed().as_secs_f64();
-        lat.sort_by(f64::total_cmp);
+        // The whole list is one conversation, as before the latency mode.
+        let convs = std::slice::from_ref(&texts);
+        time_decisions(&engine, convs, 1, whole);
+        let (lat, total) = time_decisions(&engine, convs, rounds, whole);
         println!(
             "{name}: {} messages, {:.0} messages/s on one thread; latency p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
             lat.len(),
