@@ -139,6 +139,27 @@ pub struct Ran {
     pub stderr: String,
 }
 
+/// As [`run_in`], for table rows that name their scratch folder as `{dir}`:
+/// writes `files` there and runs with `{dir}` replaced in the files' contents,
+/// `args` and `env` values (30 s limit).
+pub fn run_in_dir(
+    dir: &std::path::Path,
+    files: &[(&str, &str)],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Ran {
+    let d = dir.to_str().unwrap();
+    let sub = |s: &str| s.replace("{dir}", d);
+    for (name, content) in files {
+        std::fs::write(dir.join(name), sub(content)).unwrap();
+    }
+    let args: Vec<String> = args.iter().map(|a| sub(a)).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), sub(v))).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run_in(dir, &args, &env, std::time::Duration::from_secs(30))
+}
+
 /// Runs `xiaoer args` in `dir` with `env`, killed after `limit` (commands
 /// that should fail at once, `run` and `demo` among them, must not hang a
 /// test when they start instead).
@@ -252,18 +273,7 @@ fn token_file_errors_name_the_file_never_the_token() {
         let dir = canonical_scratch(&format!("token-file-{i}"));
         let d = dir.to_str().unwrap();
         let sub = |s: &str| s.replace("{dir}", d);
-        for (name, content) in row.files {
-            std::fs::write(dir.join(name), sub(content)).unwrap();
-        }
-        let args: Vec<String> = row.args.iter().map(|a| sub(a)).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(String, String)> = row
-            .env
-            .iter()
-            .map(|(k, v)| (k.to_string(), sub(v)))
-            .collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let r = run_in(&dir, &args, &env, std::time::Duration::from_secs(30));
+        let r = run_in_dir(&dir, row.files, row.args, row.env);
         assert_eq!(r.code, Some(2), "{}: {}{}", row.name, r.stdout, r.stderr);
         for want in row.stderr {
             assert!(

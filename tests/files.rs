@@ -289,18 +289,7 @@ fn configured_folders_must_exist_and_the_built_in_files_are_announced() {
         for name in row.dirs {
             std::fs::create_dir_all(dir.join(name)).unwrap();
         }
-        for (name, content) in row.files {
-            std::fs::write(dir.join(name), sub(content)).unwrap();
-        }
-        let args: Vec<String> = row.args.iter().map(|a| sub(a)).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(String, String)> = row
-            .env
-            .iter()
-            .map(|(k, v)| (k.to_string(), sub(v)))
-            .collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let r = super::cli::run_in(&dir, &args, &env, std::time::Duration::from_secs(30));
+        let r = super::cli::run_in_dir(&dir, row.files, row.args, row.env);
         let shown = format!("{}\nstdout:\n{}\nstderr:\n{}", row.name, r.stdout, r.stderr);
         assert_eq!(r.code, Some(row.code), "{shown}");
         for want in row.stdout {
