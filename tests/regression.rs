@@ -115,6 +115,17 @@ const REGRESSION: &[(&str, &[&str])] = &[
     ("有没有XXL的 谢谢", &["stock"]),
     ("能便宜点吗 谢谢", &["bargain"]),
     ("好的 那发顺丰吧 谢谢", &["courier"]),
+    // Topic, a space, then a short question about it: one question (the
+    // topic's), not a second price question; a topic that asks on its own
+    // stays a question of its own.
+    ("邮费 多少钱", &["shipping_fee"]),
+    ("运费 多少", &["shipping_fee"]),
+    ("yun fei duo shao", &["shipping_fee"]),
+    ("包邮吗 多少钱", &["shipping_fee", "price"]),
+    ("邮费多少钱 这个多少钱", &["shipping_fee", "price"]),
+    // A word with no reading of its own before a short question: one question.
+    ("黑色 有吗", &["stock"]),
+    ("早啊 老板", &["greeting"]),
 ];
 
 #[test]

@@ -150,6 +150,8 @@ const SOCIAL_LONG_MIN: f32 = 0.6;
 const SECOND_SCORE: f32 = 1.2;
 /// Below this combined score nothing fits: the answer is `none`.
 const NONE_BELOW: f32 = 0.6;
+/// Keyword weight that names a topic outright (a two-character keyword).
+const TOPIC_KEYWORD: f32 = 1.0;
 /// A real reading below this confidence …
 const WEAK_REAL: f32 = 0.35;
 /// … gives way to a polite one within this share of its score.
@@ -398,6 +400,14 @@ impl Nlu {
                     (r, sig, ev)
                 })
                 .collect();
+        self.join_topics(
+            &normalized,
+            &mut parts,
+            &hits,
+            &literals,
+            pinyin_mode,
+            explain,
+        );
         // Phase two: the example index, unless every clause is already decided by
         // its phrases (measured: the index query is most of a message's cost, and
         // it cannot change a clear keyword decision).
@@ -444,6 +454,69 @@ impl Nlu {
             confidence,
             clauses,
             item,
+        }
+    }
+
+    /// Topic and comment: a bare topic, a space, then a short question about
+    /// it ("邮费 多少钱", "you fei duo shao qian") is one question, not two.
+    /// When the two read together keep the topic's intent on top and rule out
+    /// the comment's own reading (邮费 vetoes price), they become one clause. A
+    /// topic that is itself a question ("包邮吗 多少钱") stays apart.
+    fn join_topics(
+        &self,
+        msg: &str,
+        parts: &mut Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)>,
+        hits: &[keywords::Hit],
+        literals: &[keywords::Hit],
+        pinyin_mode: bool,
+        explain: bool,
+    ) {
+        let top = |sig: &[Signals]| {
+            sig.iter()
+                .enumerate()
+                .filter(|(_, s)| s.score() > 0.0)
+                .max_by(|a, b| a.1.score().total_cmp(&b.1.score()))
+                .map(|(i, _)| i)
+        };
+        let mut k = 1;
+        while k < parts.len() {
+            let (a, b) = (&parts[k - 1], &parts[k]);
+            let topic = &msg[a.0.clone()];
+            let bare_topic = !topic.ends_with(['吗', '呢', '么', '嘛', '?']);
+            let spaced = msg[a.0.end..b.0.start].chars().all(char::is_whitespace);
+            let short = units(&msg[b.0.clone()]) <= 3;
+            let asks = msg[b.0.clone()].ends_with(['吗', '呢', '么', '?']);
+            if bare_topic && spaced && short && asks && top(&a.1).is_none() {
+                // A word with no reading of its own (黑色, a model number) and a
+                // short question after it: the question is about the word.
+                let joined = a.0.start..b.0.end;
+                let (sig, ev) =
+                    self.clause_signals(msg, joined.clone(), hits, literals, pinyin_mode, explain);
+                parts.splice(k - 1..=k, [(joined, sig, ev)]);
+                continue;
+            }
+            if let (true, true, true, Some(ta), Some(tb)) =
+                (bare_topic, spaced, short, top(&a.1), top(&b.1))
+            {
+                // The topic must be named outright (a keyword, not hints: 已经收到了
+                // is a story, not a topic).
+                if ta != tb && a.1[ta].keywords >= TOPIC_KEYWORD {
+                    let joined = a.0.start..b.0.end;
+                    let (sig, ev) = self.clause_signals(
+                        msg,
+                        joined.clone(),
+                        hits,
+                        literals,
+                        pinyin_mode,
+                        explain,
+                    );
+                    if top(&sig) == Some(ta) && sig[tb].vetoed {
+                        parts.splice(k - 1..=k, [(joined, sig, ev)]);
+                        continue;
+                    }
+                }
+            }
+            k += 1;
         }
     }
 
