@@ -126,6 +126,11 @@ const REGRESSION: &[(&str, &[&str])] = &[
     // A word with no reading of its own before a short question: one question.
     ("黑色 有吗", &["stock"]),
     ("早啊 老板", &["greeting"]),
+    // A return swallows the cancel cues it explains (不想要了, 拍错 after the
+    // parcel came); 出货 means 发货, so "not shipped yet" is a cancellation.
+    ("我要退货 不想要了", &["return_exchange"]),
+    ("拍错了 货已经收到了 怎么退货", &["return_exchange"]),
+    ("还没出货的话能退款吗", &["cancel_order"]),
 ];
 
 #[test]
