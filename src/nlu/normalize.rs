@@ -4,10 +4,11 @@
 //! 2. lower case;
 //! 3. traditional → simplified Chinese (有貨嗎 → 有货吗);
 //! 4. control characters are dropped; runs of the same punctuation fold to one;
-//! 5. aliases from `intents/_aliases.toml` (木有 → 没有, "zai ma" → 在吗, 👍 → 好的),
-//!    longest first, Latin ones on whole words only;
-//! 6. remaining emoji and pictographs become a space (they separate clauses);
-//! 7. runs of white space fold to one space, trimmed.
+//! 5. runs of white space, emoji and pictographs fold to one space, trimmed
+//!    (they separate words and clauses), except a pictograph that is an alias
+//!    on its own (👍), kept for step 6;
+//! 6. aliases from `intents/_aliases.toml` (木有 → 没有, "zai ma" → 在吗, 👍 → 好的),
+//!    longest first, Latin ones on whole words only, and step 5 again.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use unicode_normalization::UnicodeNormalization;
@@ -18,6 +19,10 @@ pub struct Normalizer {
     aliases: Option<AhoCorasick>,
     replacements: Vec<String>,
     latin: Vec<bool>,
+    /// Pictographs that are alias keys on their own (👍 → 好的): they stay
+    /// for the alias pass, which always replaces them; every other pictograph
+    /// separates words before it, as white space does.
+    kept: Vec<char>,
 }
 
 impl Normalizer {
@@ -27,14 +32,26 @@ impl Normalizer {
         let mut pats = Vec::new();
         let mut replacements = Vec::new();
         let mut latin = Vec::new();
-        for (a, r) in aliases {
-            let a = Self::fold(a);
-            let a = a.trim();
+        let folded: Vec<(String, &String)> =
+            aliases.iter().map(|(a, r)| (Self::fold(a), r)).collect();
+        let kept: Vec<char> = folded
+            .iter()
+            .filter_map(|(a, _)| {
+                let mut one = a.trim().chars();
+                match (one.next(), one.next()) {
+                    (Some(c), None) if is_pictograph(c) => Some(c),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (a, r) in folded {
+            // In the form the alias pass meets text: one space between words.
+            let a = squeeze(&a, &kept);
             if a.is_empty() {
                 continue;
             }
             latin.push(a.is_ascii());
-            pats.push(a.to_string());
+            pats.push(a);
             replacements.push(Self::fold(r).trim().to_string());
         }
         let aliases = if pats.is_empty() {
@@ -49,35 +66,23 @@ impl Normalizer {
             aliases,
             replacements,
             latin,
+            kept,
         }
     }
 
     /// The full canonical form of `text`.
     pub fn normalize(&self, text: &str) -> String {
-        // Spaces squeezed before the aliases too, so "zai  ma" matches the
-        // alias "zai ma" the first time (normalising twice changes nothing;
-        // found by the fuzzer).
-        let folded = Self::fold(text)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let Some(ac) = &self.aliases else {
-            return squeeze_spaces(&folded);
-        };
-        let aliased = self.apply_aliases(ac, &folded);
-        let squeezed = squeeze_spaces(&aliased);
-        // Pictographs stay through the alias pass (👍 is an alias) and become
-        // spaces only after it, which can complete an alias: "bao☀you" is
-        // "bao you" = 包邮. One more pass over such text makes normalising twice
-        // change nothing (found by the fuzzer).
-        if aliased.chars().any(is_pictograph) {
-            squeeze_spaces(&self.apply_aliases(ac, &squeezed))
-        } else {
-            squeezed
+        // White space and pictographs separate words before the aliases, so
+        // "zai  ma" and "bao☀you" meet the alias in its own form the first time
+        // and normalising twice changes nothing (both found by the fuzzer).
+        let words = squeeze(&Self::fold(text), &self.kept);
+        match &self.aliases {
+            Some(ac) => squeeze(&self.apply_aliases(ac, &words), &[]),
+            None => words,
         }
     }
 
-    /// Steps 1–4: the part that needs no data (emoji are kept for the aliases).
+    /// Steps 1–4: the part that needs no data (emoji are kept for step 5).
     pub fn fold(text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut last: Option<char> = None;
@@ -158,11 +163,12 @@ pub fn on_word_boundaries(text: &str, start: usize, end: usize) -> bool {
         && !after.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
-/// Folds white space and drops pictographs (step 6 and 7).
-fn squeeze_spaces(s: &str) -> String {
+/// Folds runs of white space and pictographs (but `kept` ones) into one
+/// space, trimmed (steps 6 and 7).
+fn squeeze(s: &str, kept: &[char]) -> String {
     let mut out = String::with_capacity(s.len());
     for w in s
-        .split(|c: char| c.is_whitespace() || is_pictograph(c))
+        .split(|c: char| c.is_whitespace() || is_pictograph(c) && !kept.contains(&c))
         .filter(|w| !w.is_empty())
     {
         if !out.is_empty() {
