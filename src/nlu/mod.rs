@@ -481,39 +481,36 @@ impl Nlu {
         let mut k = 1;
         while k < parts.len() {
             let (a, b) = (&parts[k - 1], &parts[k]);
-            let topic = &msg[a.0.clone()];
-            let bare_topic = !topic.ends_with(['吗', '呢', '么', '嘛', '?']);
-            let spaced = msg[a.0.end..b.0.start].chars().all(char::is_whitespace);
-            let short = units(&msg[b.0.clone()]) <= 3;
-            let asks = msg[b.0.clone()].ends_with(['吗', '呢', '么', '?']);
-            if bare_topic && spaced && short && asks && top(&a.1).is_none() {
-                // A word with no reading of its own (黑色, a model number) and a
-                // short question after it: the question is about the word.
+            let comment = &msg[b.0.clone()];
+            // Clauses are cut at '?', so a clause that asks ends in a particle.
+            let asks = |t: &str| t.ends_with(['吗', '呢', '么', '嘛']);
+            let apart = !msg[a.0.end..b.0.start].chars().all(char::is_whitespace)
+                || asks(&msg[a.0.clone()])
+                || units(comment) > 3;
+            let (ta, tb) = (top(&a.1), top(&b.1));
+            let candidate = !apart
+                && match (ta, tb) {
+                    // A word with no reading of its own (黑色, a model number)
+                    // before a short question: the question is about the word.
+                    (None, _) => asks(comment),
+                    // A topic named outright (a keyword, not hints: 已经收到了 is
+                    // a story, not a topic) and a question read otherwise.
+                    (Some(ta), Some(tb)) => ta != tb && a.1[ta].keywords >= TOPIC_KEYWORD,
+                    (Some(_), None) => false,
+                };
+            if candidate {
                 let joined = a.0.start..b.0.end;
                 let (sig, ev) =
                     self.clause_signals(msg, joined.clone(), hits, literals, pinyin_mode, explain);
-                parts.splice(k - 1..=k, [(joined, sig, ev)]);
-                continue;
-            }
-            if let (true, true, true, Some(ta), Some(tb)) =
-                (bare_topic, spaced, short, top(&a.1), top(&b.1))
-            {
-                // The topic must be named outright (a keyword, not hints: 已经收到了
-                // is a story, not a topic).
-                if ta != tb && a.1[ta].keywords >= TOPIC_KEYWORD {
-                    let joined = a.0.start..b.0.end;
-                    let (sig, ev) = self.clause_signals(
-                        msg,
-                        joined.clone(),
-                        hits,
-                        literals,
-                        pinyin_mode,
-                        explain,
-                    );
-                    if top(&sig) == Some(ta) && sig[tb].vetoed {
-                        parts.splice(k - 1..=k, [(joined, sig, ev)]);
-                        continue;
-                    }
+                // Read together, the topic must keep its intent and rule out the
+                // question's own reading (邮费 vetoes price).
+                let holds = match (ta, tb) {
+                    (Some(ta), Some(tb)) => top(&sig) == Some(ta) && sig[tb].vetoed,
+                    _ => true,
+                };
+                if holds {
+                    parts.splice(k - 1..=k, [(joined, sig, ev)]);
+                    continue;
                 }
             }
             k += 1;
