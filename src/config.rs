@@ -255,17 +255,20 @@ impl Config {
         use config::{Environment, File, FileFormat};
         let mut b =
             config::Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
-        match file {
-            Some(p) => {
-                if !p.is_file() {
-                    return Err(Error::Config(format!("{}: no such file", p.display())));
-                }
-                b = b.add_source(File::from(p).format(FileFormat::Toml).required(true));
+        let path = match file {
+            Some(p) if !p.is_file() => {
+                return Err(Error::Config(format!("{}: no such file", p.display())));
             }
-            None if env && Path::new("xiaoer.toml").is_file() => {
-                b = b.add_source(File::new("xiaoer.toml", FileFormat::Toml));
-            }
-            None => {}
+            Some(p) => Some(p.to_path_buf()),
+            None if env && Path::new("xiaoer.toml").is_file() => Some(PathBuf::from("xiaoer.toml")),
+            None => None,
+        };
+        if let Some(p) = &path {
+            b = b.add_source(
+                File::from(p.as_path())
+                    .format(FileFormat::Toml)
+                    .required(true),
+            );
         }
         if env {
             // Only XIAOER_<SECTION>__<KEY> variables are configuration; others
@@ -284,11 +287,6 @@ impl Config {
                     .source(Some(vars)),
             );
         }
-        let path = match file {
-            Some(p) => Some(p.to_path_buf()),
-            None if env && Path::new("xiaoer.toml").is_file() => Some(PathBuf::from("xiaoer.toml")),
-            None => None,
-        };
         let located = |e: Error| match (e, &path) {
             (Error::Config(m), Some(p)) => Error::Config(locate(p, &m)),
             (e, _) => e,

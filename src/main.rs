@@ -241,13 +241,8 @@ impl FilesArgs {
                 w.dirs.push(replies);
             }
         }
-        match &self.config {
-            Some(c) => w.files.push(c.clone()),
-            None if std::path::Path::new("xiaoer.toml").is_file() => {
-                w.files.push(PathBuf::from("xiaoer.toml"))
-            }
-            None => {}
-        }
+        // The file the configuration was read from (given, or ./xiaoer.toml).
+        w.files.extend(engine.config.file.clone());
         w
     }
 
