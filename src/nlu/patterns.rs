@@ -11,9 +11,8 @@
 //!
 //! Many operator patterns are finite lists in disguise (`加(?:我|个)?(?:微信|vx)`).
 //! Their whole language goes into the automaton instead, and they need no
-//! compiled regex at all: memory grows with the intents (each compiled regex
-//! holds its own automata and lazy-DFA cache, ~25 KB), and a literal hit is
-//! already the answer. A regex per intent (`RegexSet`) was measured too: it
+//! compiled regex at all: memory grows with the compiled patterns (each holds
+//! its own automata, ~10 KB), and a literal hit is already the answer. A regex per intent (`RegexSet`) was measured too: it
 //! used more memory, not less (300 MB against 191 MB at ten times the data).
 
 use regex_automata::meta;
@@ -34,8 +33,8 @@ pub struct Patterns {
     /// Every distinct literal: first and last literals of the patterns (the
     /// prefilter), and every string of the finite ones.
     pub literals: Vec<Vec<u8>>,
-    /// (pattern, role) of each literal, role being [`FIRST`], [`LAST`] or
-    /// [`WHOLE`]: those of literal `l` are `owners[owner_start[l]..owner_start[l + 1]]`.
+    /// (pattern, role) of each literal, role being [`FIRST`], [`LAST`], [`WHOLE`]
+    /// or [`WORD`]: those of literal `l` are `owners[owner_start[l]..owner_start[l + 1]]`.
     /// Patterns share literals (colour lists, 吗, 多少), so each is stored once.
     owners: Vec<(u32, u8)>,
     owner_start: Vec<u32>,
