@@ -406,7 +406,8 @@ impl Sources {
     }
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
+/// The `*.toml` files of `dir` as `(path, text)` pairs, sorted by name.
+pub(crate) fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,

@@ -26,6 +26,7 @@ pub mod nlu;
 pub mod reply;
 pub mod report;
 pub mod store;
+pub mod teach;
 pub mod watch;
 
 pub use engine::{Engine, FileSource};
