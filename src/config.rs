@@ -3,7 +3,8 @@
 //! (`XIAOER_SHOP__SHIP_HOURS=24`, `XIAOER_SHOP__ZH__COURIER=圆通`).
 
 use crate::error::{Error, Result};
-use crate::files::DEFAULT_CONFIG;
+use crate::embedded::DEFAULT_CONFIG;
+pub use xiaoer_nlu::config::{Catalog, NluConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -198,18 +199,6 @@ pub struct Paths {
     pub replies: PathBuf,
 }
 
-/// Classifier thresholds.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NluConfig {
-    /// Minimum confidence to answer without a human.
-    pub threshold: f32,
-    /// Minimum lead of the best intent over the runner-up.
-    pub margin: f32,
-    /// Examples retrieved per clause.
-    pub neighbours: usize,
-}
-
 /// Conversation policy.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,18 +211,6 @@ pub struct DialogueConfig {
     pub bargain_concession: bool,
     /// Messages of the conversation remembered for context.
     pub history: usize,
-}
-
-/// Item words recognised in messages.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Catalog {
-    /// Chinese item words.
-    #[serde(default)]
-    pub zh: Vec<String>,
-    /// English item words.
-    #[serde(default)]
-    pub en: Vec<String>,
 }
 
 /// Shop facts resolved for one language: template variable → text.

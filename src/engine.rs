@@ -96,11 +96,11 @@ impl Engine {
     /// works from any directory).
     pub fn load(config: Config, source: FileSource<'_>) -> Result<Engine> {
         let src = match source {
-            FileSource::Embedded => Sources::embedded()?,
+            FileSource::Embedded => crate::embedded::sources()?,
             FileSource::Dirs(i, r) => Sources::from_dirs(i, r)?,
             FileSource::Configured => match configured_folders(&config)? {
                 Some(f) => Sources::from_dirs(&f.intents, &f.replies)?,
-                None => Sources::embedded()?,
+                None => crate::embedded::sources()?,
             },
         };
         Engine::build(config, &src)

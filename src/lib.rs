@@ -15,19 +15,21 @@
 pub mod channel;
 pub mod config;
 pub mod dialogue;
+pub mod embedded;
 pub mod engine;
-pub mod error;
 pub mod eval;
-pub mod files;
 pub mod gateway;
 pub mod live;
 pub mod metrics;
-pub mod nlu;
 pub mod reply;
 pub mod report;
 pub mod store;
 pub mod teach;
 pub mod watch;
+
+/// The NLU is its own crate (`crates/nlu`): pure, no async or storage in its tree.
+pub use xiaoer_nlu as nlu;
+pub use xiaoer_nlu::{error, files};
 
 pub use engine::{Engine, FileSource};
 pub use error::{Error, Result};

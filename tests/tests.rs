@@ -7,6 +7,7 @@ mod deploy;
 mod eval_agreement;
 mod files;
 mod live;
+mod nlu_crate;
 mod properties;
 mod regression;
 

@@ -1,4 +1,4 @@
-//! Operators' files (src/files.rs, `Sources::parse`): any text in any of the
+//! Operators' files (crates/nlu/src/files.rs, `Sources::parse`): any text in any of the
 //! four kinds of file gives Ok or a list of problems, never a panic.
 //!
 //! Input layout: the first byte picks the kind of the first file (its value

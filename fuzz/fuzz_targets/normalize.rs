@@ -1,4 +1,4 @@
-//! The NLU normaliser (src/nlu/normalize.rs) with the shipped aliases: never
+//! The NLU normaliser (crates/nlu/src/normalize.rs) with the shipped aliases: never
 //! panics, and is idempotent — normalize(normalize(x)) == normalize(x).
 //!
 //! Finding 2 (README.md, crashes/normalize/): idempotence failed within

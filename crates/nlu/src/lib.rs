@@ -4,7 +4,16 @@
 //! normalise → split into clauses → per clause: keywords (Aho-Corasick),
 //! patterns (`RegexSet`), nearest examples (tantivy BM25) → score → combine the
 //! clauses into the message's intents with a confidence.
+//!
+//! Its own crate so that NLU work builds and tests in seconds and its purity is
+//! checked by the compiler: nothing here depends on tokio, axum, rusqlite or the
+//! websocket stack. [`files`] parses the operators' files, [`config`] holds the
+//! settings the NLU reads, [`error`] the errors both share with the bot.
+#![deny(missing_docs)]
 
+pub mod config;
+pub mod error;
+pub mod files;
 pub mod keywords;
 pub mod lang;
 pub mod normalize;

@@ -1,20 +1,13 @@
 //! Reading the operators' files: `intents/*.toml`, `intents/_aliases.toml`,
 //! `replies/*.toml` and `replies/_system.toml`. This stage only parses and checks
 //! form, keeping each value's line so later stages can point at it; building the
-//! matchers is [`crate::nlu`]'s job, rendering is [`crate::reply`]'s.
+//! matchers is [`crate`]'s job, rendering is the bot's `reply` module's.
 
 use crate::error::{line_of, Error, Problems, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use toml::Spanned;
-
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
-}
-
-/// The default configuration file, as shipped.
-pub const DEFAULT_CONFIG: &str = embedded::CONFIG;
 
 /// A value with the line it was written on.
 #[derive(Debug, Clone, PartialEq)]
@@ -390,16 +383,6 @@ impl Sources {
         }
     }
 
-    /// The intent and reply files built into the binary.
-    pub fn embedded() -> Result<Sources> {
-        let own = |v: &[(&str, &str)]| {
-            v.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect::<Vec<_>>()
-        };
-        Sources::parse(&own(embedded::INTENTS), &own(embedded::REPLIES))
-    }
-
     /// Reads `intents_dir/*.toml` and `replies_dir/*.toml`.
     pub fn from_dirs(intents_dir: &Path, replies_dir: &Path) -> Result<Sources> {
         Sources::parse(&read_dir(intents_dir)?, &read_dir(replies_dir)?)
@@ -407,7 +390,7 @@ impl Sources {
 }
 
 /// The `*.toml` files of `dir` as `(path, text)` pairs, sorted by name.
-pub(crate) fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
+pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,

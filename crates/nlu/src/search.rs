@@ -211,7 +211,7 @@ impl ExampleIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nlu::segment::{query_tokens, tokens};
+    use crate::segment::{query_tokens, tokens};
 
     #[test]
     fn impact_lists_rank_as_tantivy_does() {
