@@ -357,11 +357,30 @@ impl Config {
                 n.neighbours
             )));
         }
-        for (id, hash) in &self.console.agents {
-            if !crate::gateway::auth::is_hash(hash) {
+        {
+            use crate::gateway::auth;
+            let minutes = self.console.session_minutes;
+            if minutes > auth::MAX_SESSION_MINUTES {
                 return Err(Error::Config(format!(
-                    "console.agents.{id} is not a password hash: make one with `xiaoer hash-password` and paste it"
+                    "console.session_minutes = {minutes} must be 0 to {} (30 days)",
+                    auth::MAX_SESSION_MINUTES
                 )));
+            }
+            for (id, hash) in &self.console.agents {
+                // The same rule takeovers apply: an id accepted here works there.
+                if !auth::valid_agent_id(id) {
+                    return Err(Error::Config(format!(
+                        "console.agents.{} = …: the agent id {:?} must be {}",
+                        crate::logsafe::esc(id),
+                        crate::logsafe::esc(id).to_string(),
+                        auth::AGENT_ID_RULE
+                    )));
+                }
+                if !auth::is_hash(hash) {
+                    return Err(Error::Config(format!(
+                        "console.agents.{id} = …: not a password hash: make one with `xiaoer hash-password` and paste it"
+                    )));
+                }
             }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

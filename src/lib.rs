@@ -20,6 +20,7 @@ pub mod engine;
 pub mod eval;
 pub mod gateway;
 pub mod live;
+pub mod logsafe;
 pub mod metrics;
 pub mod reply;
 pub mod report;

@@ -144,9 +144,7 @@ pub async fn start_gateway(
         web_addr = l.local_addr().ok();
         let app = web::router(gateway.clone()).merge(crate::metrics::routes());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(l, app).await {
-                tracing::error!(error = %e, "web app stopped");
-            }
+            web::serve(l, app).await;
         }));
     }
     Ok(GatewayHandle {

@@ -1,7 +1,7 @@
 //! The demo's two pages in a real browser: `xiaoer demo` on a free port, then
 //! tests/browser/demo.mjs drives Debian's Chromium through playwright-core
 //! (buyer chat, escaping of markup, escalation, the agent console's queue,
-//! takeover, agent reply, hand-back). `.ci/run` installs both; elsewhere run
+//! takeover, agent reply, hand-back, conversation tokens). `.ci/run` installs both; elsewhere run
 //! `npm ci --prefix tests/browser` and install chromium first.
 
 use std::io::{BufRead, BufReader};
@@ -70,5 +70,5 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     );
     eprintln!("{text}");
     assert!(out.status.success(), "browser test failed:\n{text}");
-    assert!(text.contains("7 passed, 0 failed"), "{text}");
+    assert!(text.contains("8 passed, 0 failed"), "{text}");
 }

@@ -916,36 +916,33 @@ async fn the_console_requires_a_login_beyond_loopback() {
             .0,
         200
     );
-    // The buyer side stays open; the agent acts as the session says.
+    // The buyer side needs no login (a conversation's token instead); the
+    // agent acts as the session says.
+    let (status, _, body) = http(&addr, "POST", "/api/buyer/conversations", "", "").await;
+    assert_eq!(status, 200, "{body}");
+    let opened: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let conv = opened["id"].as_str().unwrap();
+    let token = format!(
+        "x-conversation-token: {}\r\n",
+        opened["token"].as_str().unwrap()
+    );
     let (status, _, _) = http(
         &addr,
         "POST",
-        "/api/conversations/c-1/messages",
-        "",
-        r#"{"buyer":{"id":"b-1"},"text":"我要投诉"}"#,
+        &format!("/api/buyer/conversations/{conv}/messages"),
+        &token,
+        r#"{"text":"我要投诉"}"#,
     )
     .await;
     assert_eq!(status, 200);
+    let takeover = format!("/api/conversations/{conv}/takeover");
     assert_eq!(
-        http(
-            &addr,
-            "POST",
-            "/api/conversations/c-1/takeover",
-            "",
-            r#"{"agent":"mallory"}"#
-        )
-        .await
-        .0,
+        http(&addr, "POST", &takeover, "", r#"{"agent":"mallory"}"#)
+            .await
+            .0,
         401
     );
-    let (status, _, body) = http(
-        &addr,
-        "POST",
-        "/api/conversations/c-1/takeover",
-        &session,
-        r#"{"agent":"mallory"}"#,
-    )
-    .await;
+    let (status, _, body) = http(&addr, "POST", &takeover, &session, r#"{"agent":"mallory"}"#).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"agent\":\"a-1\""), "{body}");
     let (status, _, _) = http(&addr, "POST", "/api/logout", &session, "").await;

@@ -563,7 +563,8 @@
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }
     refreshList();
-    if (ev.conversation && ev.conversation === state.selected) refreshConv();
+    // resync: this page fell behind the server's event queue; fetch all again.
+    if (ev.kind === 'resync' || (ev.conversation && ev.conversation === state.selected)) refreshConv();
     refreshReportSoon();
   });
 

@@ -1,5 +1,7 @@
 // xiaoer buyer simulator: several buyers chatting with the shop at once.
 // All chat text goes into the page through textContent (see el()), never as HTML.
+// Each panel opens its conversation on the server (POST /api/buyer/conversations)
+// and gets its id and token; only that token reads, posts and follows it.
 'use strict';
 
 (() => {
@@ -30,10 +32,12 @@
   };
   const clock = (ms) => new Date(ms).toLocaleTimeString('zh-CN', { hour12: false });
 
-  async function api(method, url, body) {
+  async function api(method, url, body, token) {
+    const headers = body ? { 'content-type': 'application/json' } : {};
+    if (token) headers['x-conversation-token'] = token;
     const res = await fetch(url, {
       method,
-      headers: body ? { 'content-type': 'application/json' } : {},
+      headers,
       body: body ? JSON.stringify(body) : undefined,
     });
     let data = null;
@@ -53,7 +57,7 @@
   };
   const ROLE_LABEL = { bot: '店小二 (机器人)', system: '系统' };
 
-  const state = { shop: { name: '店小二', items: [] }, panels: new Map(), counter: 0 };
+  const state = { shop: { name: '店小二', items: [] }, panels: new Set(), counter: 0 };
   const panelsRoot = $('#panels');
 
   function showPageError(text) {
@@ -72,9 +76,10 @@
   function newPanel() {
     state.counter += 1;
     const panel = {
-      id: randomId('c-'),
-      buyerId: randomId('b-'),
-      created: false, // the server creates the conversation on the first message
+      id: null, // given by the server with the token, see openConversation()
+      token: null,
+      opening: null, // the promise of that
+      started: false, // a first message was sent
       messages: [],
       pending: [], // {localId, text, serverId}
       conv: null,
@@ -99,27 +104,50 @@
     const send = el('button', { type: 'submit', class: 'btn btn-primary', dataset: { testid: 'buyer-send' }, text: '发送' });
     const error = el('p', { class: 'panel-error', dataset: { testid: 'chat-error' }, hidden: true });
     const form = el('form', { class: 'composer' }, input, send);
-    const root = el('article', { class: 'card chat-panel', dataset: { testid: 'chat-panel', conversation: panel.id } },
+    const idLine = el('p', { class: 'panel-id', text: '…' });
+    const root = el('article', { class: 'card chat-panel', dataset: { testid: 'chat-panel' } },
       el('header', { class: 'panel-head' },
         el('div', { class: 'panel-who' }, nameInput, itemSelect),
         el('div', { class: 'panel-side' }, status, closeBtn)),
-      el('p', { class: 'panel-id', text: panel.id }),
-      list, error, form);
-    Object.assign(panel, { root, nameInput, itemSelect, status, list, empty, input, error });
+      idLine, list, error, form);
+    Object.assign(panel, { root, idLine, nameInput, itemSelect, status, list, empty, input, error });
 
     form.addEventListener('submit', (e) => { e.preventDefault(); sendMessage(panel); });
     // Enter submits the form natively; keep IME composition (拼音 input) from sending.
     input.addEventListener('keydown', (e) => { if (e.key === 'Enter' && e.isComposing) e.preventDefault(); });
     closeBtn.addEventListener('click', () => {
-      state.panels.delete(panel.id);
+      state.panels.delete(panel);
       root.remove();
+      connectEvents();
       if (!state.panels.size) newPanel();
     });
 
-    state.panels.set(panel.id, panel);
+    state.panels.add(panel);
     panelsRoot.append(root);
     input.focus();
+    openConversation(panel);
     return panel;
+  }
+
+  // Asks the server for this panel's conversation (id and token), once.
+  function openConversation(panel) {
+    if (panel.id) return Promise.resolve(true);
+    if (!panel.opening) {
+      panel.opening = api('POST', '/api/buyer/conversations').then((res) => {
+        panel.id = res.id;
+        panel.token = res.token;
+        panel.root.dataset.conversation = res.id;
+        panel.idLine.textContent = res.id;
+        setError(panel, '');
+        connectEvents();
+        return true;
+      }, (err) => {
+        panel.opening = null; // the next send tries again
+        setError(panel, `无法开始对话 Could not start the chat: ${err.message}`);
+        return false;
+      });
+    }
+    return panel.opening;
   }
 
   function selectedItem(panel) {
@@ -138,13 +166,14 @@
     setError(panel, '');
     render(panel);
     try {
-      const res = await api('POST', `/api/conversations/${encodeURIComponent(panel.id)}/messages`, {
-        buyer: { id: panel.buyerId, name },
+      if (!(await openConversation(panel))) throw new Error(panel.error.textContent);
+      const res = await api('POST', `/api/buyer/conversations/${encodeURIComponent(panel.id)}/messages`, {
+        name,
         text,
         item: selectedItem(panel),
-      });
+      }, panel.token);
       pending.serverId = res && res.id;
-      panel.created = true;
+      panel.started = true;
       panel.itemSelect.disabled = true; // the product is fixed once the chat started
       await refresh(panel);
     } catch (err) {
@@ -162,13 +191,13 @@
 
   // Re-fetch one conversation; calls that arrive while one is in flight are coalesced.
   async function refresh(panel) {
-    if (!panel.created) return;
+    if (!panel.id) return;
     if (panel.loading) { panel.again = true; return; }
     panel.loading = true;
     try {
       do {
         panel.again = false;
-        const conv = await api('GET', `/api/conversations/${encodeURIComponent(panel.id)}`);
+        const conv = await api('GET', `/api/buyer/conversations/${encodeURIComponent(panel.id)}`, null, panel.token);
         panel.conv = conv;
         panel.messages = conv.messages || [];
         const ids = new Set(panel.messages.map((m) => m.id));
@@ -222,27 +251,35 @@
 
   async function refreshBotStatus() {
     try {
-      const data = await api('GET', '/api/conversations');
-      setBotStatus(Boolean(data.bot_connected));
+      const shop = await api('GET', '/api/shop');
+      setBotStatus(Boolean(shop.bot_connected));
     } catch { /* the events stream will tell us again */ }
   }
 
+  // One stream for all open panels (a browser gives a site only a few
+  // connections): reopened whenever the set of conversations changes.
+  let source = null;
   function connectEvents() {
-    const source = new EventSource('/api/events');
-    source.addEventListener('open', () => {
+    const follow = [...state.panels].filter((p) => p.id).map((p) => `${p.id}:${p.token}`);
+    if (source) source.close();
+    source = null;
+    if (!follow.length) return;
+    const es = new EventSource(`/api/buyer/events?c=${encodeURIComponent(follow.join(','))}`);
+    source = es;
+    es.addEventListener('open', () => {
       showPageError('');
       refreshBotStatus();
-      for (const panel of state.panels.values()) refresh(panel);
+      for (const panel of state.panels) refresh(panel);
     });
-    source.addEventListener('error', () => {
-      if (source.readyState !== EventSource.OPEN) showPageError('与服务器的连接中断，正在重连… · Reconnecting to the server…');
+    es.addEventListener('error', () => {
+      if (source === es && es.readyState !== EventSource.OPEN) showPageError('与服务器的连接中断，正在重连… · Reconnecting to the server…');
     });
-    source.addEventListener('message', (e) => {
+    es.addEventListener('message', (e) => {
       let ev;
       try { ev = JSON.parse(e.data); } catch { return; }
       if (ev.kind === 'bot') { refreshBotStatus(); return; }
-      const panel = ev.conversation && state.panels.get(ev.conversation);
-      if (panel) { panel.created = true; refresh(panel); }
+      if (ev.kind === 'resync') { for (const panel of state.panels) refresh(panel); return; }
+      for (const panel of state.panels) if (panel.id === ev.conversation) refresh(panel);
     });
   }
 
@@ -252,7 +289,8 @@
       state.shop = { name: shop.name || '店小二', items: Array.isArray(shop.items) ? shop.items : [] };
       $('[data-testid="shop-name"]').textContent = state.shop.name;
       document.title = `${state.shop.name} · 买家模拟 Buyer`;
-      for (const panel of state.panels.values()) if (!panel.created) itemOptions(panel.itemSelect);
+      setBotStatus(Boolean(shop.bot_connected));
+      for (const panel of state.panels) if (!panel.started) itemOptions(panel.itemSelect);
     } catch (err) {
       showPageError(`无法加载店铺信息 Could not load the shop: ${err.message}`);
     }
@@ -261,5 +299,4 @@
   $('[data-testid="new-chat"]').addEventListener('click', () => newPanel());
   newPanel();
   loadShop();
-  connectEvents();
 })();

@@ -36,6 +36,38 @@ pub enum GatewayError {
     /// The action does not fit the conversation's state.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this here (another agent's conversation, a
+    /// missing or wrong conversation token).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A stated limit is reached (conversations, messages, bytes).
+    #[error("{0}")]
+    Limit(String),
+}
+
+/// Conversations the gateway keeps in memory; past it new ones are refused
+/// (existing ones go on).
+pub const MAX_CONVERSATIONS: usize = 10_000;
+/// Buyer and agent messages one conversation takes; past it posts are
+/// refused (the bot's replies to accepted messages are still recorded).
+pub const MAX_MESSAGES_PER_CONVERSATION: usize = 200;
+/// Bytes of buyer and agent text one conversation takes (same policy).
+pub const MAX_CONVERSATION_BYTES: usize = 64 * 1024;
+/// Live events buffered per listener; a listener that falls further behind
+/// is told to fetch everything again (`kind: "resync"`).
+pub const EVENT_QUEUE: usize = 1024;
+/// Latency samples kept between two `take_latencies` calls; later ones are
+/// dropped (the load tool takes them every second).
+pub const MAX_LATENCY_SAMPLES: usize = 100_000;
+
+/// One live update: what changed, never the content (pages fetch that with
+/// their own rights).
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveEvent {
+    /// The conversation, or none for gateway-wide news (bot up or down).
+    pub conversation: Option<String>,
+    /// message, status, bot or resync.
+    pub kind: &'static str,
 }
 
 /// Settings of the embedded gateway.
@@ -131,6 +163,40 @@ struct Conv {
     updated_ms: i64,
     /// Released at least once: a reconnecting bot is told again.
     released: bool,
+    /// The buyer page's capability for this conversation (opened from the
+    /// web); conversations made in process have none.
+    token: Option<String>,
+    /// Buyer and agent messages and their text bytes, for the caps.
+    posted: usize,
+    bytes: usize,
+}
+
+/// A conversation as its buyer sees it: no bot decisions, no escalation notes.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyerConvView {
+    /// Conversation id.
+    pub id: String,
+    /// bot, escalated or taken.
+    pub status: String,
+    /// The agent that owns it.
+    pub agent: Option<String>,
+    /// Oldest first.
+    pub messages: Vec<BuyerMsgView>,
+}
+
+/// One message as the buyer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyerMsgView {
+    /// Message id.
+    pub id: String,
+    /// buyer, bot, agent or system.
+    pub role: String,
+    /// Sender's name.
+    pub name: Option<String>,
+    /// The text.
+    pub text: String,
+    /// When, in ms since the epoch.
+    pub ts_ms: i64,
 }
 
 /// A conversation as the web app lists it.
@@ -173,6 +239,62 @@ impl Conv {
             }),
             updated_ms: self.updated_ms,
             messages: with_messages.then(|| self.messages.clone()),
+        }
+    }
+
+    fn buyer_view(&self) -> BuyerConvView {
+        BuyerConvView {
+            id: self.id.clone(),
+            status: self.status.to_string(),
+            agent: self.agent.clone(),
+            messages: self
+                .messages
+                .iter()
+                .map(|m| BuyerMsgView {
+                    id: m.id.clone(),
+                    role: m.role.clone(),
+                    name: m.name.clone(),
+                    text: m.text.clone(),
+                    ts_ms: m.ts_ms,
+                })
+                .collect(),
+        }
+    }
+
+    /// Room for one more buyer or agent message of `text`.
+    fn room_for(&self, text: &str) -> Result<(), GatewayError> {
+        if self.posted >= MAX_MESSAGES_PER_CONVERSATION
+            || self.bytes + text.len() > MAX_CONVERSATION_BYTES
+        {
+            return Err(GatewayError::Limit(format!(
+                "this conversation is full ({MAX_MESSAGES_PER_CONVERSATION} messages or {} KiB): start a new one",
+                MAX_CONVERSATION_BYTES / 1024
+            )));
+        }
+        Ok(())
+    }
+
+    fn posted(&mut self, m: MsgView) {
+        self.posted += 1;
+        self.bytes += m.text.len();
+        self.push(m);
+    }
+
+    fn new(id: &str, buyer: BuyerView, ts: i64, token: Option<String>) -> Conv {
+        Conv {
+            id: id.to_string(),
+            buyer,
+            status: "bot",
+            agent: None,
+            escalation: None,
+            item: None,
+            messages: Vec::new(),
+            index: HashMap::new(),
+            updated_ms: ts,
+            released: false,
+            token,
+            posted: 0,
+            bytes: 0,
         }
     }
 
@@ -239,7 +361,7 @@ struct Shared {
     auth: std::sync::OnceLock<Arc<auth::Auth>>,
     config: GatewayConfig,
     state: Mutex<State>,
-    events: broadcast::Sender<String>,
+    events: broadcast::Sender<LiveEvent>,
     conn_seq: AtomicU64,
 }
 
@@ -261,6 +383,28 @@ fn valid_id(what: &str, s: &str) -> Result<(), GatewayError> {
         )));
     }
     Ok(())
+}
+
+fn valid_agent(agent: &str) -> Result<(), GatewayError> {
+    if auth::valid_agent_id(agent) {
+        Ok(())
+    } else {
+        Err(GatewayError::Invalid(format!(
+            "agent must be {}",
+            auth::AGENT_ID_RULE
+        )))
+    }
+}
+
+/// 32 random bytes as hex (conversation tokens), or 8 for ids.
+fn random_hex(bytes: usize) -> String {
+    use ring::rand::SecureRandom;
+    let mut raw = [0u8; 32];
+    let raw = &mut raw[..bytes.min(32)];
+    ring::rand::SystemRandom::new()
+        .fill(raw)
+        .expect("the operating system's random source works");
+    raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn valid_text(text: &str) -> Result<(), GatewayError> {
@@ -305,7 +449,7 @@ pub fn rfc3339(ms: i64) -> String {
 impl Gateway {
     /// A gateway with no conversations yet.
     pub fn new(config: GatewayConfig) -> Gateway {
-        let (events, _) = broadcast::channel(1024);
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
         Gateway {
             shared: Arc::new(Shared {
                 report: std::sync::OnceLock::new(),
@@ -322,12 +466,12 @@ impl Gateway {
         self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn event(&self, conversation: Option<&str>, kind: &str) {
+    fn event(&self, conversation: Option<&str>, kind: &'static str) {
         if self.shared.events.receiver_count() > 0 {
-            let _ = self
-                .shared
-                .events
-                .send(serde_json::json!({"conversation": conversation, "kind": kind}).to_string());
+            let _ = self.shared.events.send(LiveEvent {
+                conversation: conversation.map(str::to_string),
+                kind,
+            });
         }
     }
 
@@ -356,8 +500,8 @@ impl Gateway {
         self.shared.report.get().cloned()
     }
 
-    /// Live updates for the web app (JSON strings).
-    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+    /// Live updates for the web app, at most [`EVENT_QUEUE`] behind.
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.shared.events.subscribe()
     }
 
@@ -520,7 +664,9 @@ impl Gateway {
                     tracing::error!(message = %in_reply_to, "answered twice");
                 }
                 if let Some(t) = st.sent_at.get(&in_reply_to) {
-                    st.reply_latency.push(t.elapsed());
+                    if st.reply_latency.len() < MAX_LATENCY_SAMPLES {
+                        st.reply_latency.push(t.elapsed());
+                    }
                 }
                 let ts = now_ms();
                 if let Some(c) = st.conversations.get_mut(&conversation) {
@@ -582,7 +728,9 @@ impl Gateway {
                 let conv = st.unacked.remove(&seq).map(|u| u.conversation);
                 st.stats.acked += 1;
                 if let Some(t) = st.sent_at.remove(&id) {
-                    st.ack_latency.push(t.elapsed());
+                    if st.ack_latency.len() < MAX_LATENCY_SAMPLES {
+                        st.ack_latency.push(t.elapsed());
+                    }
                 }
                 if let Some(c) = conv.as_ref().and_then(|c| st.conversations.get_mut(c)) {
                     if let Some(&i) = c.index.get(&id) {
@@ -636,7 +784,8 @@ impl Gateway {
         }
     }
 
-    /// A buyer writes in `conversation` (created on the first message).
+    /// A buyer writes in `conversation` (created on the first message): the
+    /// in-process path of tests and the load tool, which name their own ids.
     pub fn buyer_message(
         &self,
         conversation: &str,
@@ -647,42 +796,147 @@ impl Gateway {
     ) -> Result<String, GatewayError> {
         valid_id("conversation", conversation)?;
         valid_id("buyer id", buyer_id)?;
+        self.post_buyer(conversation, Some(buyer_id), None, buyer_name, text, item)
+    }
+
+    /// Opens a conversation for the buyer page: a fresh random id and the
+    /// token (capability) that alone lets its holder read it, post in it and
+    /// follow it. Returns (id, token).
+    pub fn open_conversation(&self) -> Result<(String, String), GatewayError> {
+        let id = format!("c-{}", random_hex(8));
+        let token = random_hex(32);
+        let buyer = BuyerView {
+            id: format!("b-{}", random_hex(8)),
+            name: String::new(),
+        };
+        let mut st = self.state();
+        if st.conversations.len() >= MAX_CONVERSATIONS {
+            return Err(GatewayError::Limit(format!(
+                "the demo holds {MAX_CONVERSATIONS} conversations, its most: try again later"
+            )));
+        }
+        st.conversations
+            .insert(id.clone(), Conv::new(&id, buyer, now_ms(), Some(token.clone())));
+        Ok((id, token))
+    }
+
+    /// Whether `token` is the buyer page's capability for `conversation`.
+    /// An unknown conversation and a wrong token answer alike.
+    pub fn check_token(&self, conversation: &str, token: &str) -> Result<(), GatewayError> {
+        let st = self.state();
+        let ok = st
+            .conversations
+            .get(conversation)
+            .and_then(|c| c.token.as_deref())
+            .is_some_and(|t| same_secret(t.as_bytes(), token.as_bytes()));
+        if ok {
+            Ok(())
+        } else {
+            Err(GatewayError::Forbidden(
+                "no such conversation for this token: open one from the buyer page".into(),
+            ))
+        }
+    }
+
+    /// The buyer page writes in a conversation it opened (`token` checked):
+    /// the buyer is the one the conversation was opened for, named
+    /// `buyer_name` from its first message on.
+    pub fn buyer_post(
+        &self,
+        conversation: &str,
+        token: &str,
+        buyer_name: &str,
+        text: &str,
+        item: Option<Item>,
+    ) -> Result<String, GatewayError> {
+        self.check_token(conversation, token)?;
+        self.post_buyer(conversation, None, Some(token), buyer_name, text, item)
+    }
+
+    /// One conversation as its buyer sees it (`token` checked).
+    pub fn buyer_view(&self, conversation: &str, token: &str) -> Result<BuyerConvView, GatewayError> {
+        self.check_token(conversation, token)?;
+        self.state()
+            .conversations
+            .get(conversation)
+            .map(Conv::buyer_view)
+            .ok_or_else(|| GatewayError::NotFound(conversation.into()))
+    }
+
+    /// Records and delivers a buyer message. `buyer_id` creates the
+    /// conversation if needed (in process); `token` requires it to exist with
+    /// that token (web).
+    fn post_buyer(
+        &self,
+        conversation: &str,
+        buyer_id: Option<&str>,
+        token: Option<&str>,
+        buyer_name: &str,
+        text: &str,
+        item: Option<Item>,
+    ) -> Result<String, GatewayError> {
         valid_text(text)?;
-        let name: String = buyer_name.trim().chars().take(32).collect();
+        let name: String = buyer_name
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(32)
+            .collect();
         let id = {
-            let mut st = self.state();
-            st.next_id += 1;
-            let id = format!("m-{}", st.next_id);
+            let mut guard = self.state();
+            let st = &mut *guard;
+            let full = st.conversations.len() >= MAX_CONVERSATIONS;
             let ts = now_ms();
-            let c = st
-                .conversations
-                .entry(conversation.to_string())
-                .or_insert_with(|| Conv {
-                    id: conversation.to_string(),
-                    buyer: BuyerView {
-                        id: buyer_id.to_string(),
-                        name: if name.is_empty() {
-                            buyer_id.to_string()
-                        } else {
-                            name.clone()
-                        },
-                    },
-                    status: "bot",
-                    agent: None,
-                    escalation: None,
-                    item: None,
-                    messages: Vec::new(),
-                    index: HashMap::new(),
-                    updated_ms: ts,
-                    released: false,
-                });
+            let c = match (buyer_id, st.conversations.contains_key(conversation)) {
+                (_, true) => st.conversations.get_mut(conversation),
+                (Some(b), false) if !full => Some(
+                    st.conversations
+                        .entry(conversation.to_string())
+                        .or_insert_with(|| {
+                            Conv::new(
+                                conversation,
+                                BuyerView {
+                                    id: b.to_string(),
+                                    name: String::new(),
+                                },
+                                ts,
+                                None,
+                            )
+                        }),
+                ),
+                (Some(_), false) => {
+                    return Err(GatewayError::Limit(format!(
+                        "the gateway holds {MAX_CONVERSATIONS} conversations, its most"
+                    )))
+                }
+                (None, false) => None,
+            };
+            let Some(c) = c else {
+                return Err(GatewayError::NotFound(conversation.into()));
+            };
+            if token.is_some() && c.token.as_deref() != token {
+                return Err(GatewayError::Forbidden("wrong conversation token".into()));
+            }
+            c.room_for(text)?;
+            if c.posted == 0 {
+                // The first message names the buyer (the page lets them edit
+                // the name until then).
+                c.buyer.name = if name.is_empty() {
+                    c.buyer.id.clone()
+                } else {
+                    name.clone()
+                };
+            }
             if item.is_some() {
                 c.item = item.clone();
             }
-            c.push(MsgView {
+            let buyer = c.buyer.clone();
+            st.next_id += 1;
+            let id = format!("m-{}", st.next_id);
+            c.posted(MsgView {
                 id: id.clone(),
                 role: "buyer".into(),
-                name: Some(c.buyer.name.clone()),
+                name: Some(buyer.name.clone()),
                 text: text.to_string(),
                 ts_ms: ts,
                 acked: Some(false),
@@ -694,14 +948,14 @@ impl Gateway {
                 shop: Some(self.shared.config.name.clone()),
                 from: Sender {
                     role: Role::Buyer,
-                    id: Some(buyer_id.to_string()),
-                    name: (!name.is_empty()).then_some(name),
+                    id: Some(buyer.id.clone()),
+                    name: (buyer.name != buyer.id).then_some(buyer.name),
                 },
                 text: text.to_string(),
                 ts: Some(rfc3339(ts)),
                 item,
             };
-            self.deliver(&mut st, &m);
+            self.deliver(st, &m);
             id
         };
         self.event(Some(conversation), "message");
@@ -710,7 +964,7 @@ impl Gateway {
 
     /// An agent takes the conversation: the bot goes silent there.
     pub fn takeover(&self, conversation: &str, agent: &str) -> Result<ConvView, GatewayError> {
-        valid_id("agent", agent)?;
+        valid_agent(agent)?;
         let view = {
             let mut st = self.state();
             let c = st
@@ -718,7 +972,7 @@ impl Gateway {
                 .get_mut(conversation)
                 .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
             if c.status == "taken" && c.agent.as_deref() != Some(agent) {
-                return Err(GatewayError::Conflict(format!(
+                return Err(GatewayError::Forbidden(format!(
                     "agent {} already has this conversation",
                     c.agent.as_deref().unwrap_or("?")
                 )));
@@ -740,7 +994,7 @@ impl Gateway {
 
     /// The agent hands the conversation back to the bot.
     pub fn release(&self, conversation: &str, agent: &str) -> Result<ConvView, GatewayError> {
-        valid_id("agent", agent)?;
+        valid_agent(agent)?;
         let view = {
             let mut st = self.state();
             let c = st
@@ -751,6 +1005,12 @@ impl Gateway {
                 return Err(GatewayError::Conflict(
                     "the bot already has this conversation".into(),
                 ));
+            }
+            if c.status == "taken" && c.agent.as_deref() != Some(agent) {
+                return Err(GatewayError::Forbidden(format!(
+                    "agent {} has this conversation: only they can hand it back",
+                    c.agent.as_deref().unwrap_or("?")
+                )));
             }
             c.status = "bot";
             c.agent = None;
@@ -776,12 +1036,11 @@ impl Gateway {
         agent: &str,
         text: &str,
     ) -> Result<String, GatewayError> {
-        valid_id("agent", agent)?;
+        valid_agent(agent)?;
         valid_text(text)?;
         let id = {
-            let mut st = self.state();
-            st.next_id += 1;
-            let id = format!("m-{}", st.next_id);
+            let mut guard = self.state();
+            let st = &mut *guard;
             let c = st
                 .conversations
                 .get_mut(conversation)
@@ -791,8 +1050,17 @@ impl Gateway {
                     "take the conversation over before replying".into(),
                 ));
             }
+            if c.agent.as_deref() != Some(agent) {
+                return Err(GatewayError::Forbidden(format!(
+                    "agent {} has this conversation: only they can reply",
+                    c.agent.as_deref().unwrap_or("?")
+                )));
+            }
+            c.room_for(text)?;
+            st.next_id += 1;
+            let id = format!("m-{}", st.next_id);
             let ts = now_ms();
-            c.push(MsgView {
+            c.posted(MsgView {
                 id: id.clone(),
                 role: "agent".into(),
                 name: Some(agent.to_string()),
@@ -814,17 +1082,23 @@ impl Gateway {
                 ts: Some(rfc3339(ts)),
                 item: None,
             };
-            self.deliver(&mut st, &m);
+            self.deliver(st, &m);
             id
         };
         self.event(Some(conversation), "message");
         Ok(id)
     }
 
-    /// Every conversation, latest activity first.
+    /// Every conversation with a message, latest activity first (a buyer page
+    /// that opened one and said nothing is nobody's business yet).
     pub fn conversations(&self) -> Vec<ConvView> {
         let st = self.state();
-        let mut v: Vec<ConvView> = st.conversations.values().map(|c| c.view(false)).collect();
+        let mut v: Vec<ConvView> = st
+            .conversations
+            .values()
+            .filter(|c| !c.messages.is_empty())
+            .map(|c| c.view(false))
+            .collect();
         v.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(a.id.cmp(&b.id)));
         v
     }
@@ -920,6 +1194,67 @@ mod tests {
             gw.takeover("c-404", "a-1"),
             Err(GatewayError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn conversations_are_capped_owned_and_need_their_token() {
+        let gw = Gateway::new(GatewayConfig {
+            name: "t".into(),
+            token: "k".into(),
+            shop: "s".into(),
+            items: vec![],
+        });
+        for _ in 0..MAX_MESSAGES_PER_CONVERSATION {
+            gw.buyer_message("c-1", "b", "", "在吗", None).unwrap();
+        }
+        assert!(matches!(
+            gw.buyer_message("c-1", "b", "", "在吗", None),
+            Err(GatewayError::Limit(_))
+        ));
+        // Only the agent who holds a conversation acts in it.
+        gw.buyer_message("c-2", "b", "", "我要投诉", None).unwrap();
+        gw.takeover("c-2", "a-1").unwrap();
+        let before = gw.conversation("c-2").unwrap().messages.unwrap().len();
+        let rows: &[(&str, Result<(), GatewayError>)] = &[
+            ("takeover", gw.takeover("c-2", "a-2").map(drop)),
+            ("reply", gw.agent_message("c-2", "a-2", "hi").map(drop)),
+            ("release", gw.release("c-2", "a-2").map(drop)),
+        ];
+        for (what, r) in rows {
+            assert!(matches!(r, Err(GatewayError::Forbidden(_))), "{what}: {r:?}");
+        }
+        let c = gw.conversation("c-2").unwrap();
+        assert_eq!(c.agent.as_deref(), Some("a-1"));
+        assert_eq!(c.messages.unwrap().len(), before);
+        gw.agent_message("c-2", "a-1", "您好").unwrap();
+        gw.release("c-2", "a-1").unwrap();
+        // Agent ids: the configuration's rule.
+        for bad in ["a@b", "小美", ""] {
+            assert!(matches!(
+                gw.takeover("c-2", bad),
+                Err(GatewayError::Invalid(_))
+            ));
+        }
+        // The buyer page's conversations answer their token only.
+        let (id, token) = gw.open_conversation().unwrap();
+        let (other, other_token) = gw.open_conversation().unwrap();
+        assert_ne!(id, other);
+        assert!(gw.conversations().iter().all(|c| c.id != id), "empty ones are not listed");
+        for wrong in ["", "x", other_token.as_str()] {
+            assert!(matches!(
+                gw.buyer_post(&id, wrong, "", "在吗", None),
+                Err(GatewayError::Forbidden(_))
+            ));
+            assert!(gw.buyer_view(&id, wrong).is_err());
+        }
+        assert!(matches!(
+            gw.buyer_post("c-2", &token, "", "在吗", None),
+            Err(GatewayError::Forbidden(_))
+        ), "in-process conversations have no token");
+        gw.buyer_post(&id, &token, "张三", "在吗", None).unwrap();
+        let v = gw.buyer_view(&id, &token).unwrap();
+        assert_eq!(v.messages.len(), 1);
+        assert_eq!(v.messages[0].name.as_deref(), Some("张三"));
     }
 
     #[test]

@@ -75,6 +75,17 @@ async function waitNth(container, role, n, what) {
   await waitVisible(container.locator(sel.msg(role)).nth(n), what);
 }
 
+// A panel's conversation id, once the server has opened it (with its token).
+async function conversationOf(panel, what) {
+  const deadline = Date.now() + T;
+  while (Date.now() < deadline) {
+    const id = await panel.getAttribute('data-conversation', { timeout: T });
+    if (id) return id;
+    await panel.page().waitForTimeout(50);
+  }
+  return fail(`timed out after ${T} ms waiting for ${what} to get its conversation from the server`);
+}
+
 async function noXss(page, label) {
   const value = await page.evaluate(() => window.__xss);
   if (value !== undefined) fail(`${label}: window.__xss is ${JSON.stringify(value)}: chat text was run as HTML`);
@@ -106,7 +117,7 @@ async function main() {
   if (!res || !res.ok()) fail(`GET ${base}/ answered ${res && res.status()}`);
   const panel1 = buyer.locator(sel.panel).first();
   await waitVisible(panel1, 'the first chat panel (opened on load)');
-  const conv1 = await panel1.getAttribute('data-conversation');
+  const conv1 = await conversationOf(panel1, 'the first chat panel');
   if (!conv1) fail('the chat panel has no data-conversation id');
   await buyerSend(panel1, STOCK);
   await waitVisible(panel1.locator(sel.msg('buyer')).getByText(STOCK, { exact: true }), `the buyer bubble "${STOCK}"`);
@@ -131,7 +142,7 @@ async function main() {
   await buyer.getByTestId('new-chat').click({ timeout: T });
   const panel2 = buyer.locator(sel.panel).nth(1);
   await waitVisible(panel2, 'a second chat panel after clicking new-chat');
-  const conv2 = await panel2.getAttribute('data-conversation');
+  const conv2 = await conversationOf(panel2, 'the second chat panel');
   if (!conv2 || conv2 === conv1) fail(`the second panel's conversation id is ${JSON.stringify(conv2)}`);
   await buyerSend(panel2, COMPLAINT);
   await waitNth(panel2, 'bot', 0, 'the bot holding reply to the complaint');
@@ -246,6 +257,28 @@ async function main() {
   await waitVisible(agent.locator(`${sel.queueItem(conv2)}.selected`), `${conv2} selected after clicking its example link`);
   await waitVisible(history.locator(sel.msg('buyer')).getByText(COMPLAINT, { exact: true }), 'the complaint in the history opened from the report');
   pass(`7 report: automation ${automation}, replied ${replied}, escalated ${escalated}, ${clusters} cluster(s), complaint → ${suggest}; markup literal; link opens ${conv2} (report.png)`);
+
+  // 8. A conversation is readable only with its token: the buyer page holds one
+  // per panel; the same request without it, or with another panel's, is refused.
+  step = '8 conversation tokens';
+  const probe = await buyer.evaluate(async ([c1, c2]) => {
+    const get = async (id, token) => {
+      const headers = token === undefined ? {} : { 'x-conversation-token': token };
+      const res = await fetch(`/api/buyer/conversations/${id}`, { headers });
+      return res.status;
+    };
+    const post = async (id) => (await fetch(`/api/buyer/conversations/${id}/messages`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: '冒充买家' }),
+    })).status;
+    const events = async () => (await fetch(`/api/buyer/events?c=${c1}:${'0'.repeat(64)}`)).status;
+    return { none: await get(c1), wrong: await get(c2, '0'.repeat(64)), post: await post(c2), events: await events() };
+  }, [conv1, conv2]);
+  for (const [what, status] of Object.entries(probe)) {
+    if (status !== 403) fail(`${what}: a buyer request without the conversation's token answered ${status}, not 403`);
+  }
+  const forged = await panel2.locator(sel.msg('buyer')).getByText('冒充买家').count();
+  if (forged) fail('a message posted without the token appeared in the conversation');
+  pass('8 a conversation needs its token: without it, or with a wrong one, reads, posts and the event stream get 403');
 
   await browser.close();
   console.log(`${passed} passed, 0 failed`);
