@@ -182,6 +182,49 @@ pub fn teach(
     Ok(Taught { file: path, line })
 }
 
+/// Teaching from the console, over the folders the bot reads.
+#[derive(Debug, Clone)]
+pub struct FolderTeacher {
+    config: Config,
+    folders: Folders,
+}
+
+impl FolderTeacher {
+    /// Teaches into `folders` (the bot's hot reload picks the edits up).
+    pub fn new(config: Config, folders: Folders) -> FolderTeacher {
+        FolderTeacher { config, folders }
+    }
+}
+
+impl crate::gateway::Teacher for FolderTeacher {
+    fn intents(&self) -> Vec<(String, String)> {
+        match Sources::from_dirs(&self.folders.intents, &self.folders.replies) {
+            Ok(src) => src
+                .intents
+                .iter()
+                .map(|i| (i.id.clone(), i.description.clone()))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn teach(&self, text: &str, intent: &str, who: &str) -> Result<String, String> {
+        let lesson = Lesson {
+            text,
+            intent,
+            who,
+            at_ms: crate::store::now_ms(),
+        };
+        match teach(&self.config, &self.folders, &lesson) {
+            Ok(t) => {
+                let name = t.file.file_name().map(|n| n.to_string_lossy().into_owned());
+                Ok(format!("intents/{}:{}", name.unwrap_or_default(), t.line))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 /// The text as it will be stored: trimmed, one line, no control characters.
 fn clean(text: &str) -> Result<String, TeachError> {
     let one_line: String = text

@@ -356,8 +356,20 @@ struct State {
 /// gateway runs beside a bot whose store it can read (`xiaoer demo`).
 pub type ReportFn = Arc<dyn Fn(i64) -> Result<serde_json::Value, String> + Send + Sync>;
 
+/// Teaching from the console: the intents an agent can pick, and the lesson
+/// itself (`crate::teach`), when the gateway runs beside a bot whose intent
+/// files it can edit (`xiaoer demo` with an `intents/` folder).
+pub trait Teacher: Send + Sync {
+    /// `(id, description)` of every intent, `none` included.
+    fn intents(&self) -> Vec<(String, String)>;
+    /// Adds `text` as an example of `intent`, taught by `who`: where it was
+    /// written (`intents/x.toml:12`), or why it was refused.
+    fn teach(&self, text: &str, intent: &str, who: &str) -> Result<String, String>;
+}
+
 struct Shared {
     report: std::sync::OnceLock<ReportFn>,
+    teacher: std::sync::OnceLock<Arc<dyn Teacher>>,
     auth: std::sync::OnceLock<Arc<auth::Auth>>,
     config: GatewayConfig,
     state: Mutex<State>,
@@ -453,6 +465,7 @@ impl Gateway {
         Gateway {
             shared: Arc::new(Shared {
                 report: std::sync::OnceLock::new(),
+                teacher: std::sync::OnceLock::new(),
                 auth: std::sync::OnceLock::new(),
                 config,
                 state: Mutex::new(State::default()),
@@ -498,6 +511,16 @@ impl Gateway {
     /// The report source, if any.
     pub fn report(&self) -> Option<ReportFn> {
         self.shared.report.get().cloned()
+    }
+
+    /// Lets agents teach the bot from the console.
+    pub fn set_teacher(&self, t: Arc<dyn Teacher>) {
+        let _ = self.shared.teacher.set(t);
+    }
+
+    /// The teacher, if any.
+    pub fn teacher(&self) -> Option<Arc<dyn Teacher>> {
+        self.shared.teacher.get().cloned()
     }
 
     /// Live updates for the web app, at most [`EVENT_QUEUE`] behind.

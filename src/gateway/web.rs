@@ -220,6 +220,8 @@ fn routes() -> Routes {
     .add(Agent, POST, "/api/conversations/{id}/release", release)
     .add(Agent, GET, "/api/events", agent_events)
     .add(Agent, GET, "/api/report", report)
+    .add(Agent, GET, "/api/intents", intents)
+    .add(Agent, POST, "/api/teach", teach)
 }
 
 /// Every route of [`router`] with who may call it.
@@ -630,6 +632,57 @@ async fn report(State(app): State<App>, Query(q): Query<ReportQuery>) -> Respons
     match tokio::task::spawn_blocking(move || f(hours)).await {
         Ok(Ok(v)) => Json(v).into_response(),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// The intents an agent can teach, or 404 when this console cannot edit the
+/// intent files.
+async fn intents(State(app): State<App>) -> Response {
+    match app.gw.teacher() {
+        Some(t) => Json(serde_json::json!({
+            "intents": t.intents().into_iter()
+                .map(|(id, description)| serde_json::json!({"id": id, "description": description}))
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        None => no_teacher(),
+    }
+}
+
+fn no_teacher() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "teaching needs the intent files as a folder: run the bot with intents/ and replies/ (not the built-in copies)",
+    )
+}
+
+#[derive(Deserialize)]
+struct TeachIn {
+    text: String,
+    intent: String,
+    #[serde(default)]
+    agent: String,
+}
+
+/// Adds a buyer's message as an example of the intent an agent picked; the
+/// bot's hot reload then answers the next buyer who says it. Refusals (an
+/// intent that does not exist, a message another intent's keywords claim)
+/// come back as 422 with the reason; nothing is written then.
+async fn teach(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Json(t): Json<TeachIn>,
+) -> Response {
+    let Some(teacher) = app.gw.teacher() else {
+        return no_teacher();
+    };
+    let who = s.0.unwrap_or(t.agent);
+    tracing::info!(agent = %esc(&who), intent = %esc(&t.intent), "agent action: teach");
+    // Building the engine to check the lesson takes CPU: off the runtime.
+    match tokio::task::spawn_blocking(move || teacher.teach(&t.text, &t.intent, &who)).await {
+        Ok(Ok(at)) => Json(serde_json::json!({ "taught": at })).into_response(),
+        Ok(Err(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, &why),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
