@@ -21,6 +21,7 @@ pub mod eval;
 pub mod files;
 pub mod gateway;
 pub mod live;
+pub mod logsafe;
 pub mod metrics;
 pub mod nlu;
 pub mod reply;
