@@ -1166,8 +1166,9 @@ async fn a_hanging_decision_does_not_stop_other_conversations() {
     let bot = xiaoer::channel::bot::Bot::new(engine, store, out_tx);
     bot.set_decide_hook(|text| {
         if text.contains("慢慢来") {
-            // Busy like a runaway classifier, until the test ends.
-            while !SLOW_RELEASE.load(Ordering::Relaxed) {
+            // Busy like a runaway classifier, until the test ends (at most 40 s).
+            let started = Instant::now();
+            while !SLOW_RELEASE.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(40) {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
