@@ -33,7 +33,7 @@ use tokio::task::JoinSet;
 
 /// Longest one decision may take, waiting for a thread of the pool included;
 /// past it the chat goes to a person with reason [`TIMEOUT_REASON`].
-pub const DECIDE_WITHIN: Duration = Duration::from_secs(3);
+pub const DECIDE_WITHIN: Duration = Duration::from_secs(5);
 /// Decisions running at once. A decision past its deadline keeps its thread
 /// until it ends (a thread cannot be stopped), so this bounds the threads a
 /// flood of slow messages can hold; the rest of the pool keeps deciding.
