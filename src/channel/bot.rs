@@ -851,6 +851,50 @@ mod tests {
         d.finish().await;
     }
 
+    /// A full outbox makes conversations wait, never drops a frame: with room
+    /// for 2 frames, 30 conversations' replies and acks all come out, in
+    /// order per conversation, once the connection reads again.
+    #[tokio::test]
+    async fn a_full_outbox_makes_conversations_wait_and_loses_nothing() {
+        let dir = std::env::temp_dir().join(format!("xiaoer-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir.join("s.db")).unwrap());
+        let engine = Arc::new(
+            Engine::load(
+                crate::config::Config::defaults(),
+                crate::engine::FileSource::Embedded,
+            )
+            .unwrap(),
+        );
+        let (tx, mut rx) = mpsc::channel(2);
+        let bot = Bot::new(engine, store, tx);
+        let mut d = Dispatcher::new(bot);
+        for c in 0..30 {
+            let conv = format!("c-{c}");
+            let Event::Message(mut m) = buyer(&format!("m-{c}"), "几天能发货") else {
+                unreachable!()
+            };
+            m.conversation = conv.clone();
+            d.dispatch(&conv, Event::Message(m), None);
+        }
+        // Nobody reads for a while: the conversations wait on the outbox.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let mut got: HashMap<String, Vec<String>> = HashMap::new();
+        while got.values().map(Vec::len).sum::<usize>() < 60 {
+            let f = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+                .await
+                .expect("frames keep coming")
+                .expect("open");
+            let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+            let id = v["in_reply_to"].as_str().or(v["id"].as_str()).unwrap().to_string();
+            got.entry(id).or_default().push(v["type"].as_str().unwrap().to_string());
+        }
+        for c in 0..30 {
+            assert_eq!(got[&format!("m-{c}")], ["reply", "ack"], "m-{c}");
+        }
+        d.finish().await;
+    }
+
     #[test]
     fn summaries_are_one_short_line() {
         let engine = crate::engine::Engine::load(
