@@ -10,7 +10,7 @@ use crate::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Errors starting the live pieces.
@@ -58,7 +58,7 @@ pub fn start_bot(
 ) -> Result<BotHandle, LiveError> {
     let full = engine.config.store.synchronous == "full";
     let store = Arc::new(Store::open_with(state, full)?);
-    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (out_tx, out_rx) = crate::channel::outbox();
     let bot = Bot::new(engine, store, out_tx);
     let client = Client::new(client, bot.clone(), out_rx)?;
     let (shutdown, rx) = watch::channel(false);

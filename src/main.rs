@@ -352,13 +352,13 @@ fn run(cli: Cli) -> Result<i32> {
                 Some(u) => xiaoer::report::parse_time(u, now).map_err(anyhow::Error::msg)?,
                 None => now,
             };
-            let store = xiaoer::store::Store::open(&state)?;
+            let store = xiaoer::store::Store::open_read_only(&state)?;
             let mut r = xiaoer::report::build(&store, &engine, from, to, *examples)?;
             r.clusters.truncate(*limit);
             if *json {
                 out!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                print_report(&r, &state);
+                out!("{}", xiaoer::report::render_text(&r, &state).trim_end());
             }
             Ok(0)
         }
@@ -617,71 +617,6 @@ async fn run_demo(
         }
     }
     Ok(0)
-}
-
-fn print_report(r: &xiaoer::report::Report, state: &std::path::Path) {
-    let when = |ms: i64| {
-        xiaoer::gateway::rfc3339(ms)
-            .replace('T', " ")
-            .replace('Z', "")
-    };
-    out!(
-        "xiaoer report: {} to {} UTC, {}",
-        when(r.from_ms),
-        when(r.to_ms),
-        state.display()
-    );
-    match r.automation_rate {
-        Some(a) => out!(
-            "decided {} · answered {} · escalated {} · automation rate {:.1}%",
-            r.decided,
-            r.replied,
-            r.escalated,
-            a * 100.0
-        ),
-        None => out!("no buyer messages decided in this range"),
-    }
-    if !r.reasons.is_empty() {
-        let reasons: Vec<String> = r
-            .reasons
-            .iter()
-            .map(|c| format!("{} {}", c.reason, c.count))
-            .collect();
-        out!("escalations by reason: {}", reasons.join(", "));
-    }
-    if r.clusters.is_empty() {
-        return;
-    }
-    out!();
-    out!("escalated messages, similar ones together, newest first:");
-    for c in &r.clusters {
-        let reasons: Vec<String> = c
-            .reasons
-            .iter()
-            .map(|x| format!("{} ×{}", x.reason, x.count))
-            .collect();
-        let hint = match &c.suggest {
-            Some(id) => format!(" → intents/{id}.toml?"),
-            None => String::new(),
-        };
-        out!();
-        out!(
-            "[{}] {}{}  (latest {})",
-            c.size,
-            reasons.join(", "),
-            hint,
-            when(c.latest_ms)
-        );
-        for e in &c.examples {
-            let text: String = e
-                .text
-                .chars()
-                .filter(|ch| !ch.is_control())
-                .take(100)
-                .collect();
-            out!("    “{}”  ({})", text, e.conversation);
-        }
-    }
 }
 
 fn chat(engine: &Engine) -> Result<i32> {

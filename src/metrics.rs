@@ -3,7 +3,7 @@
 //! The bot records through the `metrics` facade (cheap when nothing is
 //! installed, e.g. in `classify`); `run` and `demo` install the Prometheus
 //! recorder and serve `/metrics`, `/healthz` (the process answers) and
-//! `/readyz` (connected to the gateway, engine loaded).
+//! `/readyz` (connected to the gateway and the state store takes writes).
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Inbound messages, by `role`.
 pub const MESSAGES: &str = "xiaoer_messages_total";
@@ -39,8 +39,17 @@ pub const WAITING: &str = "xiaoer_waiting_escalations";
 /// Store writes that failed.
 pub const STORE_ERRORS: &str = "xiaoer_store_errors_total";
 
+/// 1 while the state store takes writes (last write or probe succeeded).
+pub const STORE_GAUGE: &str = "xiaoer_store_writable";
+/// Decisions that missed their deadline (the chat went to a person).
+pub const DECIDE_TIMEOUTS: &str = "xiaoer_decide_timeouts_total";
+/// Hand-off writes retried after a store error.
+pub const HANDOFF_RETRIES: &str = "xiaoer_handoff_retries_total";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static CONNECTED: AtomicBool = AtomicBool::new(false);
+/// None until a store opened; then the last write's or probe's outcome.
+static STORE: Mutex<Option<Result<(), String>>> = Mutex::new(None);
 
 /// Installs the Prometheus recorder (once per process).
 pub fn install() -> Option<PrometheusHandle> {
@@ -68,6 +77,9 @@ pub fn install() -> Option<PrometheusHandle> {
     metrics::describe_counter!(RELOADS, "Reloads of the operators' files by result");
     metrics::describe_gauge!(WAITING, "Escalated chats waiting for an agent");
     metrics::describe_counter!(STORE_ERRORS, "Store writes that failed");
+    metrics::describe_gauge!(STORE_GAUGE, "The state store takes writes");
+    metrics::describe_counter!(DECIDE_TIMEOUTS, "Decisions past their deadline");
+    metrics::describe_counter!(HANDOFF_RETRIES, "Hand-off writes retried");
     let _ = HANDLE.set(handle.clone());
     Some(handle)
 }
@@ -81,6 +93,29 @@ pub fn set_connected(up: bool) {
 /// True while connected and welcomed.
 pub fn connected() -> bool {
     CONNECTED.load(Ordering::Relaxed)
+}
+
+/// Records whether the state store takes writes (its writer calls this after
+/// every transaction and probe).
+pub fn set_store_health(outcome: Result<(), String>) {
+    metrics::gauge!(STORE_GAUGE).set(if outcome.is_ok() { 1.0 } else { 0.0 });
+    *STORE.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+}
+
+/// Why the process is not ready, or None when it is: connected to the
+/// gateway and the state store takes writes.
+pub fn not_ready() -> Option<String> {
+    if !connected() {
+        return Some("not connected to the gateway".into());
+    }
+    match &*STORE.lock().unwrap_or_else(|p| p.into_inner()) {
+        None => Some("no state store open".into()),
+        Some(Err(e)) => Some(format!(
+            "the state store cannot write: {}",
+            crate::logsafe::escape(e)
+        )),
+        Some(Ok(())) => None,
+    }
 }
 
 /// `/metrics`, `/healthz`, `/readyz`.
@@ -106,13 +141,12 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/readyz",
             get(|| async {
-                if connected() {
-                    (StatusCode::OK, "ready: connected to the gateway\n")
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "not ready: not connected to the gateway\n",
-                    )
+                match not_ready() {
+                    None => (
+                        StatusCode::OK,
+                        "ready: connected to the gateway, the state store takes writes\n".to_string(),
+                    ),
+                    Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
                 }
             }),
         )

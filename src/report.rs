@@ -130,7 +130,8 @@ pub fn build(
         }
         let mut stmt = c.prepare_cached(
             "SELECT m.text, m.conversation, d.decided_ms, COALESCE(d.reason, 'unknown')
-             FROM decisions d JOIN messages m ON m.id = d.message_id
+             FROM decisions d JOIN messages m
+               ON m.id = d.message_id AND m.conversation = d.conversation
              WHERE d.action = 'escalate' AND d.decided_ms BETWEEN ?1 AND ?2
              ORDER BY d.decided_ms DESC, m.rowid DESC LIMIT ?3",
         )?;
@@ -227,51 +228,178 @@ pub fn build(
     })
 }
 
+/// Furthest back an age (`--since 30d`) may reach.
+pub const MAX_AGE_DAYS: i64 = 100 * 366;
+
 /// Reads a point in time for `--since` / `--until`: an age (`30m`, `24h`,
 /// `7d`, `2w`, counted back from `now_ms`), a date (`2026-11-01`, UTC
-/// midnight) or an RFC 3339 time (`2026-11-01T08:00:00Z`).
+/// midnight) or an RFC 3339 time (`2026-11-01T08:00:00Z`, with fractions of a
+/// second or an offset like `+08:00`). Impossible dates (2026-02-31, hour
+/// 24) and ages past [`MAX_AGE_DAYS`] are errors that say why.
 pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     let s = s.trim();
-    let bad = || {
-        format!("{s:?} is not a time: use an age like 30m, 24h, 7d, 2w, or a date like 2026-11-01 or 2026-11-01T08:00:00Z")
+    let shown = crate::logsafe::escape(s);
+    let bad = |why: &str| {
+        format!("{shown:?} is not a time ({why}): use an age like 30m, 24h, 7d, 2w, or a date like 2026-11-01 or 2026-11-01T08:00:00Z")
     };
     if let Some(unit) = s.chars().last().filter(|c| {
         c.is_ascii_alphabetic()
             && s.len() > 1
             && s[..s.len() - 1].bytes().all(|b| b.is_ascii_digit())
     }) {
-        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
-        let ms = match unit {
+        let ms: i64 = match unit {
             'm' => 60_000,
             'h' => 3_600_000,
             'd' => 86_400_000,
             'w' => 7 * 86_400_000,
-            _ => return Err(bad()),
+            _ => return Err(bad("the unit is m, h, d or w")),
         };
-        return Ok(now_ms - n.max(0).saturating_mul(ms));
+        let n: i64 = s[..s.len() - 1]
+            .parse()
+            .map_err(|_| bad("the number is too large"))?;
+        let back = n
+            .checked_mul(ms)
+            .filter(|b| *b <= MAX_AGE_DAYS * 86_400_000)
+            .ok_or_else(|| bad(&format!("more than {MAX_AGE_DAYS} days back")))?;
+        return Ok(now_ms - back);
     }
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let d: Vec<i64> = date
-        .split('-')
-        .map(|p| p.parse().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    let t: Vec<i64> = time
-        .trim_end_matches('Z')
-        .split(':')
-        .map(|p| p.parse().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    if d.len() != 3 || t.len() != 3 || !(1..=12).contains(&d[1]) || !(1..=31).contains(&d[2]) {
-        return Err(bad());
+    let (date, time) = s.split_once(['T', 't', ' ']).unwrap_or((s, "00:00:00Z"));
+    let num = |part: &str, digits: usize, what: &str| -> Result<i64, String> {
+        if part.len() != digits || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(&format!("the {what} needs {digits} digits")));
+        }
+        part.parse().map_err(|_| bad(what))
+    };
+    let d: Vec<&str> = date.split('-').collect();
+    let [y, mo, day] = d[..] else {
+        return Err(bad("a date is YYYY-MM-DD"));
+    };
+    let (y, mo, day) = (num(y, 4, "year")?, num(mo, 2, "month")?, num(day, 2, "day")?);
+    if !(1..=12).contains(&mo) {
+        return Err(bad(&format!("there is no month {mo}")));
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m, day) = (if d[1] <= 2 { d[0] - 1 } else { d[0] }, d[1], d[2]);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=month_days).contains(&day) {
+        return Err(bad(&format!("{y}-{mo:02} has {month_days} days")));
+    }
+    // The time, then the offset: Z, or +hh:mm / -hh:mm.
+    let (clock, offset_min) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else if let Some(i) = time.rfind(['+', '-']).filter(|i| *i > 0) {
+        let (c, off) = time.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let Some((oh, om)) = off[1..].split_once(':') else {
+            return Err(bad("an offset is +hh:mm"));
+        };
+        let (oh, om) = (num(oh, 2, "offset hour")?, num(om, 2, "offset minute")?);
+        if oh > 23 || om > 59 {
+            return Err(bad("the offset is out of range"));
+        }
+        (c, sign * (oh * 60 + om))
+    } else {
+        return Err(bad("a time ends in Z or an offset like +08:00"));
+    };
+    let clock = clock.split_once('.').map_or(clock, |(c, frac)| {
+        if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            "bad"
+        } else {
+            c
+        }
+    });
+    let t: Vec<&str> = clock.split(':').collect();
+    let [h, mi, sec] = t[..] else {
+        return Err(bad("a time is hh:mm:ss"));
+    };
+    let (h, mi, sec) = (num(h, 2, "hour")?, num(mi, 2, "minute")?, num(sec, 2, "second")?);
+    if h > 23 || mi > 59 || sec > 59 {
+        return Err(bad("the time of day is out of range"));
+    }
+    // Days from the civil date (Howard Hinnant's algorithm); no overflow:
+    // the year has four digits.
+    let (y, m) = (if mo <= 2 { y - 1 } else { y }, mo);
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let mp = if m > 2 { m - 3 } else { m + 9 };
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Ok(((days * 86_400) + t[0] * 3600 + t[1] * 60 + t[2]) * 1000)
+    Ok(((days * 86_400) + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000)
+}
+
+/// The report as text for a terminal. Everything that came from outside
+/// (conversation ids, reasons, buyers' words) is escaped, so no stored value
+/// can move the cursor, colour the screen or forge a line.
+pub fn render_text(r: &Report, state: &std::path::Path) -> String {
+    use crate::logsafe::escape;
+    use std::fmt::Write;
+    let when = |ms: i64| {
+        crate::gateway::rfc3339(ms)
+            .replace('T', " ")
+            .replace('Z', "")
+    };
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "xiaoer report: {} to {} UTC, {}",
+        when(r.from_ms),
+        when(r.to_ms),
+        escape(&state.display().to_string())
+    );
+    match r.automation_rate {
+        Some(a) => {
+            let _ = writeln!(
+                o,
+                "decided {} · answered {} · escalated {} · automation rate {:.1}%",
+                r.decided,
+                r.replied,
+                r.escalated,
+                a * 100.0
+            );
+        }
+        None => o.push_str("no buyer messages decided in this range\n"),
+    }
+    if !r.reasons.is_empty() {
+        let reasons: Vec<String> = r
+            .reasons
+            .iter()
+            .map(|c| format!("{} {}", escape(&c.reason), c.count))
+            .collect();
+        let _ = writeln!(o, "escalations by reason: {}", reasons.join(", "));
+    }
+    if r.clusters.is_empty() {
+        return o;
+    }
+    o.push_str("\nescalated messages, similar ones together, newest first:\n");
+    for c in &r.clusters {
+        let reasons: Vec<String> = c
+            .reasons
+            .iter()
+            .map(|x| format!("{} ×{}", escape(&x.reason), x.count))
+            .collect();
+        let hint = match &c.suggest {
+            Some(id) => format!(" → intents/{}.toml?", escape(id)),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            o,
+            "\n[{}] {}{}  (latest {})",
+            c.size,
+            reasons.join(", "),
+            hint,
+            when(c.latest_ms)
+        );
+        for e in &c.examples {
+            let text: String = e.text.chars().take(100).collect();
+            let _ = writeln!(o, "    “{}”  ({})", escape(&text), escape(&e.conversation));
+        }
+    }
+    o
 }
 
 #[cfg(test)]
@@ -289,13 +417,72 @@ mod tests {
             ("2026-11-22", Ok(now - 10 * 3_600_000)),
             ("2026-11-22T10:00:00Z", Ok(now)),
             ("2000-02-29", Ok(951_782_400_000)),
+            ("2026-11-22T18:00:00+08:00", Ok(now)),
+            ("2026-11-22T05:30:00-04:30", Ok(now)),
+            ("2026-11-22T10:00:00.250Z", Ok(now)),
+            ("2024-02-29", Ok(1_709_164_800_000)),
+            ("0w", Ok(now)),
             ("yesterday", Err(())),
             ("5y", Err(())),
             ("2026-13-01", Err(())),
+            // Regressions: impossible dates and overflow (issue 11, item 13).
+            ("2026-02-31", Err(())),
+            ("2026-02-29", Err(())),
+            ("1900-02-29", Err(())),
+            ("2026-04-31", Err(())),
+            ("2026-00-10", Err(())),
+            ("2026-11-00", Err(())),
+            ("2026-11-22T24:00:00Z", Err(())),
+            ("2026-11-22T10:60:00Z", Err(())),
+            ("2026-11-22T10:00:00", Err(())),
+            ("2026-11-22T10:00:00+25:00", Err(())),
+            ("2026-11-22T10:00:00.Z", Err(())),
+            ("9999999999999999-01-01", Err(())),
+            ("-2026-01-01", Err(())),
+            ("2026-1-01", Err(())),
+            ("99999999999999999999d", Err(())),
+            ("9999999999999999w", Err(())),
+            ("40000d", Err(())),
+            ("\u{1b}[31m1d", Err(())),
         ];
         for (s, want) in rows {
             assert_eq!(parse_time(s, now).map_err(|_| ()), *want, "{s}");
         }
+        let e = parse_time("2026-02-31", now).unwrap_err();
+        assert!(e.contains("2026-02 has 28 days"), "{e}");
+        let e = parse_time("\u{1b}[2Jx", now).unwrap_err();
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn the_text_report_escapes_what_came_from_outside() {
+        let r = Report {
+            from_ms: 0,
+            to_ms: 1,
+            decided: 1,
+            replied: 0,
+            escalated: 1,
+            automation_rate: Some(0.0),
+            reasons: vec![Count {
+                reason: "x\u{1b}[2J".into(),
+                count: 1,
+            }],
+            clusters: vec![Cluster {
+                size: 1,
+                latest_ms: 0,
+                reasons: vec![],
+                suggest: None,
+                examples: vec![Example {
+                    text: "有货吗\n[fake] line".into(),
+                    conversation: "c-1\u{1b}]0;owned\u{7}\n2026-01-01 forged".into(),
+                    ts_ms: 0,
+                }],
+            }],
+        };
+        let out = render_text(&r, std::path::Path::new("s.db"));
+        assert!(!out.chars().any(|c| c == '\u{1b}' || c == '\u{7}'), "{out}");
+        assert!(!out.lines().any(|l| l.starts_with("2026-01-01") || l.starts_with("[fake]")), "{out}");
+        assert!(out.contains("c-1\\u{1b}]0;owned\\u{7}\\n2026-01-01 forged"), "{out}");
     }
 
     #[test]

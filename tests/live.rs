@@ -249,8 +249,10 @@ async fn escalation_takeover_and_release() {
     assert_eq!(esc, ("complaint".into(), "released".into(), "a-1".into()));
 }
 
-/// The gateway drops the connection: the bot is back within 2 s (first retry
-/// under 1 s), and what was sent meanwhile is answered once.
+/// The gateway drops the connection: the bot is back within the backoff
+/// (first retry under 1 s, then 1 s, 2 s ±25 %: a connection that lasted
+/// under `STABLE_AFTER` does not reset it), and what was sent meanwhile is
+/// answered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnects_after_a_drop_and_gets_redeliveries() {
     let dir = crate::scratch("live-reconnect");
@@ -263,11 +265,10 @@ async fn reconnects_after_a_drop_and_gets_redeliveries() {
         let dropped = Instant::now();
         gw.buyer_message(&format!("c-{round}"), "b-1", "小王", "几天能发货", None)
             .unwrap();
+        let within = Duration::from_millis(625 << (round - 1)) + Duration::from_millis(500);
         assert!(
-            until(Duration::from_secs(2), || gw.stats().connections
-                == round + 1)
-            .await,
-            "no reconnect within 2 s (round {round})"
+            until(within, || gw.stats().connections == round + 1).await,
+            "no reconnect within {within:?} (round {round})"
         );
         eprintln!("reconnected after {:?}", dropped.elapsed());
         assert!(until(Duration::from_secs(5), || gw.stats().acked == round).await);
@@ -289,6 +290,8 @@ async fn a_wrong_token_is_refused_and_retried_with_backoff() {
         &dir.join("s.db"),
         dir.join("bot.log"),
     );
+    // Counted from the first refusal (the start may be slow on a busy machine).
+    assert!(until(Duration::from_secs(60), || gw.stats().refused >= 1).await);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let refused = gw.stats().refused;
     // 0.5, 1, 2 s (±25 %) apart: about 3 tries in 3 s, never dozens.
@@ -334,7 +337,7 @@ impl RawServer {
     }
 
     async fn accept(&self) -> WebSocketStream<TcpStream> {
-        let (s, _) = tokio::time::timeout(Duration::from_secs(10), self.listener.accept())
+        let (s, _) = tokio::time::timeout(Duration::from_secs(60), self.listener.accept())
             .await
             .expect("the bot connects")
             .unwrap();
@@ -1000,4 +1003,501 @@ async fn the_console_requires_a_login_beyond_loopback() {
     );
     let _ = demo.kill();
     let _ = demo.wait();
+}
+
+// ---- Hardening (issue 11): hostile gateways, slow decisions, broken stores.
+
+/// A gateway that sends a message over 4 MiB, then a text frame that is not
+/// UTF-8, then redelivers both on every connection: each is dropped and
+/// logged, the connection stays, and the next message is answered on it.
+/// (Before: the library closed the connection on each, 87 reconnects in 45 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_invalid_frames_are_dropped_and_the_connection_stays() {
+    use tokio_tungstenite::tungstenite::protocol::frame::{
+        coding::{Data, OpCode},
+        Frame,
+    };
+    let dir = crate::scratch("live-oversized");
+    let server = RawServer::new().await;
+    let bot = BotProc::start(&server.url(), "x", &dir.join("s.db"), dir.join("bot.log"));
+    let mut ws = server.accept().await;
+    let huge = format!(
+        r#"{{"type":"message","id":"m-huge","conversation":"c-1","from":{{"role":"buyer"}},"text":"{}"}}"#,
+        "a".repeat(5 << 20)
+    );
+    let not_utf8 = Frame::message(
+        vec![b'{', 0xff, 0xfe, b'}'],
+        OpCode::Data(Data::Text),
+        true,
+    );
+    ws.send(Ws::text(huge)).await.unwrap();
+    ws.send(Ws::Frame(not_utf8)).await.unwrap();
+    ws.send(message("m-1", "c-1", "几天能发货")).await.unwrap();
+    let got = until_ack(&mut ws, "m-1").await;
+    assert_eq!(kinds(&got), ["reply", "ack"], "{got:?}");
+    // Still the first connection: no second one comes.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), server.listener.accept())
+            .await
+            .is_err(),
+        "the bot reconnected:\n{}",
+        bot.log()
+    );
+    let log = bot.log();
+    for why in ["over 64 KiB dropped", "not UTF-8 dropped"] {
+        assert!(log.contains(why), "log lacks {why:?}:\n{log}");
+    }
+    assert!(!log.contains("reconnecting"), "{log}");
+}
+
+/// A gateway that welcomes the bot and closes the connection at once, every
+/// time: the delay doubles (0.5, 1, 2, 4 s ...) instead of starting again at
+/// every `welcome`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_closes_after_welcome_gets_growing_delays() {
+    let dir = crate::scratch("live-flap");
+    let server = RawServer::new().await;
+    let _bot = BotProc::start(&server.url(), "x", &dir.join("s.db"), dir.join("bot.log"));
+    // Counted from the first connection (the start may be slow on a busy machine).
+    let mut first = Some(
+        tokio::time::timeout(Duration::from_secs(60), server.listener.accept())
+            .await
+            .expect("the bot connects")
+            .unwrap(),
+    );
+    let started = Instant::now();
+    let mut connections = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        if let Some(s) = first.take() {
+            connections += 1;
+            flap(s.0).await;
+            continue;
+        }
+        let Ok(Ok((s, _))) = tokio::time::timeout(
+            Duration::from_secs(6).saturating_sub(started.elapsed()),
+            server.listener.accept(),
+        )
+        .await
+        else {
+            break;
+        };
+        connections += 1;
+        flap(s).await;
+    }
+    // 0.5 + 1 + 2 + 4 s (±25 %) of pauses: at most 4 connections in 6 s;
+    // starting again at each welcome made about 12.
+    assert!(
+        (2..=4).contains(&connections),
+        "{connections} connections in 6 s"
+    );
+}
+
+/// A gateway that stops reading: the bot's writes wait at most
+/// `SEND_WITHIN`, then it drops the connection and connects again (before,
+/// it stalled behind the blocked write for good, pings included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_stops_reading_is_replaced() {
+    let dir = crate::scratch("live-stalled");
+    // A small receive window, so the bot's writes back up soon.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let server = RawServer { listener };
+    let bot = BotProc::start(&server.url(), "x", &dir.join("s.db"), dir.join("bot.log"));
+    let ws = server.accept().await;
+    let stalled = Instant::now();
+    // Never read again; keep sending buyer messages the bot answers.
+    let (mut tx, _rx) = ws.split();
+    let sender = tokio::spawn(async move {
+        for i in 0.. {
+            let m = message(&format!("m-{i}"), &format!("c-{}", i % 50), "几天能发货");
+            if tx.send(m).await.is_err() {
+                break;
+            }
+        }
+    });
+    let again = tokio::time::timeout(Duration::from_secs(40), server.listener.accept()).await;
+    sender.abort();
+    assert!(
+        again.is_ok(),
+        "no new connection 40 s after the gateway stopped reading:\n{}",
+        bot.log()
+    );
+    eprintln!("replaced after {:?}", stalled.elapsed());
+    assert!(bot.log().contains("stopped reading"), "{}", bot.log());
+}
+
+/// Welcomes the bot and closes the connection.
+async fn flap(s: TcpStream) {
+    let mut ws = tokio_tungstenite::accept_async(s).await.unwrap();
+    let _hello = next(&mut ws, Duration::from_secs(5)).await;
+    ws.send(Ws::text(json!({"type":"welcome","gateway":"flap","version":1}).to_string()))
+        .await
+        .unwrap();
+    let _ = ws.close(None).await;
+}
+
+/// Released by the test when it ends, so slow decisions finish.
+static SLOW_RELEASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Decisions run off the async workers with a deadline: three messages whose
+/// decisions hang (a test hook) do not stop other conversations from being
+/// answered over the websocket; each hung one goes to a person with reason
+/// `timeout`, stored and acknowledged, so a redelivery is only acknowledged.
+/// (Before: two such messages on two workers stopped the bot entirely.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_decision_does_not_stop_other_conversations() {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    let dir = crate::scratch("live-slow");
+    let engine = Arc::new(
+        xiaoer::Engine::load(
+            xiaoer::config::Config::defaults(),
+            xiaoer::FileSource::Embedded,
+        )
+        .unwrap(),
+    );
+    let store = Arc::new(xiaoer::store::Store::open(&dir.join("s.db")).unwrap());
+    let (out_tx, out_rx) = xiaoer::channel::outbox();
+    let bot = xiaoer::channel::bot::Bot::new(engine, store, out_tx);
+    bot.set_decide_hook(|text| {
+        if text.contains("慢慢来") {
+            // Busy like a runaway classifier, until the test ends (at most 40 s).
+            let started = Instant::now();
+            while !SLOW_RELEASE.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(40) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    let server = RawServer::new().await;
+    let client = xiaoer::channel::Client::new(
+        xiaoer::channel::ClientConfig {
+            url: server.url(),
+            token: "x".into(),
+            shops: vec!["demo".into()],
+            log_chars: 40,
+        },
+        bot,
+        out_rx,
+    )
+    .unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(client.run(stop_rx));
+    let mut ws = server.accept().await;
+    for i in 0..3 {
+        ws.send(message(&format!("s-{i}"), &format!("c-slow-{i}"), "慢慢来 有货吗"))
+            .await
+            .unwrap();
+    }
+    let t0 = Instant::now();
+    for i in 0..5 {
+        ws.send(message(&format!("m-{i}"), &format!("c-{i}"), "几天能发货"))
+            .await
+            .unwrap();
+    }
+    // Everything that comes, by message; the watchdog turns a hang into a failure.
+    let mut by_msg: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut normal_done = None;
+    while by_msg.values().filter(|v| v.iter().any(|f| f["type"] == "ack")).count() < 8 {
+        let f = next(&mut ws, deadline.saturating_duration_since(Instant::now()))
+            .await
+            .unwrap_or_else(|| panic!("frames stopped; got {by_msg:?}"));
+        let id = f["in_reply_to"]
+            .as_str()
+            .or(f["id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        by_msg.entry(id).or_default().push(f);
+        if normal_done.is_none()
+            && (0..5).all(|i| {
+                by_msg
+                    .get(&format!("m-{i}"))
+                    .is_some_and(|v| v.iter().any(|f| f["type"] == "ack"))
+            })
+        {
+            normal_done = Some(t0.elapsed());
+        }
+    }
+    let normal_done = normal_done.expect("the other conversations were answered");
+    eprintln!("other conversations answered within {normal_done:?}");
+    for i in 0..5 {
+        assert_eq!(kinds(&by_msg[&format!("m-{i}")]), ["reply", "ack"]);
+    }
+    for i in 0..3 {
+        let got = &by_msg[&format!("s-{i}")];
+        assert_eq!(kinds(got), ["reply", "escalate", "ack"], "{got:?}");
+        assert_eq!(got[1]["reason"], "timeout");
+    }
+    // Answered before the slow ones' deadline ran out.
+    assert!(normal_done < xiaoer::channel::bot::DECIDE_WITHIN, "{normal_done:?}");
+    // A redelivery (as after a restart) is acknowledged only.
+    ws.send(message("s-0", "c-slow-0", "慢慢来 有货吗")).await.unwrap();
+    assert_eq!(kinds(&until_ack(&mut ws, "s-0").await), ["ack"]);
+    SLOW_RELEASE.store(true, Ordering::Relaxed);
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
+}
+
+fn status_in(db: &Path, conversation: &str) -> Option<String> {
+    rusqlite::Connection::open(db)
+        .ok()?
+        .query_row(
+            "SELECT status FROM conversations WHERE id = ?1",
+            [conversation],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+/// A takeover that meets a store error (the file locked by another writer
+/// for a while) holds at once and is stored when the store works again: the
+/// bot never talks over the agent. (Before: rolled back and never retried,
+/// and the bot answered the buyer under the agent's nose.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_survives_a_store_error() {
+    let dir = crate::scratch("live-takeover-locked");
+    let db = dir.join("s.db");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let bot = BotProc::start(&g.bot_url(), TOKEN, &db, dir.join("bot.log"));
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    gw.buyer_message("c-1", "b-1", "小王", "这件有货吗", None)
+        .unwrap();
+    assert!(until(Duration::from_secs(5), || gw.stats().acked == 1).await);
+    assert_eq!(bot_texts(&gw, "c-1").len(), 1);
+
+    // Another process holds the write lock: every write of the bot fails
+    // after its busy timeout.
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    gw.takeover("c-1", "a-1").unwrap();
+    assert!(
+        until(Duration::from_secs(15), || bot.log().contains("hand-off not stored")).await,
+        "{}",
+        bot.log()
+    );
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
+    // Stored by a retry, with no message to carry it.
+    assert!(
+        until(Duration::from_secs(15), || status_in(&db, "c-1").as_deref() == Some("taken")).await,
+        "{}",
+        bot.log()
+    );
+    gw.buyer_message("c-1", "b-1", "小王", "几天能发货", None)
+        .unwrap();
+    assert!(until(Duration::from_secs(5), || gw.stats().acked == 2).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bot_texts(&gw, "c-1").len(), 1, "the bot talked over the agent");
+    let agent: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT agent FROM escalations WHERE conversation = 'c-1' AND status = 'taken'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(agent, "a-1");
+}
+
+/// /readyz follows the store: not ready while the file cannot be written (a
+/// real SQLite lock held by another process), ready again after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_includes_a_store_that_takes_writes() {
+    let dir = crate::scratch("live-ready-store");
+    let db = dir.join("s.db");
+    let g = gateway().await;
+    let gw = g.gateway.clone();
+    let metrics = free_port();
+    let bot = BotProc::start_with(
+        &g.bot_url(),
+        TOKEN,
+        &db,
+        dir.join("bot.log"),
+        &[
+            ("XIAOER_TIMING__ENABLED", "false"),
+            ("XIAOER_METRICS__LISTEN", &metrics),
+        ],
+    );
+    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while http_get_ok(&metrics).await.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(http_get(&metrics, "/readyz").await.0, 200);
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut why = String::new();
+    for _ in 0..300 {
+        let (status, body) = http_get(&metrics, "/readyz").await;
+        if status == 503 {
+            why = body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(why.contains("state store cannot write"), "{why:?}\n{}", bot.log());
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
+    let mut ready = false;
+    for _ in 0..300 {
+        if http_get(&metrics, "/readyz").await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "not ready again after the lock went:\n{}", bot.log());
+}
+
+/// A damaged state file stops the start with a clear error (exit 2), row by
+/// row: a file that is not a database, and one with a damaged page.
+#[test]
+fn a_damaged_state_file_stops_the_start() {
+    let dir = crate::scratch("live-corrupt");
+    let good = dir.join("good.db");
+    {
+        let s = xiaoer::store::Store::open(&good).unwrap();
+        let ops: Vec<_> = (0..400)
+            .map(|i| xiaoer::store::Op::Message {
+                id: format!("m-{i}"),
+                conversation: format!("c-{i}"),
+                role: "buyer".into(),
+                sender: None,
+                name: None,
+                text: "有货吗".repeat(20),
+                ts: None,
+                item: None,
+            })
+            .collect();
+        s.write_blocking(ops).unwrap();
+        s.close();
+    }
+    let bytes = std::fs::read(&good).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 6 * page, "{} bytes", bytes.len());
+    let mut header = bytes.clone();
+    header[..100].copy_from_slice(&[0x5a; 100]);
+    // The first 100 bytes of every page but the first (the schema).
+    let mut page_damage = bytes.clone();
+    for p in page_damage[page..].chunks_mut(page) {
+        p[..100].fill(0xff);
+    }
+    let rows: &[(&str, Vec<u8>)] = &[("not-a-db", header), ("damaged-page", page_damage)];
+    for (name, content) in rows {
+        let db = dir.join(format!("{name}.db"));
+        std::fs::write(&db, content).unwrap();
+        let out = crate::xiaoer(&[
+            "run",
+            "--url",
+            "ws://127.0.0.1:9/",
+            "--state",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("the file is damaged"), "{name}: {err}");
+        assert!(err.contains(db.to_str().unwrap()), "{name}: {err}");
+    }
+}
+
+/// Message ids reused across conversations are different messages: both are
+/// answered once, and after a restart both redeliveries are acknowledged only.
+/// (Before: the second overwrote the first's decision and was answered again
+/// after every restart.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_id_reused_in_another_conversation_is_its_own_message() {
+    let dir = crate::scratch("live-reused-id");
+    let state = dir.join("s.db");
+    let server = RawServer::new().await;
+    let mut bot = BotProc::start(&server.url(), "x", &state, dir.join("bot1.log"));
+    let mut ws = server.accept().await;
+    ws.send(message("m-1", "c-1", "几天能发货")).await.unwrap();
+    assert_eq!(kinds(&until_ack(&mut ws, "m-1").await), ["reply", "ack"]);
+    ws.send(message("m-1", "c-2", "发什么快递")).await.unwrap();
+    assert_eq!(kinds(&until_ack(&mut ws, "m-1").await), ["reply", "ack"]);
+    bot.kill9();
+    drop(ws);
+
+    let _bot = BotProc::start(&server.url(), "x", &state, dir.join("bot2.log"));
+    let mut ws = server.accept().await;
+    for conv in ["c-1", "c-2"] {
+        ws.send(message("m-1", conv, "几天能发货")).await.unwrap();
+        assert_eq!(kinds(&until_ack(&mut ws, "m-1").await), ["ack"], "{conv}");
+    }
+    let db = rusqlite::Connection::open(&state).unwrap();
+    let decided: Vec<(String, String)> = db
+        .prepare("SELECT conversation, action FROM decisions WHERE message_id = 'm-1' ORDER BY conversation")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        decided,
+        [("c-1".into(), "reply".into()), ("c-2".into(), "reply".into())]
+    );
+}
+
+/// Conversation ids from the gateway reach the text log and `report` escaped:
+/// no ESC sequence, no forged line. `report` reads a read-only copy in
+/// rollback-journal mode without changing a byte of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_conversation_ids_are_escaped_and_report_only_reads() {
+    let dir = crate::scratch("live-escape");
+    let state = dir.join("s.db");
+    let server = RawServer::new().await;
+    let mut bot = BotProc::start(&server.url(), "x", &state, dir.join("bot.log"));
+    let mut ws = server.accept().await;
+    let hostile = "c-1\u{1b}[2J\u{1b}]0;pwned\u{7}\n2026-11-22T10:00:00Z ERROR forged line";
+    ws.send(message("m-1", hostile, "我要投诉 东西是坏的")).await.unwrap();
+    assert_eq!(
+        kinds(&until_ack(&mut ws, "m-1").await),
+        ["reply", "escalate", "ack"]
+    );
+    ws.send(Ws::text(
+        json!({"type":"takeover","conversation":hostile,"agent":"a\u{1b}[31m-1"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    assert!(
+        until(Duration::from_secs(5), || bot.log().contains("hand-off")).await,
+        "{}",
+        bot.log()
+    );
+    assert_eq!(bot.terminate(), Some(0));
+    let log = bot.log();
+    assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "{log:?}");
+    assert!(!log.lines().any(|l| l.starts_with("2026-11-22T10:00:00Z ERROR forged")), "{log}");
+    assert!(log.contains("c-1\\u{1b}[2J"), "{log}");
+
+    // A read-only copy in rollback-journal mode.
+    let copy = dir.join("copy.db");
+    std::fs::copy(&state, &copy).unwrap();
+    let wal = dir.join("s.db-wal");
+    if wal.exists() {
+        std::fs::copy(&wal, dir.join("copy.db-wal")).unwrap();
+    }
+    rusqlite::Connection::open(&copy)
+        .unwrap()
+        .pragma_update(None, "journal_mode", "DELETE")
+        .unwrap();
+    let mut perms = std::fs::metadata(&copy).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&copy, perms).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let out = crate::xiaoer(&["report", "--state", copy.to_str().unwrap(), "--since", "1d"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("escalated 1"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
+    assert!(!stdout.lines().any(|l| l.starts_with("2026-11-22T10:00:00Z")), "{stdout}");
+    assert_eq!(std::fs::read(&copy).unwrap(), before, "report changed the file");
+    assert!(!dir.join("copy.db-wal").exists(), "report made a WAL");
 }

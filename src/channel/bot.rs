@@ -6,17 +6,49 @@
 //! the frames it will send and the new conversation state in one transaction,
 //! and only then sends the frames and the `ack`. A message id already stored
 //! is acknowledged again and never answered twice, across restarts too.
+//!
+//! Decisions run on a bounded blocking pool ([`DECIDE_THREADS`]), never on the
+//! async workers, each within [`DECIDE_WITHIN`]: one that misses it hands the
+//! chat to a person (reason `timeout`), stored and acknowledged like any
+//! other, so a slow message neither stops other conversations nor comes back
+//! after every restart.
+//!
+//! A hand-off (takeover, release) holds in memory at once, so the bot falls
+//! silent the moment an agent takes over; if the store refuses it, it is
+//! written again with every later write of the conversation and on its own
+//! every [`HANDOFF_RETRY_FIRST`]..[`HANDOFF_RETRY_MAX`] until stored.
 
 use crate::channel::frame::{FromBot, Message, Role};
-use crate::dialogue::{Conversation, Snapshot};
+use crate::dialogue::{Conversation, Decision, Snapshot};
 use crate::engine::Engine;
 use crate::files::Action;
+use crate::logsafe::escape;
 use crate::metrics as m;
 use crate::store::{Op, Store};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
-use tokio::sync::mpsc;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+
+/// Longest one decision may take, waiting for a thread of the pool included;
+/// past it the chat goes to a person with reason [`TIMEOUT_REASON`].
+pub const DECIDE_WITHIN: Duration = Duration::from_secs(5);
+/// Decisions running at once. A decision past its deadline keeps its thread
+/// until it ends (a thread cannot be stopped), so this bounds the threads a
+/// flood of slow messages can hold; the rest of the pool keeps deciding.
+pub const DECIDE_THREADS: usize = 8;
+/// The escalation reason of a decision that missed [`DECIDE_WITHIN`].
+pub const TIMEOUT_REASON: &str = "timeout";
+/// First wait before writing a hand-off the store refused again.
+pub const HANDOFF_RETRY_FIRST: Duration = Duration::from_millis(500);
+/// Longest wait between hand-off write attempts.
+pub const HANDOFF_RETRY_MAX: Duration = Duration::from_secs(30);
+/// At shutdown, how long a hand-off the store still refuses is retried.
+pub const HANDOFF_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Code run on the decision's thread just before deciding (tests).
+type DecideHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Who speaks in a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,19 +95,18 @@ pub enum Event {
 pub struct Bot {
     engine: RwLock<Arc<Engine>>,
     store: Arc<Store>,
-    outbox: mpsc::UnboundedSender<String>,
+    outbox: mpsc::Sender<String>,
     /// Escalated conversations no agent has taken yet (the agents' queue).
     waiting: std::sync::atomic::AtomicI64,
+    /// Threads of the decision pool ([`DECIDE_THREADS`]).
+    deciders: Arc<Semaphore>,
+    decide_hook: OnceLock<DecideHook>,
 }
 
 impl Bot {
     /// A bot answering with `engine`, storing in `store`, sending frames into
     /// `outbox` (the connection writes them out, in order).
-    pub fn new(
-        engine: Arc<Engine>,
-        store: Arc<Store>,
-        outbox: mpsc::UnboundedSender<String>,
-    ) -> Arc<Bot> {
+    pub fn new(engine: Arc<Engine>, store: Arc<Store>, outbox: mpsc::Sender<String>) -> Arc<Bot> {
         let waiting = store
             .read(|c| {
                 c.query_row(
@@ -90,7 +121,16 @@ impl Bot {
             store,
             outbox,
             waiting: std::sync::atomic::AtomicI64::new(waiting),
+            deciders: Arc::new(Semaphore::new(DECIDE_THREADS)),
+            decide_hook: OnceLock::new(),
         })
+    }
+
+    /// Runs `hook` with each buyer text on the decision's thread just before
+    /// deciding (once per bot). Tests use it to make a decision slow.
+    #[doc(hidden)]
+    pub fn set_decide_hook(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        let _ = self.decide_hook.set(Arc::new(hook));
     }
 
     /// Escalated conversations waiting for an agent.
@@ -124,9 +164,10 @@ impl Bot {
         &self.store
     }
 
-    fn send(&self, frame: &FromBot) {
+    /// Queues `frame` for the connection; waits while the outbox is full.
+    async fn send(&self, frame: &FromBot) {
         // The receiver lives as long as the process's connection loop.
-        let _ = self.outbox.send(frame.to_json());
+        let _ = self.outbox.send(frame.to_json()).await;
     }
 }
 
@@ -139,9 +180,13 @@ pub const IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
 /// conversation starts only after the previous one has finished (and stored)
 /// everything it was given.
 struct Slot {
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::UnboundedSender<Queued>,
     lease: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// An event with the connection's permit for it: the conversation queues are
+/// bounded together by the permits ([`crate::channel::MAX_IN_FLIGHT`]).
+type Queued = (Event, Option<OwnedSemaphorePermit>);
 
 /// Routes events to conversation tasks, starting one per new conversation.
 pub struct Dispatcher {
@@ -170,8 +215,15 @@ impl Dispatcher {
         self
     }
 
-    /// Hands `event` to its conversation's task.
-    pub fn dispatch(&mut self, conversation: &str, event: Event) {
+    /// Hands `event` to its conversation's task; `permit` is released once
+    /// the event has been handled.
+    pub fn dispatch(
+        &mut self,
+        conversation: &str,
+        event: Event,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let event: Queued = (event, permit);
         // Reap finished tasks now and then so the set does not grow.
         while let Some(r) = self.tasks.try_join_next() {
             if let Err(e) = r {
@@ -235,6 +287,9 @@ struct Live {
     agent: Option<String>,
     dialogue: Conversation,
     handled: HashSet<String>,
+    /// Hand-offs in force in memory that the store has not taken yet; written
+    /// with the next write of this conversation, or retried on their own.
+    unsaved: Vec<Op>,
 }
 
 fn load(bot: &Bot, id: &str) -> Live {
@@ -245,6 +300,7 @@ fn load(bot: &Bot, id: &str) -> Live {
         agent: None,
         dialogue: Conversation::default(),
         handled: HashSet::new(),
+        unsaved: Vec::new(),
     };
     match bot.store.conversation(id) {
         Ok(Some(stored)) => {
@@ -255,14 +311,14 @@ fn load(bot: &Bot, id: &str) -> Live {
                 match serde_json::from_str::<Snapshot>(&stored.state) {
                     Ok(s) => live.dialogue = Conversation::restore(&s, &live.engine),
                     Err(e) => {
-                        tracing::warn!(conversation = id, error = %e, "stored dialogue state unreadable; starting it afresh")
+                        tracing::warn!(conversation = %escape(id), error = %e, "stored dialogue state unreadable; starting it afresh")
                     }
                 }
             }
         }
         Ok(None) => {}
         Err(e) => {
-            tracing::error!(conversation = id, error = %e, "cannot read the conversation's state")
+            tracing::error!(conversation = %escape(id), error = %e, "cannot read the conversation's state")
         }
     }
     live
@@ -271,24 +327,77 @@ fn load(bot: &Bot, id: &str) -> Live {
 async fn conversation_task(
     bot: Arc<Bot>,
     id: String,
-    mut rx: mpsc::UnboundedReceiver<Event>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
     idle: std::time::Duration,
 ) {
     let mut live = load(&bot, &id);
+    let mut retry = HANDOFF_RETRY_FIRST;
+    // True when this task ended itself (idle), false when the dispatcher
+    // let go of it (shutdown).
+    let mut went_idle = false;
     loop {
-        let event = match tokio::time::timeout(idle, rx.recv()).await {
-            Ok(Some(e)) => e,
+        // A hand-off not stored yet is written again after `retry`.
+        let wait = if live.unsaved.is_empty() { idle } else { retry };
+        match tokio::time::timeout(wait, rx.recv()).await {
+            Ok(Some((e, _permit))) => handle(&bot, &mut live, e).await,
             Ok(None) => break,
+            Err(_) if !live.unsaved.is_empty() => {
+                if save_handoffs(&bot, &mut live).await {
+                    retry = HANDOFF_RETRY_FIRST;
+                } else {
+                    retry = (retry * 2).min(HANDOFF_RETRY_MAX);
+                }
+            }
             Err(_) => {
                 // Idle: refuse new events, finish what already came, end.
                 rx.close();
-                while let Ok(e) = rx.try_recv() {
+                while let Ok((e, _permit)) = rx.try_recv() {
                     handle(&bot, &mut live, e).await;
                 }
+                went_idle = true;
                 break;
             }
-        };
-        handle(&bot, &mut live, event).await;
+        }
+    }
+    // A hand-off the store still refuses. Idle: keep trying; the next task of
+    // this conversation waits for this one (the lease), so nothing answers
+    // meanwhile. Shutting down: try for a while, then say so loudly.
+    let give_up = tokio::time::Instant::now() + HANDOFF_SHUTDOWN_GRACE;
+    while !live.unsaved.is_empty() {
+        tokio::time::sleep(retry).await;
+        if save_handoffs(&bot, &mut live).await {
+            break;
+        }
+        retry = (retry * 2).min(HANDOFF_RETRY_MAX);
+        if !went_idle && tokio::time::Instant::now() >= give_up {
+            tracing::error!(
+                conversation = %escape(&live.id),
+                status = live.status.as_str(),
+                "stopping with a hand-off the store refused: it is not stored"
+            );
+            break;
+        }
+    }
+}
+
+/// Writes the hand-offs not stored yet with the conversation's state; true
+/// when stored.
+async fn save_handoffs(bot: &Bot, live: &mut Live) -> bool {
+    metrics::counter!(m::HANDOFF_RETRIES).increment(1);
+    let engine = current_engine(bot, live);
+    let mut ops = live.unsaved.clone();
+    ops.push(state_op(&engine, live));
+    match bot.store.write(ops).await {
+        Ok(()) => {
+            live.unsaved.clear();
+            tracing::info!(conversation = %escape(&live.id), status = live.status.as_str(), "hand-off stored after a retry");
+            true
+        }
+        Err(e) => {
+            metrics::counter!(m::STORE_ERRORS).increment(1);
+            tracing::error!(conversation = %escape(&live.id), error = %e, "hand-off still not stored; retrying (the bot stays silent meanwhile)");
+            false
+        }
     }
 }
 
@@ -350,19 +459,68 @@ fn summary(engine: &Engine, reason: &str, text: &str) -> String {
     format!("{label}: {short}")
 }
 
+/// How a decision off the async workers ended.
+enum Decided {
+    /// In time: the decision and the dialogue state after it.
+    Done(Decision, Conversation),
+    /// Past [`DECIDE_WITHIN`] (waiting for a thread included).
+    TimedOut,
+    /// The decision panicked.
+    Failed,
+}
+
+/// Decides on `text` on the decision pool, within [`DECIDE_WITHIN`]. The
+/// dialogue state goes along as a copy, so a decision that is abandoned
+/// leaves the conversation's state as it was.
+async fn decide(
+    bot: &Bot,
+    engine: &Arc<Engine>,
+    dialogue: &Conversation,
+    text: &str,
+    title: Option<&str>,
+) -> Decided {
+    let engine = engine.clone();
+    let mut dialogue = dialogue.clone();
+    let (text, title) = (text.to_string(), title.map(str::to_string));
+    let hook = bot.decide_hook.get().cloned();
+    let deciders = bot.deciders.clone();
+    let run = async move {
+        let Ok(thread) = deciders.acquire_owned().await else {
+            return Decided::Failed;
+        };
+        let job = tokio::task::spawn_blocking(move || {
+            let _thread = thread;
+            if let Some(hook) = hook {
+                hook(&text);
+            }
+            let d = engine.decide_about(&mut dialogue, &text, title.as_deref(), false);
+            (d, dialogue)
+        });
+        match job.await {
+            Ok((d, dialogue)) => Decided::Done(d, dialogue),
+            Err(_) => Decided::Failed,
+        }
+    };
+    tokio::time::timeout(DECIDE_WITHIN, run)
+        .await
+        .unwrap_or(Decided::TimedOut)
+}
+
 async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
     let arrived = std::time::Instant::now();
     metrics::counter!(m::MESSAGES, "role" => m.from.role.as_str()).increment(1);
     let ack = FromBot::Ack { id: m.id.clone() };
     if live.handled.contains(&m.id) {
         metrics::counter!(m::REDELIVERED).increment(1);
-        tracing::debug!(id = %m.id, conversation = %live.id, "redelivered message: acknowledged again, not answered");
-        bot.send(&ack);
+        tracing::debug!(id = %escape(&m.id), conversation = %escape(&live.id), "redelivered message: acknowledged again, not answered");
+        bot.send(&ack).await;
         return;
     }
     let engine = current_engine(bot, live);
     let before = (live.status, live.agent.clone(), live.dialogue.clone());
-    let mut ops = vec![Op::Message {
+    // Hand-offs the store refused so far go first, in the same transaction.
+    let mut ops = live.unsaved.clone();
+    ops.push(Op::Message {
         id: m.id.clone(),
         conversation: m.conversation.clone(),
         role: m.from.role.as_str().to_string(),
@@ -371,7 +529,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         text: m.text.clone(),
         ts: m.ts.clone(),
         item: m.item.as_ref().and_then(|i| serde_json::to_string(i).ok()),
-    }];
+    });
     let mut frames = Vec::new();
     let mut delay = std::time::Duration::ZERO;
     let silent = |why: &str| Op::Decision {
@@ -393,9 +551,31 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
     } else {
         let title = m.item.as_ref().and_then(|i| i.title.as_deref());
         let started = std::time::Instant::now();
-        let d = engine.decide_about(&mut live.dialogue, &m.text, title, false);
+        let decided = decide(bot, &engine, &live.dialogue, &m.text, title).await;
         metrics::histogram!(m::DECIDE_SECONDS).record(started.elapsed().as_secs_f64());
-        let reason = d.reason.as_ref().map(|r| r.as_str().to_string());
+        let d = match decided {
+            Decided::Done(d, dialogue) => {
+                live.dialogue = dialogue;
+                Outcome::from(d)
+            }
+            Decided::TimedOut | Decided::Failed => {
+                let timed_out = matches!(decided, Decided::TimedOut);
+                metrics::counter!(m::DECIDE_TIMEOUTS).increment(1);
+                tracing::error!(
+                    id = %escape(&m.id),
+                    conversation = %escape(&live.id),
+                    chars = m.text.chars().count(),
+                    "{}: the chat goes to a person",
+                    if timed_out {
+                        format!("no decision within {} ms", DECIDE_WITHIN.as_millis())
+                    } else {
+                        "the decision failed".to_string()
+                    }
+                );
+                handed_over(&engine, live, &m.text, &m.id, TIMEOUT_REASON)
+            }
+        };
+        let reason = d.reason.clone();
         ops.push(Op::Decision {
             message_id: m.id.clone(),
             conversation: m.conversation.clone(),
@@ -466,6 +646,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
     match bot.store.write(ops).await {
         Ok(()) => {
             live.handled.insert(m.id.clone());
+            live.unsaved.clear();
             if live.status == Status::Escalated && before.0 != Status::Escalated {
                 bot.add_waiting(1);
             }
@@ -486,7 +667,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
                     .increment(1),
                     _ => {}
                 }
-                bot.send(f);
+                bot.send(f).await;
             }
             metrics::histogram!(m::HANDLE_SECONDS)
                 .record(arrived.elapsed().saturating_sub(delay).as_secs_f64());
@@ -494,9 +675,52 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         Err(e) => {
             metrics::counter!(m::STORE_ERRORS).increment(1);
             // Not stored, so not acknowledged: the gateway redelivers it later.
-            tracing::error!(id = %m.id, conversation = %live.id, error = %e, "message not stored; left unacknowledged");
+            tracing::error!(id = %escape(&m.id), conversation = %escape(&live.id), error = %e, "message not stored; left unacknowledged");
             (live.status, live.agent, live.dialogue) = before;
         }
+    }
+}
+
+/// What is sent and stored about a decided message.
+struct Outcome {
+    intents: Vec<String>,
+    action: Action,
+    confidence: f32,
+    reason: Option<String>,
+    reply: String,
+    lang: crate::nlu::lang::Lang,
+}
+
+impl From<Decision> for Outcome {
+    fn from(d: Decision) -> Outcome {
+        Outcome {
+            reason: d.reason.as_ref().map(|r| r.as_str().to_string()),
+            intents: d.intents,
+            action: d.action,
+            confidence: d.confidence,
+            reply: d.reply,
+            lang: d.lang,
+        }
+    }
+}
+
+/// The outcome when deciding failed or took too long: a holding line (the
+/// one for messages the bot did not understand) and the chat to a person.
+fn handed_over(engine: &Engine, live: &Live, text: &str, seed: &str, reason: &str) -> Outcome {
+    use crate::nlu::lang::{detect, Lang};
+    let lang = detect(text).or(live.dialogue.lang).unwrap_or(Lang::Zh);
+    let n = seed
+        .bytes()
+        .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+    Outcome {
+        intents: Vec::new(),
+        action: Action::Escalate,
+        confidence: 0.0,
+        reason: Some(reason.to_string()),
+        reply: engine
+            .replies
+            .render_with(crate::reply::Key::System("unclassified"), lang, n, &[]),
+        lang,
     }
 }
 
@@ -512,9 +736,12 @@ fn current_engine(bot: &Bot, live: &mut Live) -> Arc<Engine> {
     engine
 }
 
+/// Puts a hand-off in force at once (the bot is silent from this moment in a
+/// taken conversation) and stores it; a store error never undoes it: it stays
+/// in `unsaved` and is written again until the store takes it.
 async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String>) {
     let engine = current_engine(bot, live);
-    let before = (live.status, live.agent.clone(), live.dialogue.clone());
+    let from = live.status;
     let who = agent.clone().unwrap_or_else(|| "agent".into());
     let op = if to == Status::Taken {
         live.agent = Some(who.clone());
@@ -532,20 +759,21 @@ async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String
         }
     };
     live.status = to;
-    let ops = vec![op, state_op(&engine, live)];
-    // Leaves the agents' queue now (undone if the write fails).
-    let left_queue = before.0 == Status::Escalated && to != Status::Escalated;
-    if left_queue {
+    if from == Status::Escalated && to != Status::Escalated {
         bot.add_waiting(-1);
     }
-    if let Err(e) = bot.store.write(ops).await {
-        tracing::error!(conversation = %live.id, error = %e, "hand-off not stored");
-        (live.status, live.agent, live.dialogue) = before;
-        if left_queue {
-            bot.add_waiting(1);
+    live.unsaved.push(op);
+    let mut ops = live.unsaved.clone();
+    ops.push(state_op(&engine, live));
+    match bot.store.write(ops).await {
+        Ok(()) => {
+            live.unsaved.clear();
+            tracing::info!(conversation = %escape(&live.id), status = live.status.as_str(), agent = ?agent.as_deref().map(escape), "hand-off");
         }
-    } else {
-        tracing::info!(conversation = %live.id, status = live.status.as_str(), agent = ?agent, "hand-off");
+        Err(e) => {
+            metrics::counter!(m::STORE_ERRORS).increment(1);
+            tracing::error!(conversation = %escape(&live.id), status = live.status.as_str(), error = %e, "hand-off not stored yet; it holds in memory and is retried until stored");
+        }
     }
 }
 
@@ -569,7 +797,13 @@ mod tests {
         })
     }
 
-    async fn frames_until_ack(rx: &mut mpsc::UnboundedReceiver<String>, id: &str) -> Vec<String> {
+    impl Dispatcher {
+        fn dispatch_test(&mut self, conv: &str, e: Event) {
+            self.dispatch(conv, e, None)
+        }
+    }
+
+    async fn frames_until_ack(rx: &mut mpsc::Receiver<String>, id: &str) -> Vec<String> {
         let mut kinds = Vec::new();
         loop {
             let f = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
@@ -598,22 +832,66 @@ mod tests {
             )
             .unwrap(),
         );
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = crate::channel::outbox();
         let bot = Bot::new(engine, store, tx);
         let mut d = Dispatcher::new(bot).with_idle(std::time::Duration::from_millis(30));
-        d.dispatch("c-1", buyer("m-1", "能便宜点吗"));
+        d.dispatch_test("c-1", buyer("m-1", "能便宜点吗"));
         assert_eq!(frames_until_ack(&mut rx, "m-1").await, ["reply", "ack"]);
-        d.dispatch("c-1", buyer("m-2", "再便宜一点吧"));
+        d.dispatch_test("c-1", buyer("m-2", "再便宜一点吧"));
         assert_eq!(frames_until_ack(&mut rx, "m-2").await, ["reply", "ack"]);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert!(d.tasks.try_join_next().is_some(), "the idle task ended");
-        d.dispatch("c-1", buyer("m-2", "再便宜一点吧"));
+        d.dispatch_test("c-1", buyer("m-2", "再便宜一点吧"));
         assert_eq!(frames_until_ack(&mut rx, "m-2").await, ["ack"]);
-        d.dispatch("c-1", buyer("m-3", "便宜点我就买"));
+        d.dispatch_test("c-1", buyer("m-3", "便宜点我就买"));
         assert_eq!(
             frames_until_ack(&mut rx, "m-3").await,
             ["reply", "escalate", "ack"]
         );
+        d.finish().await;
+    }
+
+    /// A full outbox makes conversations wait, never drops a frame: with room
+    /// for 2 frames, 30 conversations' replies and acks all come out, in
+    /// order per conversation, once the connection reads again.
+    #[tokio::test]
+    async fn a_full_outbox_makes_conversations_wait_and_loses_nothing() {
+        let dir = std::env::temp_dir().join(format!("xiaoer-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir.join("s.db")).unwrap());
+        let engine = Arc::new(
+            Engine::load(
+                crate::config::Config::defaults(),
+                crate::engine::FileSource::Embedded,
+            )
+            .unwrap(),
+        );
+        let (tx, mut rx) = mpsc::channel(2);
+        let bot = Bot::new(engine, store, tx);
+        let mut d = Dispatcher::new(bot);
+        for c in 0..30 {
+            let conv = format!("c-{c}");
+            let Event::Message(mut m) = buyer(&format!("m-{c}"), "几天能发货") else {
+                unreachable!()
+            };
+            m.conversation = conv.clone();
+            d.dispatch(&conv, Event::Message(m), None);
+        }
+        // Nobody reads for a while: the conversations wait on the outbox.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let mut got: HashMap<String, Vec<String>> = HashMap::new();
+        while got.values().map(Vec::len).sum::<usize>() < 60 {
+            let f = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+                .await
+                .expect("frames keep coming")
+                .expect("open");
+            let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+            let id = v["in_reply_to"].as_str().or(v["id"].as_str()).unwrap().to_string();
+            got.entry(id).or_default().push(v["type"].as_str().unwrap().to_string());
+        }
+        for c in 0..30 {
+            assert_eq!(got[&format!("m-{c}")], ["reply", "ack"], "m-{c}");
+        }
         d.finish().await;
     }
 

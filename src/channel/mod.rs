@@ -5,16 +5,26 @@
 //!
 //! Frames waiting to be written survive a reconnect: they stay in the outbox
 //! and go out after the next `welcome`.
+//!
+//! Bounds: at most [`MAX_IN_FLIGHT`] gateway events are in hand (read, not
+//! yet handled) at once; at the limit the client stops reading, so the
+//! gateway waits (TCP backpressure) and nothing is dropped. The outbox holds
+//! at most [`OUTBOX_CAPACITY`] frames; a conversation whose frames do not
+//! fit waits (its message is stored already). Every write to the gateway has
+//! [`SEND_WITHIN`] to finish, so a gateway that stops reading is noticed and
+//! the connection is replaced instead of the bot stalling behind it.
 
 pub mod bot;
 pub mod frame;
+pub mod guard;
 
+use crate::logsafe::escape;
 use bot::{Bot, Dispatcher, Event};
 use frame::{FromBot, Parsed, ToBot, MAX_FRAME_BYTES};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message as WsMessage};
 
 /// Ping the gateway this often.
@@ -25,6 +35,22 @@ pub const DEAD_AFTER: Duration = Duration::from_secs(30);
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 /// Longest reconnect delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A connection that stayed up this long since `welcome` was healthy: the
+/// next reconnect starts from [`BACKOFF_FIRST`] again. A shorter one (a
+/// gateway that closes after every welcome) keeps doubling the delay.
+pub const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// Longest wait for one write to the gateway; longer means it stopped
+/// reading, and the connection is dropped and replaced.
+pub const SEND_WITHIN: Duration = Duration::from_secs(10);
+/// Gateway events (messages, hand-offs) read but not yet handled, at most.
+pub const MAX_IN_FLIGHT: usize = 1024;
+/// Frames waiting to be written, at most.
+pub const OUTBOX_CAPACITY: usize = 1024;
+/// The kernel's send buffer for the gateway connection. Fixed (not left to
+/// grow to megabytes), so what a gateway that stopped reading leaves unsent is
+/// bounded and a blocked write shows within [`SEND_WITHIN`]; at 100 ms round
+/// trip it still carries a few thousand frames a second.
+pub const SEND_BUFFER_BYTES: u32 = 128 * 1024;
 /// How long the gateway has to answer `hello`.
 const WELCOME_WITHIN: Duration = Duration::from_secs(10);
 /// Longest message tungstenite buffers; frames over 64 KiB but under this are
@@ -62,6 +88,11 @@ pub fn ws_config() -> tungstenite::protocol::WebSocketConfig {
         .max_frame_size(Some(WS_MAX))
 }
 
+/// The outbox: conversations put frames in, the connection writes them out.
+pub fn outbox() -> (mpsc::Sender<String>, mpsc::Receiver<String>) {
+    mpsc::channel(OUTBOX_CAPACITY)
+}
+
 /// The delay before reconnect attempt `attempt` (0-based): 0.5 s doubling to
 /// 30 s, each scaled by a random 0.75–1.25 so many bots do not retry in step.
 pub fn backoff(attempt: u32) -> Duration {
@@ -92,13 +123,77 @@ enum End {
     Dropped(String),
 }
 
+/// The connection as the client uses it: TCP, TLS for wss://, the frame
+/// guard, websocket.
+type Ws = tokio_tungstenite::WebSocketStream<
+    guard::FrameGuard<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+>;
+
+/// The TLS settings for wss:// (the web PKI's roots), built once.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            Arc::new(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            )
+        })
+        .clone()
+}
+
+/// A TCP connection to `host:port` (each address in turn), with the send
+/// buffer of [`SEND_BUFFER_BYTES`] and no Nagle delay.
+async fn connect_tcp(host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_send_buffer_size(SEND_BUFFER_BYTES)?;
+        match socket.connect(addr).await {
+            Ok(tcp) => {
+                tcp.set_nodelay(true)?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, format!("{host}: no address"))
+    }))
+}
+
+/// Writes `msg`, giving up after [`SEND_WITHIN`].
+async fn send_within<S>(sink: &mut S, msg: WsMessage) -> Result<(), String>
+where
+    S: futures_util::Sink<WsMessage> + Unpin,
+    S::Error: std::fmt::Display,
+{
+    match tokio::time::timeout(SEND_WITHIN, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "a write waited {} s: the gateway stopped reading",
+            SEND_WITHIN.as_secs()
+        )),
+    }
+}
+
 /// The client: owns the dispatcher and the outbox across reconnects.
 pub struct Client {
     config: ClientConfig,
     dispatcher: Dispatcher,
-    outbox: mpsc::UnboundedReceiver<String>,
+    outbox: mpsc::Receiver<String>,
     /// A frame whose write failed; it goes out first on the next connection.
     pending: Option<String>,
+    /// One permit per event in hand ([`MAX_IN_FLIGHT`]).
+    in_flight: Arc<Semaphore>,
 }
 
 impl Client {
@@ -106,7 +201,7 @@ impl Client {
     pub fn new(
         config: ClientConfig,
         bot: Arc<Bot>,
-        outbox: mpsc::UnboundedReceiver<String>,
+        outbox: mpsc::Receiver<String>,
     ) -> Result<Client, ChannelError> {
         let url = config.url.trim();
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
@@ -125,6 +220,7 @@ impl Client {
             dispatcher: Dispatcher::new(bot),
             outbox,
             pending: None,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         })
     }
 
@@ -144,18 +240,22 @@ impl Client {
             match connected {
                 Ok(ws) => {
                     tracing::info!(url = %self.config.url, "connected to the gateway");
-                    let end = self.serve(ws, &mut shutdown, &mut attempt).await;
+                    let mut welcomed_at = None;
+                    let end = self.serve(ws, &mut shutdown, &mut welcomed_at).await;
                     crate::metrics::set_connected(false);
+                    if welcomed_at.is_some_and(|t: Instant| t.elapsed() >= STABLE_AFTER) {
+                        attempt = 0;
+                    }
                     match end {
                         End::Shutdown => return,
                         End::Dropped(why) => {
                             metrics::counter!(crate::metrics::RECONNECTS).increment(1);
-                            tracing::warn!(reason = %why, "connection to the gateway lost; reconnecting")
+                            tracing::warn!(reason = %escape(&why), "connection to the gateway lost; reconnecting")
                         }
                     }
                 }
                 Err(why) => {
-                    tracing::warn!(url = %self.config.url, error = %why, "cannot connect to the gateway")
+                    tracing::warn!(url = %self.config.url, error = %escape(&why), "cannot connect to the gateway")
                 }
             }
             let delay = backoff(attempt);
@@ -172,11 +272,8 @@ impl Client {
         }
         // Shutdown while not connected: finish the work in hand; what it would
         // send stays unacknowledged and the gateway redelivers it next time.
-        self.dispatcher.finish().await;
         let mut unsent = usize::from(self.pending.is_some());
-        while self.outbox.try_recv().is_ok() {
-            unsent += 1;
-        }
+        unsent += self.finish_collecting(|_| {}).await;
         if unsent > 0 {
             tracing::warn!(
                 frames = unsent,
@@ -185,14 +282,30 @@ impl Client {
         }
     }
 
-    async fn connect(
-        &self,
-    ) -> Result<
-        tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-        String,
-    > {
+    /// Lets the conversations finish the events in hand while taking their
+    /// frames out of the (bounded) outbox, so none waits on a full one;
+    /// `keep` gets each frame. Returns how many frames there were.
+    async fn finish_collecting(&mut self, mut keep: impl FnMut(String)) -> usize {
+        let mut n = 0;
+        let finish = self.dispatcher.finish();
+        tokio::pin!(finish);
+        loop {
+            tokio::select! {
+                _ = &mut finish => break,
+                Some(f) = self.outbox.recv() => {
+                    n += 1;
+                    keep(f);
+                }
+            }
+        }
+        while let Ok(f) = self.outbox.try_recv() {
+            n += 1;
+            keep(f);
+        }
+        n
+    }
+
+    async fn connect(&self) -> Result<Ws, String> {
         let mut req = self
             .config
             .url
@@ -205,7 +318,31 @@ impl Client {
             req.headers_mut()
                 .insert(tungstenite::http::header::AUTHORIZATION, v);
         }
-        let fut = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true);
+        let fut = async move {
+            let uri = req.uri().clone();
+            let tls = uri.scheme_str() == Some("wss");
+            let host = uri.host().unwrap_or_default();
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+            let tcp = connect_tcp(&host, port).await.map_err(tungstenite::Error::Io)?;
+            let stream = if tls {
+                let name = rustls::pki_types::ServerName::try_from(host)
+                    .map_err(|_| tungstenite::Error::Tls(tungstenite::error::TlsError::InvalidDnsName))?;
+                let tls = tokio_rustls::TlsConnector::from(tls_config())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(tungstenite::Error::Io)?;
+                tokio_tungstenite::MaybeTlsStream::Rustls(tls)
+            } else {
+                tokio_tungstenite::MaybeTlsStream::Plain(tcp)
+            };
+            tokio_tungstenite::client_async_with_config(
+                req,
+                guard::FrameGuard::new(stream),
+                Some(ws_config()),
+            )
+            .await
+        };
         match tokio::time::timeout(WELCOME_WITHIN, fut).await {
             Err(_) => Err("timed out connecting".into()),
             Ok(Ok((ws, _))) => Ok(ws),
@@ -221,11 +358,9 @@ impl Client {
 
     async fn serve(
         &mut self,
-        ws: tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
+        ws: Ws,
         shutdown: &mut watch::Receiver<bool>,
-        attempt: &mut u32,
+        welcomed_at: &mut Option<Instant>,
     ) -> End {
         let (mut sink, mut stream) = ws.split();
         let hello = FromBot::Hello {
@@ -233,37 +368,41 @@ impl Client {
             version: frame::VERSION,
             shops: self.config.shops.clone(),
         };
-        if let Err(e) = sink.send(WsMessage::text(hello.to_json())).await {
+        if let Err(e) = send_within(&mut sink, WsMessage::text(hello.to_json())).await {
             return End::Dropped(format!("sending hello: {e}"));
         }
         let started = Instant::now();
-        let mut welcomed = false;
         let mut last_heard = Instant::now();
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut welcome_check =
             tokio::time::interval_at(tokio::time::Instant::now() + WELCOME_WITHIN, WELCOME_WITHIN);
+        // The permit for the next event read; reading waits for one.
+        let mut permit: Option<OwnedSemaphorePermit> = None;
         loop {
+            let welcomed = welcomed_at.is_some();
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {
                     return self.drain(&mut sink).await;
                 }
-                msg = stream.next() => {
+                p = self.in_flight.clone().acquire_owned(), if permit.is_none() => {
+                    permit = p.ok();
+                }
+                msg = stream.next(), if permit.is_some() => {
                     last_heard = Instant::now();
                     match msg {
                         None => return End::Dropped("the gateway closed the connection".into()),
                         Some(Err(e)) => return End::Dropped(e.to_string()),
                         Some(Ok(WsMessage::Text(t))) => {
-                            if self.on_text(t.as_str()) && !welcomed {
-                                welcomed = true;
-                                *attempt = 0;
+                            if self.on_text(t.as_str(), &mut permit) && !welcomed {
+                                *welcomed_at = Some(Instant::now());
                                 crate::metrics::set_connected(true);
                                 tracing::debug!(after_ms = started.elapsed().as_millis() as u64, "welcomed");
                                 if let Some(p) = self.pending.take() {
-                                    if let Err(e) = sink.send(WsMessage::text(p.clone())).await {
+                                    if let Err(e) = send_within(&mut sink, WsMessage::text(p.clone())).await {
                                         self.pending = Some(p);
-                                        return End::Dropped(e.to_string());
+                                        return End::Dropped(e);
                                     }
                                 }
                             }
@@ -280,17 +419,17 @@ impl Client {
                 }
                 out = self.outbox.recv(), if welcomed => {
                     let Some(out) = out else { return End::Shutdown };
-                    if let Err(e) = sink.send(WsMessage::text(out.clone())).await {
+                    if let Err(e) = send_within(&mut sink, WsMessage::text(out.clone())).await {
                         self.pending = Some(out);
-                        return End::Dropped(e.to_string());
+                        return End::Dropped(e);
                     }
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > DEAD_AFTER {
                         return End::Dropped(format!("nothing heard for {} s", DEAD_AFTER.as_secs()));
                     }
-                    if let Err(e) = sink.send(WsMessage::Ping(Vec::new().into())).await {
-                        return End::Dropped(e.to_string());
+                    if let Err(e) = send_within(&mut sink, WsMessage::Ping(Vec::new().into())).await {
+                        return End::Dropped(e);
                     }
                 }
                 _ = welcome_check.tick(), if !welcomed => {
@@ -301,7 +440,9 @@ impl Client {
     }
 
     /// Handles one text frame; true when it shows the gateway accepted us.
-    fn on_text(&mut self, text: &str) -> bool {
+    /// An event for a conversation takes `permit` along (released when it
+    /// has been handled).
+    fn on_text(&mut self, text: &str, permit: &mut Option<OwnedSemaphorePermit>) -> bool {
         if text.len() > MAX_FRAME_BYTES {
             metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "too_large").increment(1);
             tracing::warn!(bytes = text.len(), "frame over 64 KiB dropped");
@@ -309,7 +450,7 @@ impl Client {
         }
         match frame::parse_to_bot(text) {
             Ok(Parsed::Frame(ToBot::Welcome { gateway, version })) => {
-                tracing::info!(gateway = ?gateway, version = ?version, "welcomed by the gateway");
+                tracing::info!(gateway = ?gateway.as_deref().map(escape), version = ?version, "welcomed by the gateway");
                 if version.is_some_and(|v| v != frame::VERSION) {
                     tracing::warn!(version = ?version, "the gateway speaks another protocol version");
                 }
@@ -317,7 +458,8 @@ impl Client {
             }
             Ok(Parsed::Frame(ToBot::Message(m))) => {
                 let conv = m.conversation.clone();
-                self.dispatcher.dispatch(&conv, Event::Message(m));
+                self.dispatcher
+                    .dispatch(&conv, Event::Message(m), permit.take());
                 true
             }
             Ok(Parsed::Frame(ToBot::Takeover {
@@ -325,7 +467,7 @@ impl Client {
                 agent,
             })) => {
                 self.dispatcher
-                    .dispatch(&conversation, Event::Takeover(agent));
+                    .dispatch(&conversation, Event::Takeover(agent), permit.take());
                 true
             }
             Ok(Parsed::Frame(ToBot::Release {
@@ -333,20 +475,20 @@ impl Client {
                 agent,
             })) => {
                 self.dispatcher
-                    .dispatch(&conversation, Event::Release(agent));
+                    .dispatch(&conversation, Event::Release(agent), permit.take());
                 true
             }
             Ok(Parsed::Unknown(kind)) => {
                 metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "unknown_type").increment(1);
                 let kind: String = kind.chars().take(40).collect();
-                tracing::info!(kind = %kind, "frame of unknown type ignored");
+                tracing::info!(kind = %escape(&kind), "frame of unknown type ignored");
                 false
             }
             Err(e) => {
                 metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "invalid").increment(1);
                 // The frame may carry a buyer's words: only as much as allowed.
                 let head: String = text.chars().take(self.config.log_chars).collect();
-                tracing::warn!(error = %e, bytes = text.len(), frame = %head, "bad frame ignored");
+                tracing::warn!(error = %escape(&e.to_string()), bytes = text.len(), frame = %escape(&head), "bad frame ignored");
                 false
             }
         }
@@ -360,19 +502,16 @@ impl Client {
         S::Error: std::fmt::Display,
     {
         tracing::info!("shutting down: finishing the messages in hand");
-        self.dispatcher.finish().await;
         let mut frames: Vec<String> = self.pending.take().into_iter().collect();
-        while let Ok(f) = self.outbox.try_recv() {
-            frames.push(f);
-        }
+        self.finish_collecting(|f| frames.push(f)).await;
         let n = frames.len();
         for f in frames {
-            if let Err(e) = sink.send(WsMessage::text(f)).await {
+            if let Err(e) = send_within(sink, WsMessage::text(f)).await {
                 tracing::warn!(error = %e, "could not send everything before shutdown");
                 break;
             }
         }
-        let _ = sink.send(WsMessage::Close(None)).await;
+        let _ = send_within(sink, WsMessage::Close(None)).await;
         tracing::info!(frames = n, "sent the last frames; bye");
         End::Shutdown
     }

@@ -49,6 +49,42 @@ pub enum StoreError {
     /// The writer thread has stopped (after an earlier error or at shutdown).
     #[error("state store {0}: the writer has stopped")]
     Closed(PathBuf),
+    /// The file is damaged: SQLite cannot read it, or its integrity check fails.
+    #[error("state store {path}: the file is damaged ({detail}): restore it from a backup, or move it away to start with an empty store (conversations' state would be lost)")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite found.
+        detail: String,
+    },
+    /// The file opens but a write fails (read-only file or folder, full disk).
+    #[error("state store {path}: cannot write ({message}): check the file's and its folder's permissions and the free disk space")]
+    CannotWrite {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// Not a state file this xiaoer can read (no schema version).
+    #[error("state store {0}: not a xiaoer state file (no schema version): give the bot's --state file")]
+    NotAStore(PathBuf),
+}
+
+impl StoreError {
+    /// The error for `source` on `path`, naming damage as such.
+    fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match source.sqlite_error_code() {
+            Some(NotADatabase | DatabaseCorrupt) => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: source.to_string(),
+            },
+            _ => StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
 }
 
 /// The schema, one migration per version; `PRAGMA user_version` says which ran.
@@ -109,6 +145,45 @@ const MIGRATIONS: &[&str] = &[
         released_ms INTEGER
     );
     CREATE INDEX escalations_by_conversation ON escalations(conversation, status);",
+    // 2: message ids are unique per conversation only (gateways reuse them
+    // across conversations), so messages and decisions are keyed by both;
+    // `health` holds the readiness probe's row.
+    "CREATE TABLE messages2(
+        id TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        role TEXT NOT NULL,
+        sender TEXT,
+        name TEXT,
+        text TEXT NOT NULL,
+        ts TEXT,
+        item TEXT,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (conversation, id)
+    );
+    INSERT INTO messages2(rowid, id, conversation, role, sender, name, text, ts, item, received_ms)
+        SELECT rowid, id, conversation, role, sender, name, text, ts, item, received_ms FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages2 RENAME TO messages;
+    CREATE INDEX messages_by_conversation ON messages(conversation, received_ms);
+    CREATE INDEX messages_by_time ON messages(received_ms);
+    CREATE TABLE decisions2(
+        message_id TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        action TEXT NOT NULL,
+        intents TEXT NOT NULL,
+        confidence REAL,
+        reason TEXT,
+        lang TEXT,
+        reply TEXT,
+        decided_ms INTEGER NOT NULL,
+        PRIMARY KEY (conversation, message_id)
+    );
+    INSERT INTO decisions2(rowid, message_id, conversation, action, intents, confidence, reason, lang, reply, decided_ms)
+        SELECT rowid, message_id, conversation, action, intents, confidence, reason, lang, reply, decided_ms FROM decisions;
+    DROP TABLE decisions;
+    ALTER TABLE decisions2 RENAME TO decisions;
+    CREATE INDEX decisions_by_time ON decisions(decided_ms);
+    CREATE TABLE health(k INTEGER PRIMARY KEY CHECK (k = 1), probed_ms INTEGER NOT NULL);",
 ];
 
 /// One row to write; a message and everything decided about it are one batch.
@@ -238,10 +313,7 @@ pub fn now_ms() -> i64 {
 }
 
 fn open(path: &Path, synchronous_full: bool) -> Result<Connection, StoreError> {
-    let err = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |source| StoreError::sqlite(path, source);
     let conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(err)?;
@@ -259,10 +331,7 @@ fn open(path: &Path, synchronous_full: bool) -> Result<Connection, StoreError> {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let err = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |source| StoreError::sqlite(path, source);
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(err)?;
@@ -275,12 +344,50 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(err)?;
-        tx.execute_batch(sql).map_err(err)?;
+        let write = |e: rusqlite::Error| match StoreError::sqlite(path, e) {
+            StoreError::Sqlite { source, .. } => StoreError::CannotWrite {
+                path: path.to_path_buf(),
+                message: format!("migrating to schema version {}: {source}", i + 1),
+            },
+            other => other,
+        };
+        let tx = conn.transaction().map_err(write)?;
+        tx.execute_batch(sql).map_err(write)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
+            .map_err(write)?;
+        tx.commit().map_err(write)?;
     }
+    Ok(())
+}
+
+/// SQLite's own check of the file's structure (every page read once): a
+/// damaged file stops the start instead of failing message after message.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found: Vec<String> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| StoreError::sqlite(path, e))?;
+    if found.len() == 1 && found[0] == "ok" {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: found.join("; "),
+        })
+    }
+}
+
+/// One small write transaction: proves the file, its folder and the disk
+/// take writes (readiness, and the start).
+fn probe(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO health(k, probed_ms) VALUES (1, ?1)
+         ON CONFLICT(k) DO UPDATE SET probed_ms = excluded.probed_ms",
+    )?
+    .execute(params![now_ms()])?;
     Ok(())
 }
 
@@ -296,7 +403,16 @@ impl Store {
             let _ = std::fs::create_dir_all(dir);
         }
         let mut conn = open(path, full)?;
+        check_integrity(&conn, path)?;
         migrate(&mut conn, path)?;
+        probe(&conn).map_err(|e| match StoreError::sqlite(path, e) {
+            StoreError::Sqlite { source, .. } => StoreError::CannotWrite {
+                path: path.to_path_buf(),
+                message: source.to_string(),
+            },
+            other => other,
+        })?;
+        crate::metrics::set_store_health(Ok(()));
         let reader = open(path, full)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let p = path.to_path_buf();
@@ -312,6 +428,38 @@ impl Store {
             jobs: Mutex::new(Some(tx)),
             reader: Mutex::new(reader),
             writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Opens the store at `path` for reading only (`report`): nothing is
+    /// created, migrated or switched, so a read-only copy works and the bot's
+    /// file is left as it is. Writes fail with [`StoreError::Closed`].
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let err = |e| StoreError::sqlite(path, e);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        if version < 1 {
+            return Err(StoreError::NotAStore(path.to_path_buf()));
+        }
+        Ok(Store {
+            path: path.to_path_buf(),
+            jobs: Mutex::new(None),
+            reader: Mutex::new(conn),
+            writer: Mutex::new(None),
         })
     }
 
@@ -435,8 +583,24 @@ impl Drop for Store {
 /// Most jobs one transaction carries.
 const BATCH: usize = 512;
 
+/// With no write for this long, the writer proves the store still takes
+/// writes (readiness follows the answer).
+pub const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn write_loop(mut conn: Connection, path: PathBuf, rx: mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(PROBE_EVERY) {
+            Ok(j) => j,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let r = probe(&conn).map_err(|e| e.to_string());
+                if let Err(e) = &r {
+                    tracing::error!(store = %path.display(), error = %e, "the state store cannot write");
+                }
+                crate::metrics::set_store_health(r);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut jobs = vec![first];
         while jobs.len() < BATCH {
             match rx.try_recv() {
@@ -448,6 +612,7 @@ fn write_loop(mut conn: Connection, path: PathBuf, rx: mpsc::Receiver<Job>) {
         if let Err(e) = &result {
             tracing::error!(store = %path.display(), error = %e, "a write to the state store failed; the messages stay unacknowledged");
         }
+        crate::metrics::set_store_health(result.clone());
         for j in jobs {
             if let Some(done) = j.done {
                 let _ = done.send(result.clone());
@@ -625,6 +790,80 @@ mod tests {
         }
         let e = Store::open(&path).err().unwrap();
         assert!(e.to_string().contains("schema version 99"), "{e}");
+    }
+
+    /// A file of schema version 1 (ids unique across conversations) is
+    /// migrated in place: its rows stay, and afterwards a message id reused
+    /// in another conversation is a message of its own.
+    #[test]
+    fn version_1_files_migrate_and_ids_are_per_conversation() {
+        let path = tmp("migrate");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute_batch(
+                "INSERT INTO messages VALUES ('m-1', 'c-1', 'buyer', NULL, NULL, '有货吗', NULL, NULL, 1);
+                 INSERT INTO decisions VALUES ('m-1', 'c-1', 'reply', '[]', 0.9, NULL, 'zh', '有的', 1);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let version: i64 = s
+            .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert!(s.conversation("c-1").unwrap().unwrap().handled.contains("m-1"));
+        let decision = |conv: &str, action: &str| Op::Decision {
+            message_id: "m-1".into(),
+            conversation: conv.into(),
+            action: action.into(),
+            intents: "[]".into(),
+            confidence: None,
+            reason: None,
+            lang: None,
+            reply: None,
+        };
+        s.write_blocking(vec![message("m-1", "c-2"), decision("c-2", "escalate")])
+            .unwrap();
+        // Rows: (conversation, action) of m-1, one per conversation.
+        let rows: Vec<(String, String)> = s
+            .read(|c| {
+                c.prepare("SELECT conversation, action FROM decisions WHERE message_id = 'm-1' ORDER BY 1")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            [("c-1".into(), "reply".into()), ("c-2".into(), "escalate".into())]
+        );
+        assert!(s.conversation("c-2").unwrap().unwrap().handled.contains("m-1"));
+        let texts: i64 = s
+            .read(|c| c.query_row("SELECT COUNT(*) FROM messages WHERE id = 'm-1'", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(texts, 2);
+    }
+
+    /// Opening for reading changes nothing: not the journal mode, not the
+    /// schema, no health row.
+    #[test]
+    fn read_only_opening_writes_nothing() {
+        let path = tmp("read-only");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let s = Store::open_read_only(&path).unwrap();
+        assert!(s.conversation("c-1").unwrap().is_none());
+        assert!(matches!(s.write_blocking(vec![message("m", "c")]), Err(StoreError::Closed(_))));
+        drop(s);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let empty = tmp("read-only-empty");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(Store::open_read_only(&empty), Err(StoreError::NotAStore(_))));
     }
 
     #[test]
