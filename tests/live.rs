@@ -945,7 +945,8 @@ async fn the_console_requires_a_login_beyond_loopback() {
             .0,
         401
     );
-    let (status, _, body) = http(&addr, "POST", &takeover, &session, r#"{"agent":"mallory"}"#).await;
+    let (status, _, body) =
+        http(&addr, "POST", &takeover, &session, r#"{"agent":"mallory"}"#).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"agent\":\"a-1\""), "{body}");
     let (status, _, _) = http(&addr, "POST", "/api/logout", &session, "").await;

@@ -118,7 +118,11 @@ async fn open(addr: &str) -> (String, String) {
     let v = json_body(&r);
     (
         v["id"].as_str().unwrap().to_string(),
-        format!("{}: {}\r\n", web::TOKEN_HEADER, v["token"].as_str().unwrap()),
+        format!(
+            "{}: {}\r\n",
+            web::TOKEN_HEADER,
+            v["token"].as_str().unwrap()
+        ),
     )
 }
 
@@ -195,14 +199,21 @@ async fn every_agent_route_needs_the_right_agent() {
                 !r.contains(PHONE) && !r.contains(&conv),
                 "{who} {route:?} leaks: {r}"
             );
-            assert_eq!(snapshot(s.gw()), before, "{who} {route:?} changed something");
+            assert_eq!(
+                snapshot(s.gw()),
+                before,
+                "{who} {route:?} changed something"
+            );
         }
         let (status, r) = http(&s.addr, route.method, &path, &a2, body).await;
         if route.method == "POST" {
             assert_eq!(status, 403, "a-2 {route:?}: {r}");
             assert_eq!(snapshot(s.gw()), before, "a-2 {route:?} changed something");
         } else {
-            assert!(status != 401 && status != 403, "a-2 may read {route:?}: {r}");
+            assert!(
+                status != 401 && status != 403,
+                "a-2 may read {route:?}: {r}"
+            );
         }
     }
     // The holder can act: the refusals above were about who asked.
@@ -245,7 +256,11 @@ async fn buyer_routes_need_the_conversations_token() {
         let tries: Vec<(&str, String, String)> = if route.path.contains("{id}") {
             vec![
                 ("no token", path.clone(), String::new()),
-                ("another conversation's token", path.clone(), other_token.clone()),
+                (
+                    "another conversation's token",
+                    path.clone(),
+                    other_token.clone(),
+                ),
                 ("a made-up token", path.clone(), made_up.clone()),
                 ("an agent's session", path.clone(), a1.clone()),
             ]
@@ -254,25 +269,58 @@ async fn buyer_routes_need_the_conversations_token() {
             vec![
                 ("no conversation", path.clone(), String::new()),
                 ("no token", q(&conv), String::new()),
-                ("another conversation's token", q(&format!("{conv}:{}", bare(&other_token))), String::new()),
-                ("a made-up token", q(&format!("{conv}:{}", "0".repeat(64))), String::new()),
-                ("one good, one bad", q(&format!("{other}:{},{conv}:x", bare(&other_token))), String::new()),
+                (
+                    "another conversation's token",
+                    q(&format!("{conv}:{}", bare(&other_token))),
+                    String::new(),
+                ),
+                (
+                    "a made-up token",
+                    q(&format!("{conv}:{}", "0".repeat(64))),
+                    String::new(),
+                ),
+                (
+                    "one good, one bad",
+                    q(&format!("{other}:{},{conv}:x", bare(&other_token))),
+                    String::new(),
+                ),
                 ("an agent's session", q(&conv), a1.clone()),
             ]
         };
         for (who, path, extra) in tries {
-            let (status, r) = http(&s.addr, route.method, &path, &extra, r#"{"text":"冒充买家"}"#).await;
+            let (status, r) = http(
+                &s.addr,
+                route.method,
+                &path,
+                &extra,
+                r#"{"text":"冒充买家"}"#,
+            )
+            .await;
             assert_eq!(status, 403, "{who} {route:?}: {r}");
             assert!(!r.contains(PHONE), "{who} {route:?} leaks: {r}");
-            assert_eq!(snapshot(s.gw()), before, "{who} {route:?} changed something");
+            assert_eq!(
+                snapshot(s.gw()),
+                before,
+                "{who} {route:?} changed something"
+            );
         }
     }
     // The routes of old that let anyone read or post are gone.
     for (method, path) in [
         ("POST", format!("/api/conversations/{conv}/messages")),
-        ("GET", format!("/api/buyer/conversations/{conv}/../../conversations/{conv}")),
+        (
+            "GET",
+            format!("/api/buyer/conversations/{conv}/../../conversations/{conv}"),
+        ),
     ] {
-        let (status, r) = http(&s.addr, method, &path, "", r#"{"buyer":{"id":"x"},"text":"冒充买家"}"#).await;
+        let (status, r) = http(
+            &s.addr,
+            method,
+            &path,
+            "",
+            r#"{"buyer":{"id":"x"},"text":"冒充买家"}"#,
+        )
+        .await;
         assert!(!(200..300).contains(&status), "{method} {path}: {r}");
         assert!(!r.contains(PHONE));
     }
@@ -289,7 +337,10 @@ async fn buyer_routes_need_the_conversations_token() {
     assert_eq!(status, 200, "{r}");
     assert!(r.contains(PHONE));
     let v = json_body(&r);
-    assert!(v.get("escalation").is_none() && !r.contains("\"decision\""), "{r}");
+    assert!(
+        v.get("escalation").is_none() && !r.contains("\"decision\""),
+        "{r}"
+    );
     let (status, r) = http(
         &s.addr,
         "GET",
@@ -333,7 +384,10 @@ async fn the_public_routes_are_these_and_show_no_conversation() {
     for (method, path) in public {
         let (status, r) = http(&s.addr, method, path, "", "{}").await;
         assert!(status != 0 && status < 500, "{method} {path}: {r}");
-        assert!(!r.contains(PHONE) && !r.contains(&conv), "{method} {path} leaks: {r}");
+        assert!(
+            !r.contains(PHONE) && !r.contains(&conv),
+            "{method} {path} leaks: {r}"
+        );
     }
     s.handle.stop();
 }
@@ -362,7 +416,10 @@ async fn logins_are_limited_per_client_and_per_agent() {
         assert_eq!(a.login(ip(1), "a-2", "nope").await, Err(LoginError::Wrong));
     }
     let n1 = a.hashes_computed();
-    assert!(matches!(a.login(ip(1), "a-1", "pw").await, Err(LoginError::Limited(_))));
+    assert!(matches!(
+        a.login(ip(1), "a-1", "pw").await,
+        Err(LoginError::Limited(_))
+    ));
     assert_eq!(a.hashes_computed(), n1, "a locked client costs no hash");
     assert!(a.login(ip(2), "a-1", "pw").await.is_ok());
     // Per agent, from many clients: a-1 locks, a-2 does not; an unknown id
@@ -376,10 +433,17 @@ async fn logins_are_limited_per_client_and_per_agent() {
     );
     for id in ["a-1", "ghost-2"] {
         for n in 0..auth::MAX_LOGIN_FAILURES_PER_AGENT {
-            assert_eq!(a.login(ip(100 + n), id, "nope").await, Err(LoginError::Wrong), "{id}");
+            assert_eq!(
+                a.login(ip(100 + n), id, "nope").await,
+                Err(LoginError::Wrong),
+                "{id}"
+            );
         }
         let locked = a.login(ip(999), id, "pw").await;
-        assert!(matches!(locked, Err(LoginError::Limited(_))), "{id}: {locked:?}");
+        assert!(
+            matches!(locked, Err(LoginError::Limited(_))),
+            "{id}: {locked:?}"
+        );
     }
     assert!(a.login(ip(999), "a-2", "pw").await.is_ok());
 
@@ -402,7 +466,10 @@ async fn logins_are_limited_per_client_and_per_agent() {
     let limit = auth::MAX_LOGIN_FAILURES_PER_CLIENT as usize;
     assert!(codes[..limit].iter().all(|&c| c == 401), "{codes:?}");
     assert_eq!(codes[limit], 429, "{codes:?}");
-    assert!(last.to_ascii_lowercase().contains("retry-after: "), "{last}");
+    assert!(
+        last.to_ascii_lowercase().contains("retry-after: "),
+        "{last}"
+    );
     s.handle.stop();
 }
 
@@ -432,7 +499,9 @@ async fn conversations_are_capped_per_client_and_in_size() {
     // Message count, in another conversation.
     let (conv, token) = &opened[1];
     for _ in 0..xiaoer::gateway::MAX_MESSAGES_PER_CONVERSATION {
-        s.gw().buyer_post(conv, bare(token), "", "在吗", None).unwrap();
+        s.gw()
+            .buyer_post(conv, bare(token), "", "在吗", None)
+            .unwrap();
     }
     let (status, r) = buyer_says(&s.addr, conv, token, "在吗").await;
     assert_eq!(status, 429, "{r}");
@@ -485,7 +554,9 @@ async fn slow_clients_cannot_hold_the_server() {
     for _ in 0..SLOW {
         let mut c = TcpStream::connect(&addr).await.unwrap();
         // Half a request, never finished.
-        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
         slow.push(c);
     }
     // Full: a new client hears so at once instead of hanging.
@@ -536,13 +607,44 @@ fn console_settings_are_checked_on_load() {
     let h = auth::hash_password("pw");
     let old = "pbkdf2-sha256$100000$00112233445566778899aabbccddeeff$00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     let rows: &[(&str, String, Option<&str>)] = &[
-        ("PHC hash", format!("[console.agents]\na-1 = \"{h}\"\n"), None),
-        ("old hash form", format!("[console.agents]\na-1 = \"{old}\"\n"), None),
-        ("session at most", format!("[console]\nsession_minutes = {}\n", auth::MAX_SESSION_MINUTES), None),
-        ("session too long", format!("[console]\nsession_minutes = {}\n", i64::MAX), Some("console.session_minutes")),
-        ("@ in an id", format!("[console.agents]\n\"a@b\" = \"{h}\"\n"), Some("a@b")),
-        ("Chinese id", format!("[console.agents]\n\"小美\" = \"{h}\"\n"), Some("小美")),
-        ("not a hash", "[console.agents]\na-1 = \"secret\"\n".into(), Some("xiaoer hash-password")),
+        (
+            "PHC hash",
+            format!("[console.agents]\na-1 = \"{h}\"\n"),
+            None,
+        ),
+        (
+            "old hash form",
+            format!("[console.agents]\na-1 = \"{old}\"\n"),
+            None,
+        ),
+        (
+            "session at most",
+            format!(
+                "[console]\nsession_minutes = {}\n",
+                auth::MAX_SESSION_MINUTES
+            ),
+            None,
+        ),
+        (
+            "session too long",
+            format!("[console]\nsession_minutes = {}\n", i64::MAX),
+            Some("console.session_minutes"),
+        ),
+        (
+            "@ in an id",
+            format!("[console.agents]\n\"a@b\" = \"{h}\"\n"),
+            Some("a@b"),
+        ),
+        (
+            "Chinese id",
+            format!("[console.agents]\n\"小美\" = \"{h}\"\n"),
+            Some("小美"),
+        ),
+        (
+            "not a hash",
+            "[console.agents]\na-1 = \"secret\"\n".into(),
+            Some("xiaoer hash-password"),
+        ),
     ];
     for (what, text, err) in rows {
         let f = dir.join("x.toml");
@@ -579,7 +681,10 @@ async fn a_hostile_agent_id_is_escaped_in_the_log() {
     let cfg = dir.join("x.toml");
     std::fs::write(
         &cfg,
-        format!("[console.agents]\na-1 = \"{}\"\n", auth::hash_password("pw")),
+        format!(
+            "[console.agents]\na-1 = \"{}\"\n",
+            auth::hash_password("pw")
+        ),
     )
     .unwrap();
     let log = dir.join("demo.log");
@@ -603,9 +708,12 @@ async fn a_hostile_agent_id_is_escaped_in_the_log() {
         .by_ref()
         .map_while(Result::ok)
         .find_map(|l| {
-            l.trim()
-                .strip_prefix("buyer page:")
-                .map(|u| u.trim().trim_start_matches("http://").trim_end_matches('/').to_string())
+            l.trim().strip_prefix("buyer page:").map(|u| {
+                u.trim()
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string()
+            })
         })
         .expect("the demo prints its address");
     std::thread::spawn(move || for _ in lines {});
@@ -622,9 +730,14 @@ async fn a_hostile_agent_id_is_escaped_in_the_log() {
     assert_eq!(status, 401, "{r}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("failed agent login"), "{text}");
-    assert!(!text.contains("\x1b[2J") && !text.contains("\x1b[31m\n"), "{text:?}");
     assert!(
-        !text.lines().any(|l| l.trim_start().starts_with("INFO xiaoer: agent logged in")),
+        !text.contains("\x1b[2J") && !text.contains("\x1b[31m\n"),
+        "{text:?}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("INFO xiaoer: agent logged in")),
         "a forged line: {text}"
     );
 }

@@ -341,21 +341,29 @@ impl Auth {
     ) -> Result<String, LoginError> {
         let client = client_key(client);
         // Over-long ids share one key: they can never be agents.
-        let agent_key: String = if agent.len() <= 64 { agent.into() } else { String::new() };
+        let agent_key: String = if agent.len() <= 64 {
+            agent.into()
+        } else {
+            String::new()
+        };
         {
             let now = Instant::now();
             let mut l = self.limits();
             let wait = l
                 .clients
                 .locked(&client, MAX_LOGIN_FAILURES_PER_CLIENT, now)
-                .or_else(|| l.agents.locked(&agent_key, MAX_LOGIN_FAILURES_PER_AGENT, now));
+                .or_else(|| {
+                    l.agents
+                        .locked(&agent_key, MAX_LOGIN_FAILURES_PER_AGENT, now)
+                });
             if let Some(wait) = wait {
                 return Err(LoginError::Limited(wait));
             }
             l.clients.add(&client, now, |_| false);
             // Configured agents are always counted: spraying unknown ids
             // cannot push a real agent's count out of the table.
-            l.agents.add(&agent_key, now, |k| self.agents.contains_key(k));
+            l.agents
+                .add(&agent_key, now, |k| self.agents.contains_key(k));
         }
         let checked = self.check(agent, password).await;
         if checked != Ok(false) {
@@ -391,15 +399,8 @@ impl Auth {
 
     /// The password check itself, bounded and off the async workers.
     async fn check(&self, agent: &str, password: &str) -> Result<bool, LoginError> {
-        let _admitted = self
-            .admission
-            .try_acquire()
-            .map_err(|_| LoginError::Busy)?;
-        let _hashing = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| LoginError::Busy)?;
+        let _admitted = self.admission.try_acquire().map_err(|_| LoginError::Busy)?;
+        let _hashing = self.hashing.acquire().await.map_err(|_| LoginError::Busy)?;
         let known = self.agents.get(agent).filter(|_| valid_agent_id(agent));
         let stored = known.unwrap_or(&self.dummy).clone();
         let password = password.to_string();

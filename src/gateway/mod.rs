@@ -838,8 +838,10 @@ impl Gateway {
                 "the demo holds {MAX_CONVERSATIONS} conversations, its most: try again later"
             )));
         }
-        st.conversations
-            .insert(id.clone(), Conv::new(&id, buyer, now_ms(), Some(token.clone())));
+        st.conversations.insert(
+            id.clone(),
+            Conv::new(&id, buyer, now_ms(), Some(token.clone())),
+        );
         Ok((id, token))
     }
 
@@ -877,7 +879,11 @@ impl Gateway {
     }
 
     /// One conversation as its buyer sees it (`token` checked).
-    pub fn buyer_view(&self, conversation: &str, token: &str) -> Result<BuyerConvView, GatewayError> {
+    pub fn buyer_view(
+        &self,
+        conversation: &str,
+        token: &str,
+    ) -> Result<BuyerConvView, GatewayError> {
         self.check_token(conversation, token)?;
         self.state()
             .conversations
@@ -1244,7 +1250,10 @@ mod tests {
             ("release", gw.release("c-2", "a-2").map(drop)),
         ];
         for (what, r) in rows {
-            assert!(matches!(r, Err(GatewayError::Forbidden(_))), "{what}: {r:?}");
+            assert!(
+                matches!(r, Err(GatewayError::Forbidden(_))),
+                "{what}: {r:?}"
+            );
         }
         let c = gw.conversation("c-2").unwrap();
         assert_eq!(c.agent.as_deref(), Some("a-1"));
@@ -1262,7 +1271,10 @@ mod tests {
         let (id, token) = gw.open_conversation().unwrap();
         let (other, other_token) = gw.open_conversation().unwrap();
         assert_ne!(id, other);
-        assert!(gw.conversations().iter().all(|c| c.id != id), "empty ones are not listed");
+        assert!(
+            gw.conversations().iter().all(|c| c.id != id),
+            "empty ones are not listed"
+        );
         for wrong in ["", "x", other_token.as_str()] {
             assert!(matches!(
                 gw.buyer_post(&id, wrong, "", "在吗", None),
@@ -1270,10 +1282,13 @@ mod tests {
             ));
             assert!(gw.buyer_view(&id, wrong).is_err());
         }
-        assert!(matches!(
-            gw.buyer_post("c-2", &token, "", "在吗", None),
-            Err(GatewayError::Forbidden(_))
-        ), "in-process conversations have no token");
+        assert!(
+            matches!(
+                gw.buyer_post("c-2", &token, "", "在吗", None),
+                Err(GatewayError::Forbidden(_))
+            ),
+            "in-process conversations have no token"
+        );
         gw.buyer_post(&id, &token, "张三", "在吗", None).unwrap();
         let v = gw.buyer_view(&id, &token).unwrap();
         assert_eq!(v.messages.len(), 1);

@@ -118,8 +118,10 @@ fn error(status: StatusCode, text: &str) -> Response {
 /// A refusal that says when to come back.
 fn retry_after(status: StatusCode, wait: Duration, text: &str) -> Response {
     let mut r = error(status, text);
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.as_secs().max(1)),
+    );
     r
 }
 
@@ -210,7 +212,12 @@ fn routes() -> Routes {
     .add(Public, GET, "/api/shop", shop)
     .add(Public, POST, "/api/buyer/conversations", buyer_open)
     .add(Buyer, GET, "/api/buyer/conversations/{id}", buyer_detail)
-    .add(Buyer, POST, "/api/buyer/conversations/{id}/messages", buyer_message)
+    .add(
+        Buyer,
+        POST,
+        "/api/buyer/conversations/{id}/messages",
+        buyer_message,
+    )
     .add(Buyer, GET, "/api/buyer/events", buyer_events)
     .add(Agent, GET, "/agent", || async { AGENT_HTML })
     .add(Agent, GET, "/api/conversations", list)
@@ -236,9 +243,10 @@ pub fn router(gw: Gateway) -> Router {
         opens: Arc::new(Mutex::new(Counts::new(CLIENT_WINDOW, MAX_TRACKED_CLIENTS))),
     };
     let r = routes();
-    let agent = r
-        .agent
-        .route_layer(axum::middleware::from_fn_with_state(app.clone(), require_agent));
+    let agent = r.agent.route_layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        require_agent,
+    ));
     r.open
         .merge(agent)
         .layer(axum::middleware::from_fn(deadline))
@@ -816,6 +824,8 @@ mod tests {
         for r in &t {
             assert!(seen.insert((r.method, r.path)), "{r:?} twice");
         }
-        assert!(t.iter().any(|r| r.access == Access::Agent && r.path == "/api/events"));
+        assert!(t
+            .iter()
+            .any(|r| r.access == Access::Agent && r.path == "/api/events"));
     }
 }

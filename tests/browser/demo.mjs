@@ -261,18 +261,20 @@ async function main() {
   // 8. A conversation is readable only with its token: the buyer page holds one
   // per panel; the same request without it, or with another panel's, is refused.
   step = '8 conversation tokens';
-  const probe = await buyer.evaluate(async ([c1, c2]) => {
-    const get = async (id, token) => {
-      const headers = token === undefined ? {} : { 'x-conversation-token': token };
-      const res = await fetch(`/api/buyer/conversations/${id}`, { headers });
-      return res.status;
-    };
-    const post = async (id) => (await fetch(`/api/buyer/conversations/${id}/messages`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: '冒充买家' }),
-    })).status;
-    const events = async () => (await fetch(`/api/buyer/events?c=${c1}:${'0'.repeat(64)}`)).status;
-    return { none: await get(c1), wrong: await get(c2, '0'.repeat(64)), post: await post(c2), events: await events() };
-  }, [conv1, conv2]);
+  // From outside the page (the expected 403s would be console errors there).
+  const get = async (id, token) => {
+    const headers = token === undefined ? {} : { 'x-conversation-token': token };
+    return (await fetch(`${base}/api/buyer/conversations/${id}`, { headers })).status;
+  };
+  const post = async (id) => (await fetch(`${base}/api/buyer/conversations/${id}/messages`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: '冒充买家' }),
+  })).status;
+  const events = async () => {
+    const res = await fetch(`${base}/api/buyer/events?c=${conv1}:${'0'.repeat(64)}`);
+    await res.body?.cancel();
+    return res.status;
+  };
+  const probe = { none: await get(conv1), wrong: await get(conv2, '0'.repeat(64)), post: await post(conv2), events: await events() };
   for (const [what, status] of Object.entries(probe)) {
     if (status !== 403) fail(`${what}: a buyer request without the conversation's token answered ${status}, not 403`);
   }
