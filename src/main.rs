@@ -223,6 +223,18 @@ impl FilesArgs {
         Ok((engine, folders))
     }
 
+    /// The folders the intent and reply files come from (`None`: the
+    /// built-in copies), resolved as [`FilesArgs::load_from`] does.
+    fn folders(&self, config: &Config) -> Result<Option<Folders>> {
+        if self.intents.is_some() || self.replies.is_some() {
+            return Ok(Some(Folders {
+                intents: self.intents.clone().unwrap_or_else(|| config.paths.intents.clone()),
+                replies: self.replies.clone().unwrap_or_else(|| config.paths.replies.clone()),
+            }));
+        }
+        Ok(configured_folders(config)?)
+    }
+
     /// The files a running bot watches: the folders it loaded from (none when
     /// it runs on the built-in copies) and the configuration file.
     fn watched(&self, engine: &Engine) -> xiaoer::watch::Watched {
@@ -584,6 +596,13 @@ async fn run_demo(
                 .map_err(|e| e.to_string())
                 .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
         }));
+    }
+    // Agents teach the bot from the console when its files are folders.
+    if let Some(folders) = files.folders(&engine.config)? {
+        gw.gateway.set_teacher(Arc::new(xiaoer::teach::FolderTeacher::new(
+            engine.config.clone(),
+            folders,
+        )));
     }
     if !agents.is_empty() {
         gw.gateway

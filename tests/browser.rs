@@ -1,7 +1,7 @@
 //! The demo's two pages in a real browser: `xiaoer demo` on a free port, then
 //! tests/browser/demo.mjs drives Debian's Chromium through playwright-core
 //! (buyer chat, escaping of markup, escalation, the agent console's queue,
-//! takeover, agent reply, hand-back, conversation tokens). `.ci/run` installs both; elsewhere run
+//! takeover, agent reply, hand-back, conversation tokens, teaching the bot). `.ci/run` installs both; elsewhere run
 //! `npm ci --prefix tests/browser` and install chromium first.
 
 use std::io::{BufRead, BufReader};
@@ -26,7 +26,10 @@ fn buyer_page_and_agent_console_work_in_chromium() {
             .is_dir(),
         "playwright-core is missing: npm ci --prefix tests/browser (or XIAOER_SKIP_BROWSER=1)"
     );
+    // The demo runs on a copy of the shipped files: step 9 teaches the bot,
+    // which edits intents/.
     let dir = crate::scratch("browser");
+    crate::copy_files(&dir);
     let mut demo = crate::xiaoer(&[
         "demo",
         "--port",
@@ -34,6 +37,7 @@ fn buyer_page_and_agent_console_work_in_chromium() {
         "--state",
         dir.join("s.db").to_str().unwrap(),
     ])
+    .current_dir(&dir)
     .env("XIAOER_LOG", "warn")
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit())
@@ -70,5 +74,5 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     );
     eprintln!("{text}");
     assert!(out.status.success(), "browser test failed:\n{text}");
-    assert!(text.contains("8 passed, 0 failed"), "{text}");
+    assert!(text.contains("9 passed, 0 failed"), "{text}");
 }

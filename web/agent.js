@@ -271,6 +271,79 @@
     return el('div', { class: 'decision', dataset: { testid: 'decision' } }, ...parts);
   }
 
+  // ---- teaching: an escalated message becomes an example of the right intent ----
+  // The intents come from GET /api/intents (404: this bot runs on built-in
+  // files, so there is nothing to teach into, and no button is shown). The
+  // open forms live in `teach.forms`, so re-rendering the history keeps them.
+  const teach = { intents: null, loading: false, forms: new Map() };
+
+  async function loadIntents() {
+    if (teach.intents || teach.loading) return;
+    teach.loading = true;
+    try {
+      const data = await api('GET', '/api/intents');
+      teach.intents = Array.isArray(data && data.intents) ? data.intents : [];
+    } catch {
+      teach.intents = [];
+    } finally {
+      teach.loading = false;
+    }
+    renderDetail();
+    renderReport();
+  }
+
+  // texts: the buyer messages to teach (one, or a report cluster's examples).
+  function teachNode(key, texts) {
+    if (!teach.intents || !teach.intents.length) return null;
+    const form = teach.forms.get(key);
+    if (!form) {
+      return el('div', { class: 'teach' }, el('button', {
+        type: 'button', class: 'btn btn-small', dataset: { testid: 'teach-open' },
+        title: '把这条消息教给机器人 · Teach the bot what this message means',
+        onclick: () => { teach.forms.set(key, { intent: '', busy: false, result: '', ok: null }); renderDetail(); renderReport(); },
+      }, texts.length > 1 ? `教机器人这 ${texts.length} 条 Teach these` : '教机器人 Teach'));
+    }
+    const select = el('select', {
+      class: 'input input-small', dataset: { testid: 'teach-intent' }, 'aria-label': '应该是哪个意图 Which intent',
+      onchange: (e) => { form.intent = e.target.value; },
+    }, el('option', { value: '', text: '选择意图… Pick the intent' }),
+    ...teach.intents.map((i) => el('option', { value: String(i.id), text: `${i.id} — ${i.description || ''}` })));
+    select.value = form.intent;
+    const save = el('button', {
+      type: 'button', class: 'btn btn-small btn-primary', dataset: { testid: 'teach-save' }, disabled: form.busy,
+      onclick: async () => {
+        if (!form.intent) { form.result = '请先选择意图 · Pick an intent first'; form.ok = false; renderDetail(); renderReport(); return; }
+        form.busy = true;
+        const done = [], refused = [];
+        for (const text of texts) {
+          try {
+            const r = await api('POST', '/api/teach', { text, intent: form.intent, agent: state.agent });
+            done.push(r.taught);
+          } catch (err) {
+            refused.push(`「${text}」: ${err.message}`);
+          }
+        }
+        form.busy = false;
+        form.ok = refused.length === 0;
+        form.result = [
+          done.length ? `已加入 Added: ${done.join(', ')}` : '',
+          refused.length ? `未加入 Refused: ${refused.join('; ')}` : '',
+        ].filter(Boolean).join(' · ');
+        renderDetail(); renderReport();
+      },
+    }, form.busy ? '保存中… Saving' : '保存 Save');
+    const cancel = el('button', {
+      type: 'button', class: 'btn btn-small', dataset: { testid: 'teach-cancel' },
+      onclick: () => { teach.forms.delete(key); renderDetail(); renderReport(); },
+    }, form.result ? '关闭 Close' : '取消 Cancel');
+    return el('div', { class: 'teach teach-open' },
+      select, save, cancel,
+      form.result ? el('p', {
+        class: form.ok ? 'teach-result ok' : 'teach-result refused', role: 'status',
+        dataset: { testid: 'teach-result', ok: String(form.ok) }, text: form.result,
+      }) : null);
+  }
+
   function historyItem(msg, conv) {
     const role = ['buyer', 'bot', 'agent', 'system'].includes(msg.role) ? msg.role : 'system';
     let label;
@@ -282,8 +355,10 @@
         el('span', { class: 'msg-who', dataset: { testid: 'msg-who' }, text: label }),
         msg.ts_ms ? el('time', { class: 'msg-time', text: clock(msg.ts_ms) }) : null),
       el('div', { class: 'msg-text', dataset: { testid: 'msg-text' }, text: msg.text }));
+    const escalated = role === 'buyer' && msg.decision && msg.decision.action === 'escalate';
     return el('li', { class: `msg msg-${role}`, dataset: { testid: 'msg', role, id: msg.id || '' } },
-      bubble, role === 'buyer' ? decisionNode(msg.decision, msg.acked) : null);
+      bubble, role === 'buyer' ? decisionNode(msg.decision, msg.acked) : null,
+      escalated ? teachNode(`m:${conv.id}/${msg.id || msg.ts_ms}`, [String(msg.text || '')]) : null);
   }
 
   function renderDetail() {
@@ -434,6 +509,7 @@
           text: suggest ? `intents/${suggest}.toml` : '无相近意图，可新建一个意图文件 · No close intent: add a new one',
         })),
       el('ul', { class: 'examples' }, ...examples.map(exampleNode)),
+      teachNode(`c:${examples.map((e) => String(e.text ?? '')).join('\u0000')}`, examples.map((e) => String(e.text ?? '')).filter(Boolean)),
       more > 0 ? el('p', { class: 'more', text: `还有 ${count(more)} 条类似消息 · ${count(more)} more like these` }) : null);
   }
 
@@ -576,6 +652,7 @@
   }, () => { /* the name is cosmetic */ });
 
   const fromHash = fromLocationHash();
+  loadIntents();
   refreshList();
   if (fromHash === REPORT_HASH) { renderDetail(); showReport(); } else if (fromHash) select(fromHash);
   else renderDetail();

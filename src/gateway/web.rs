@@ -644,8 +644,8 @@ async fn report(State(app): State<App>, Query(q): Query<ReportQuery>) -> Respons
     }
 }
 
-/// The intents an agent can teach, or 404 when this console cannot edit the
-/// intent files.
+/// The intents an agent can teach (none when this console cannot edit the
+/// intent files).
 async fn intents(State(app): State<App>) -> Response {
     match app.gw.teacher() {
         Some(t) => Json(serde_json::json!({
@@ -654,15 +654,16 @@ async fn intents(State(app): State<App>) -> Response {
                 .collect::<Vec<_>>(),
         }))
         .into_response(),
-        None => no_teacher(),
+        // No list, no teach buttons; an answer, not an error, so the console
+        // logs nothing on a bot that runs on its built-in files.
+        None => Json(serde_json::json!({"intents": [], "why": NO_TEACHER})).into_response(),
     }
 }
 
+const NO_TEACHER: &str = "teaching needs the intent files as a folder: run the bot with intents/ and replies/ (not the built-in copies)";
+
 fn no_teacher() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "teaching needs the intent files as a folder: run the bot with intents/ and replies/ (not the built-in copies)",
-    )
+    error(StatusCode::NOT_FOUND, NO_TEACHER)
 }
 
 #[derive(Deserialize)]

@@ -22,6 +22,8 @@ const XSS_IMG = '<img src=x onerror="window.__xss=2">';
 const COMPLAINT = '东西收到是坏的,我要投诉!';
 const AGENT_REPLY = '您好,我是客服小美,马上为您处理';
 const STOCK = '有货吗';
+// Not understood by the shipped files (escalated), taught as usage_help in step 9.
+const TEACH = '宝贝能不能塞进洗碗机里面洗呀';
 
 let browser;
 let step = 'start';
@@ -93,9 +95,9 @@ async function noXss(page, label) {
 
 async function main() {
   const watchdog = setTimeout(() => {
-    console.error(`FAIL (${step}): the test took more than 55 s`);
+    console.error(`FAIL (${step}): the test took more than 90 s`);
     process.exit(1);
-  }, 55_000);
+  }, 90_000);
   watchdog.unref();
 
   const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -281,6 +283,43 @@ async function main() {
   const forged = await panel2.locator(sel.msg('buyer')).getByText('冒充买家').count();
   if (forged) fail('a message posted without the token appeared in the conversation');
   pass('8 a conversation needs its token: without it, or with a wrong one, reads, posts and the event stream get 403');
+
+  // 9. An agent teaches the bot: an escalated message becomes an example of the
+  // intent the agent picks, and the next buyer who says it gets an answer.
+  step = '9 teach';
+  await buyer.getByTestId('new-chat').click({ timeout: T });
+  const panel3 = buyer.locator(sel.panel).nth(2);
+  await waitVisible(panel3, 'a third chat panel');
+  const conv3 = await conversationOf(panel3, 'the third chat panel');
+  await buyerSend(panel3, TEACH);
+  await waitNth(panel3, 'bot', 0, `the bot's holding reply to "${TEACH}"`);
+  await waitVisible(panel3.locator('[data-testid="chat-status"][data-status="escalated"]'), `"${TEACH}" escalated before teaching`);
+  await agent.getByTestId('tab-chats').click({ timeout: T });
+  await agent.locator(sel.queueItem(conv3)).click({ timeout: T });
+  const taughtMsg = history.locator(sel.msg('buyer')).filter({ has: agent.getByText(TEACH, { exact: true }) }).first();
+  await waitVisible(taughtMsg, `"${TEACH}" in the agent history`);
+  await taughtMsg.getByTestId('teach-open').click({ timeout: T });
+  await taughtMsg.getByTestId('teach-intent').selectOption('usage_help', { timeout: T });
+  await taughtMsg.getByTestId('teach-save').click({ timeout: T });
+  const result = taughtMsg.locator('[data-testid="teach-result"][data-ok="true"]');
+  await waitVisible(result, 'the teach result "added"', 20_000);
+  const where = (await result.textContent())?.trim() || '';
+  if (!/intents\/usage_help\.toml:\d+/.test(where)) fail(`the teach result names no file:line: ${JSON.stringify(where)}`);
+  await agent.screenshot({ path: path.join(shotDir, 'agent-teach.png') });
+  // The bot reloads its files: a new buyer saying the same is answered (a few tries while it reloads).
+  let answered = false;
+  for (let i = 0; i < 5 && !answered; i++) {
+    await buyer.waitForTimeout(1000);
+    await buyer.getByTestId('new-chat').click({ timeout: T });
+    const panel = buyer.locator(sel.panel).last();
+    await conversationOf(panel, 'a new chat panel after teaching');
+    await buyerSend(panel, TEACH);
+    await waitNth(panel, 'bot', 0, `a bot reply to "${TEACH}" after teaching`);
+    await buyer.waitForTimeout(300);
+    answered = (await panel.getByTestId('chat-status').getAttribute('data-status', { timeout: T })) === 'bot';
+  }
+  if (!answered) fail(`"${TEACH}" is still escalated after teaching it as usage_help`);
+  pass(`9 teach: an agent taught "${TEACH}" as usage_help (${where}); the next buyer saying it is answered by the bot`);
 
   await browser.close();
   console.log(`${passed} passed, 0 failed`);
