@@ -9,6 +9,7 @@ mod files;
 mod live;
 mod properties;
 mod regression;
+mod reload;
 
 use std::io::Write;
 use std::path::PathBuf;
