@@ -29,6 +29,33 @@ pub struct Folders {
     pub replies: PathBuf,
 }
 
+/// Where the intent and reply files are read from: the one place that decides.
+///
+/// `intents` / `replies` are the command line's `--intents` / `--replies`:
+/// when either is given, the pair is that flag (or the configured path for
+/// the other) and both must be folders. Otherwise [`configured_folders`].
+/// `None`: the copies built into the binary.
+pub fn resolve_folders(
+    config: &Config,
+    intents: Option<&Path>,
+    replies: Option<&Path>,
+) -> Result<Option<Folders>> {
+    if intents.is_none() && replies.is_none() {
+        return configured_folders(config);
+    }
+    let intents = intents.unwrap_or(&config.paths.intents).to_path_buf();
+    let replies = replies.unwrap_or(&config.paths.replies).to_path_buf();
+    for (dir, what) in [(&intents, "intent"), (&replies, "reply")] {
+        if !dir.is_dir() {
+            return Err(Error::NoFolder {
+                path: dir.clone(),
+                what,
+            });
+        }
+    }
+    Ok(Some(Folders { intents, replies }))
+}
+
 /// Where [`FileSource::Configured`] reads the intent and reply files:
 ///
 /// - both `paths.intents` and `paths.replies` are folders: those folders;
@@ -90,7 +117,7 @@ pub struct Engine {
 
 impl Engine {
     /// Loads files and compiles the engine. With [`FileSource::Configured`], the
-    /// folders [`configured_folders`] resolves: an error when the
+    /// folders [`resolve_folders`] resolves: an error when the
     /// configuration names a folder that is missing, the embedded copies
     /// when it names none and the default folders are absent (so `xiaoer`
     /// works from any directory).
@@ -98,7 +125,7 @@ impl Engine {
         let src = match source {
             FileSource::Embedded => crate::embedded::sources()?,
             FileSource::Dirs(i, r) => Sources::from_dirs(i, r)?,
-            FileSource::Configured => match configured_folders(&config)? {
+            FileSource::Configured => match resolve_folders(&config, None, None)? {
                 Some(f) => Sources::from_dirs(&f.intents, &f.replies)?,
                 None => crate::embedded::sources()?,
             },

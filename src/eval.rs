@@ -2,8 +2,13 @@
 //! computed the same way (the same rules, the same order of operations), plus
 //! the classification latency and throughput of the run.
 
+use crate::dialogue::{Conversation, Decision};
+use crate::engine::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Instant;
 
 /// One labelled message.
 #[derive(Debug, Clone, Deserialize)]
@@ -14,6 +19,83 @@ pub struct Gold {
     pub intents: Vec<String>,
     /// The labelled action.
     pub action: String,
+    /// 1-based line of the file it was read from (0: not from a file).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+/// What is wrong with a labelled file; the line is 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GoldError {
+    /// A line that is not one of the two forms.
+    #[error("line {line}: {message} (expected {{\"text\", \"intents\", \"action\"}} or {{\"id\", \"turns\"}})")]
+    Syntax {
+        /// The line.
+        line: usize,
+        /// serde's words.
+        message: String,
+    },
+    /// No labelled message at all: scores of nothing would read as a result.
+    #[error("no labelled messages in the file (one JSON object a line, see ../shared/eval/README.md)")]
+    Empty,
+    /// A dialogue with no turns.
+    #[error("line {line}: the dialogue has no turns")]
+    NoTurns {
+        /// The line.
+        line: usize,
+    },
+    /// A label the engine does not know: every message with it would count as wrong.
+    #[error("line {line}: unknown intent {intent:?}: not an intent of the engine (its intents: {known})")]
+    UnknownIntent {
+        /// The line.
+        line: usize,
+        /// The label.
+        intent: String,
+        /// The engine's ids, comma-separated.
+        known: String,
+    },
+    /// A message with no intent label.
+    #[error("line {line}: \"intents\" is empty (label it \"none\" when nothing fits)")]
+    NoIntent {
+        /// The line.
+        line: usize,
+    },
+    /// An action other than reply or escalate.
+    #[error("line {line}: action {action:?}: must be \"reply\" or \"escalate\"")]
+    Action {
+        /// The line.
+        line: usize,
+        /// The label.
+        action: String,
+    },
+}
+
+impl GoldError {
+    /// The 1-based line it is about (0: the file as a whole).
+    pub fn line(&self) -> usize {
+        match self {
+            GoldError::Empty => 0,
+            GoldError::Syntax { line, .. }
+            | GoldError::NoTurns { line }
+            | GoldError::UnknownIntent { line, .. }
+            | GoldError::NoIntent { line }
+            | GoldError::Action { line, .. } => *line,
+        }
+    }
+
+    /// `file:line: what` as operators read errors.
+    pub fn located(&self, file: &Path) -> String {
+        let what = self.to_string();
+        match self.line() {
+            0 => format!("{}: {what}", file.display()),
+            n => {
+                let rest = what
+                    .strip_prefix(&format!("line {n}: "))
+                    .unwrap_or(&what);
+                format!("{}:{n}: {rest}", file.display())
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -34,22 +116,68 @@ pub struct GoldSet {
 }
 
 impl GoldSet {
-    /// Parses JSONL; errors name the line.
-    pub fn parse(text: &str) -> Result<GoldSet, String> {
+    /// Parses JSONL; errors name the line. A file with no labelled message,
+    /// a dialogue with no turns, a message without intents or with an action
+    /// other than reply/escalate is an error.
+    pub fn parse(text: &str) -> Result<GoldSet, GoldError> {
         let mut out = GoldSet::default();
         for (n, line) in text.lines().enumerate() {
+            let n = n + 1;
             if line.trim().is_empty() {
                 continue;
             }
-            let g: GoldLine = serde_json::from_str(line).map_err(|e| format!("line {}: {e} (expected {{\"text\", \"intents\", \"action\"}} or {{\"id\", \"turns\"}})", n + 1))?;
-            match g {
-                GoldLine::Dialogue { id, turns } => out
-                    .conversations
-                    .push((id.unwrap_or_else(|| format!("line-{}", n + 1)), turns)),
-                GoldLine::Single(g) => out.conversations.push((format!("line-{}", n + 1), vec![g])),
+            let g: GoldLine = serde_json::from_str(line).map_err(|e| GoldError::Syntax {
+                line: n,
+                message: e.to_string(),
+            })?;
+            let (id, mut turns) = match g {
+                GoldLine::Dialogue { id, turns } => {
+                    (id.unwrap_or_else(|| format!("line-{n}")), turns)
+                }
+                GoldLine::Single(g) => (format!("line-{n}"), vec![g]),
+            };
+            if turns.is_empty() {
+                return Err(GoldError::NoTurns { line: n });
             }
+            for t in &mut turns {
+                t.line = n;
+                if t.intents.is_empty() {
+                    return Err(GoldError::NoIntent { line: n });
+                }
+                if !matches!(t.action.as_str(), "reply" | "escalate") {
+                    return Err(GoldError::Action {
+                        line: n,
+                        action: t.action.clone(),
+                    });
+                }
+            }
+            out.conversations.push((id, turns));
+        }
+        if out.conversations.is_empty() {
+            return Err(GoldError::Empty);
         }
         Ok(out)
+    }
+
+    /// Every label is one of `known` (the engine's intent ids; `none` always
+    /// counts): the first unknown one with its line.
+    pub fn check_intents(&self, known: &[&str]) -> Result<(), GoldError> {
+        for g in self.messages() {
+            if let Some(bad) = g
+                .intents
+                .iter()
+                .find(|i| i.as_str() != crate::files::NONE && !known.contains(&i.as_str()))
+            {
+                let mut ids: Vec<&str> = known.to_vec();
+                ids.sort_unstable();
+                return Err(GoldError::UnknownIntent {
+                    line: g.line,
+                    intent: bad.clone(),
+                    known: ids.join(", "),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Every message, flattened in order.
@@ -257,6 +385,145 @@ pub fn score(gold: &[&Gold], pred: &[Pred]) -> Result<Scores, String> {
     })
 }
 
+/// One run of an engine over a labelled set: the decisions and their scores.
+pub struct Run {
+    /// The scores.
+    pub scores: Scores,
+    /// Each message's decision, in the set's order.
+    pub decisions: Vec<Decision>,
+    /// Median classification latency, µs.
+    pub p50_us: f64,
+    /// 99th percentile, µs.
+    pub p99_us: f64,
+    /// Messages per second over the run (one thread).
+    pub throughput: f64,
+}
+
+/// Decides every message of `gold` (each conversation in its own state, in
+/// order) and scores the decisions.
+pub fn run(engine: &Engine, gold: &GoldSet) -> Result<Run, String> {
+    let mut preds = Vec::new();
+    let mut lat = Vec::new();
+    let mut decisions = Vec::new();
+    let t0 = Instant::now();
+    for (_, turns) in &gold.conversations {
+        let mut conv = Conversation::default();
+        for g in turns {
+            let t = Instant::now();
+            let d = engine.decide(&mut conv, &g.text, false);
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+            preds.push(Pred {
+                intents: d.intents.clone(),
+                action: d.action.as_str().to_string(),
+            });
+            decisions.push(d);
+        }
+    }
+    let total = t0.elapsed().as_secs_f64();
+    let gold_msgs: Vec<_> = gold.messages().collect();
+    let scores = score(&gold_msgs, &preds)?;
+    lat.sort_by(f64::total_cmp);
+    let throughput = if total > 0.0 {
+        preds.len() as f64 / total
+    } else {
+        0.0
+    };
+    Ok(Run {
+        scores,
+        decisions,
+        p50_us: percentile(&lat, 50.0),
+        p99_us: percentile(&lat, 99.0),
+        throughput,
+    })
+}
+
+impl Run {
+    /// The predictions, one JSON object a line (text, intents, action,
+    /// confidence, reply).
+    pub fn write_predictions(&self, gold: &GoldSet, w: &mut impl Write) -> io::Result<()> {
+        for (g, d) in gold.messages().zip(&self.decisions) {
+            serde_json::to_writer(
+                &mut *w,
+                &serde_json::json!({"text": g.text, "intents": d.intents, "action": d.action.as_str(), "confidence": d.confidence, "reply": d.reply}),
+            )?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// The scores as `score.py --json` has them, plus latency and throughput.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.scores).unwrap_or_default();
+        v["latency_us"] = serde_json::json!({"p50": self.p50_us, "p99": self.p99_us});
+        v["throughput_per_s"] = serde_json::json!(self.throughput);
+        v
+    }
+
+    /// The readable report; with `errors`, every wrongly decided message.
+    pub fn write_text(
+        &self,
+        file: &Path,
+        gold: &GoldSet,
+        errors: bool,
+        w: &mut impl Write,
+    ) -> io::Result<()> {
+        let s = &self.scores;
+        let (p50, p99, throughput) = (self.p50_us, self.p99_us, self.throughput);
+        writeln!(w, "{}: {} messages", file.display(), s.messages)?;
+        for (k, v) in [
+            ("intent_accuracy", s.intent_accuracy),
+            ("action_accuracy", s.action_accuracy),
+            ("wrong_answer_rate", s.wrong_answer_rate),
+            ("escalation_recall", s.escalation_recall),
+            ("escalation_precision", s.escalation_precision),
+            ("automation_rate", s.automation_rate),
+            ("macro_f1", s.macro_f1),
+        ] {
+            writeln!(w, "{k:22} {v:.4}")?;
+        }
+        writeln!(w, "{:22} p50 {p50:.1} µs, p99 {p99:.1} µs, {throughput:.0} messages/s (one thread, dialogue policy included)", "latency")?;
+        writeln!(w, "\nper intent (worst f1 first):")?;
+        let mut per: Vec<_> = s.per_intent.iter().collect();
+        per.sort_by(|a, b| a.1.f1.total_cmp(&b.1.f1));
+        for (i, v) in per {
+            writeln!(
+                w,
+                "  {i:16} p={:.2} r={:.2} f1={:.2} n={}",
+                v.precision, v.recall, v.f1, v.support
+            )?;
+        }
+        writeln!(w, "\ntop confusions (gold -> predicted):")?;
+        for c in &s.top_confusions {
+            writeln!(w, "  {:3}  {} -> {}", c.count, c.gold, c.pred)?;
+        }
+        if errors {
+            writeln!(w, "\nerrors:")?;
+            for (g, d) in gold.messages().zip(&self.decisions) {
+                let mut gi = g.intents.clone();
+                gi.sort();
+                let mut pi: Vec<String> = d.intents.clone();
+                if gi.iter().any(|i| !SOFT.contains(&i.as_str())) {
+                    pi.retain(|i| !SOFT.contains(&i.as_str()));
+                }
+                pi.sort();
+                if gi != pi || g.action != d.action.as_str() {
+                    writeln!(
+                        w,
+                        "  {:40} gold {}/{}  got {}/{} ({:.2})",
+                        g.text,
+                        gi.join("+"),
+                        g.action,
+                        d.intents.join("+"),
+                        d.action.as_str(),
+                        d.confidence
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Latency percentiles (microseconds) of a sample of durations.
 pub fn percentile(sorted_us: &[f64], p: f64) -> f64 {
     if sorted_us.is_empty() {
@@ -275,6 +542,7 @@ mod tests {
             text: String::new(),
             intents: intents.iter().map(|s| s.to_string()).collect(),
             action: action.into(),
+            line: 0,
         }
     }
     fn p(intents: &[&str], action: &str) -> Pred {

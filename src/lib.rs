@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod channel;
+pub mod cli;
 pub mod config;
 pub mod dialogue;
 pub mod embedded;

@@ -1,14 +1,16 @@
 //! Starting and stopping the live pieces: the bot (engine + store + channel
-//! client) and the demo (embedded gateway + web app + bot). Shared by the
-//! `run` and `demo` commands, the tests and the load tool.
+//! client), hot reload, and the demo (embedded gateway + web app + bot).
+//! Shared by the `run` and `demo` commands, the tests and the load tool.
 
 use crate::channel::bot::Bot;
 use crate::channel::{ChannelError, Client, ClientConfig};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::gateway::{web, Gateway, GatewayConfig};
 use crate::store::{Store, StoreError};
+use crate::watch::{Reloaded, WatchHandle, Watched};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -30,6 +32,39 @@ pub enum LiveError {
         /// Why.
         source: std::io::Error,
     },
+    /// The metrics listener would not bind.
+    #[error("metrics.listen = {listen:?}: cannot listen there: {source}")]
+    Metrics {
+        /// The configured address.
+        listen: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A piece would not start.
+    #[error("starting {what}")]
+    Start {
+        /// Which piece (`the bot for URL`, `the demo gateway`).
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<LiveError>,
+    },
+    /// The demo would expose the agent console to the network with no login.
+    #[error("{listen} is reachable from other machines, and the agent console would be open to anyone: list agents under [console.agents] in xiaoer.toml (hashes from `xiaoer hash-password`), or listen on 127.0.0.1")]
+    OpenConsole {
+        /// The web app's address.
+        listen: String,
+    },
+}
+
+impl LiveError {
+    fn starting(what: impl Into<String>) -> impl FnOnce(LiveError) -> LiveError {
+        let what = what.into();
+        move |e| LiveError::Start {
+            what,
+            source: Box::new(e),
+        }
+    }
 }
 
 /// A running bot.
@@ -158,4 +193,234 @@ pub async fn start_gateway(
 /// Installs the TLS crypto provider `wss://` needs (once per process).
 pub fn install_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// What a running bot reloads: the files to watch and how to load them again.
+pub struct Reload {
+    /// The folders and configuration file.
+    pub what: Watched,
+    /// Loads the engine again (the problems as text when the files are invalid).
+    pub rebuild: Box<dyn Fn() -> Result<Engine, String> + Send>,
+}
+
+/// Starts hot reload into `bot`: logs what it watches and each outcome, counts
+/// reloads. `None` when there is nothing to watch or watching failed (logged).
+pub fn hot_reload(reload: Reload, bot: Arc<Bot>) -> Option<WatchHandle> {
+    let Reload { what, rebuild } = reload;
+    if what.is_empty() {
+        tracing::info!("hot reload off: no folder or configuration file to watch");
+        return None;
+    }
+    let shown: Vec<String> = what
+        .dirs
+        .iter()
+        .chain(&what.files)
+        .map(|p| p.display().to_string())
+        .collect();
+    let r = crate::watch::watch(
+        what,
+        rebuild,
+        move |e| bot.set_engine(e),
+        |outcome| match outcome {
+            Reloaded::Ok { intents, took } => {
+                metrics::counter!(crate::metrics::RELOADS, "result" => "ok").increment(1);
+                tracing::info!(
+                    intents,
+                    took_ms = took.as_millis() as u64,
+                    "reloaded the intent, reply and configuration files"
+                )
+            }
+            Reloaded::Invalid(problems) => {
+                metrics::counter!(crate::metrics::RELOADS, "result" => "invalid").increment(1);
+                tracing::error!(
+                    "the changed files are invalid; the previous version stays in force:\n{problems}"
+                )
+            }
+        },
+    );
+    match r {
+        Ok(h) => {
+            tracing::info!(watching = ?shown, "hot reload on");
+            Some(h)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the files; changes need a restart");
+            None
+        }
+    }
+}
+
+/// Serves /metrics, /healthz and /readyz when `metrics.listen` is set.
+pub async fn serve_metrics(config: &Config) -> Result<(), LiveError> {
+    let listen = config.metrics.listen.trim();
+    if listen.is_empty() {
+        return Ok(());
+    }
+    let addr = crate::metrics::serve(listen)
+        .await
+        .map_err(|source| LiveError::Metrics {
+            listen: listen.to_string(),
+            source,
+        })?;
+    tracing::info!(%addr, "metrics on http://{addr}/metrics (also /healthz, /readyz)");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `xiaoer run`: the bot on a gateway with hot reload, until Ctrl-C/SIGTERM;
+/// then it finishes the messages in hand.
+pub async fn run_bot(
+    engine: Engine,
+    client: ClientConfig,
+    state: PathBuf,
+    reload: Reload,
+) -> Result<(), LiveError> {
+    let url = client.url.clone();
+    serve_metrics(&engine.config).await?;
+    let engine = Arc::new(engine);
+    let bot = start_bot(engine, &state, client)
+        .map_err(LiveError::starting(format!("the bot for {url}")))?;
+    let _watch = hot_reload(reload, bot.bot.clone());
+    tracing::info!(%url, state = %state.display(), "xiaoer running; Ctrl-C or SIGTERM stops");
+    stop_signal().await;
+    tracing::info!("stopping");
+    bot.stop().await;
+    Ok(())
+}
+
+/// The running demo: the embedded gateway with its web app, and the bot.
+pub struct Demo {
+    gw: GatewayHandle,
+    bot: BotHandle,
+    _watch: Option<WatchHandle>,
+    /// Where the web app listens (host:port).
+    pub web: String,
+    /// The bot's state file.
+    pub state: PathBuf,
+    /// The state file is removed at [`Demo::stop`].
+    pub temporary: bool,
+    /// Agents configured (a login is required when any).
+    pub agents: usize,
+}
+
+impl Demo {
+    /// Starts the demo's gateway and web app on `listen` (loopback unless
+    /// agents are configured), and the bot connected to it with hot reload.
+    /// `teach`: the folders agents may teach into from the console.
+    /// `state`: the bot's SQLite file (default: a temporary one).
+    pub async fn start(
+        engine: Engine,
+        listen: String,
+        state: Option<PathBuf>,
+        reload: Reload,
+        teach: Option<crate::engine::Folders>,
+    ) -> Result<Demo, LiveError> {
+        let token = random_token();
+        let facts = engine.config.facts("zh");
+        let gw_config = GatewayConfig {
+            name: "xiaoer-demo".into(),
+            token: token.clone(),
+            shop: facts.get("shop").cloned().unwrap_or_else(|| "demo".into()),
+            items: engine.config.demo.items.clone(),
+        };
+        let ip_loopback = listen
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().is_loopback())
+            .unwrap_or(listen.starts_with("localhost:"));
+        serve_metrics(&engine.config).await?;
+        let agents = engine.config.console.agents.clone();
+        let session = std::time::Duration::from_secs(
+            engine.config.console.session_minutes.saturating_mul(60),
+        );
+        if !ip_loopback && agents.is_empty() {
+            return Err(LiveError::OpenConsole { listen });
+        }
+        let gw = start_gateway(gw_config, "127.0.0.1:0", Some(&listen))
+            .await
+            .map_err(LiveError::starting("the demo gateway"))?;
+        let (state, temporary) = match state {
+            Some(p) => (p, false),
+            None => (
+                std::env::temp_dir().join(format!("xiaoer-demo-{}.db", std::process::id())),
+                true,
+            ),
+        };
+        let client = ClientConfig {
+            url: gw.bot_url(),
+            token,
+            shops: vec!["demo".into()],
+            log_chars: engine.config.log.message_chars,
+        };
+        // Agents teach the bot from the console when its files are folders.
+        if let Some(folders) = teach {
+            gw.gateway.set_teacher(Arc::new(crate::teach::FolderTeacher::new(
+                engine.config.clone(),
+                folders,
+            )));
+        }
+        let engine = Arc::new(engine);
+        let bot = start_bot(engine, &state, client).map_err(LiveError::starting("the demo bot"))?;
+        let watch = hot_reload(reload, bot.bot.clone());
+        {
+            let b = bot.bot.clone();
+            gw.gateway.set_report(Arc::new(move |hours| {
+                let now = crate::store::now_ms();
+                let engine = b.engine();
+                crate::report::build(b.store(), &engine, now - hours * 3_600_000, now, 3)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
+            }));
+        }
+        if !agents.is_empty() {
+            gw.gateway
+                .set_auth(Arc::new(crate::gateway::auth::Auth::new(
+                    agents.clone().into_iter().collect(),
+                    session,
+                )));
+        }
+        let web = gw.web_addr.map(|a| a.to_string()).unwrap_or(listen);
+        Ok(Demo {
+            gw,
+            bot,
+            _watch: watch,
+            web,
+            state,
+            temporary,
+            agents: agents.len(),
+        })
+    }
+
+    /// Stops the bot (finishing the messages in hand) and the gateway;
+    /// removes a temporary state file.
+    pub async fn stop(self) {
+        self.bot.stop().await;
+        self.gw.stop();
+        if self.temporary {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.state.display()));
+            }
+        }
+    }
 }

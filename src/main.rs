@@ -1,18 +1,19 @@
-//! The `xiaoer` command line: parse flags, load the engine, run the command,
-//! turn errors into messages and exit codes.
+//! The `xiaoer` command line: parse flags, load the engine once, hand the
+//! command to the library (`cli` for output, `eval`, `live`), turn errors
+//! into messages and exit codes.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use serde::Serialize;
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use xiaoer::channel::ClientConfig;
+use xiaoer::cli::{self, why_builtin};
 use xiaoer::config::Config;
-use xiaoer::dialogue::{Conversation, Decision};
-use xiaoer::engine::{configured_folders, Folders};
-use xiaoer::eval::{self, GoldSet, Pred};
+use xiaoer::dialogue::Conversation;
+use xiaoer::engine::{resolve_folders, Folders};
+use xiaoer::eval::GoldSet;
+use xiaoer::live::{self, Demo, Reload};
+use xiaoer::watch::Watched;
 use xiaoer::{Engine, FileSource};
 
 /// 店小二 — answers buyers in a shop's chat like its best agent, and hands the
@@ -149,37 +150,8 @@ fn main() {
     }
 }
 
-/// Loads the engine for a command. Running on the built-in intents and
-/// replies is said in the log (stderr), once.
-fn load(cli: &Cli) -> Result<Engine> {
-    let (engine, folders) = files_args(cli).load_from()?;
-    if folders.is_none() {
-        init_logs(engine.config.log.format == "json");
-        tracing::info!(
-            "running on the intents and replies built into the binary: {}",
-            why_builtin()
-        );
-    }
-    Ok(engine)
-}
-
-/// Why the built-in intents and replies are in use.
-fn why_builtin() -> String {
-    let here = std::env::current_dir()
-        .map(|d| format!(" in {}", d.display()))
-        .unwrap_or_default();
-    format!("no intents/ or replies/ folder{here}, and no configuration sets paths.intents or paths.replies")
-}
-
-fn files_args(cli: &Cli) -> FilesArgs {
-    FilesArgs {
-        config: cli.config.clone(),
-        intents: cli.intents.clone(),
-        replies: cli.replies.clone(),
-    }
-}
-
-/// Where the engine's files come from; kept so a running bot can reload them.
+/// Where the engine's files come from (the global flags); kept so a running
+/// bot can load them again.
 #[derive(Clone)]
 struct FilesArgs {
     config: Option<PathBuf>,
@@ -188,145 +160,70 @@ struct FilesArgs {
 }
 
 impl FilesArgs {
-    fn load(&self) -> Result<Engine> {
-        Ok(self.load_from()?.0)
+    fn of(cli: &Cli) -> FilesArgs {
+        FilesArgs {
+            config: cli.config.clone(),
+            intents: cli.intents.clone(),
+            replies: cli.replies.clone(),
+        }
     }
 
     /// The engine, and the folders its intent and reply files came from
-    /// (`None`: the built-in copies).
-    fn load_from(&self) -> Result<(Engine, Option<Folders>)> {
+    /// (`None`: the built-in copies), resolved once by [`resolve_folders`].
+    fn load(&self) -> Result<(Engine, Option<Folders>)> {
         let config = Config::load(self.config.as_deref()).context("loading the configuration")?;
-        let intents = self
-            .intents
-            .clone()
-            .unwrap_or_else(|| config.paths.intents.clone());
-        let replies = self
-            .replies
-            .clone()
-            .unwrap_or_else(|| config.paths.replies.clone());
-        if self.intents.is_some() || self.replies.is_some() {
-            if !intents.is_dir() {
-                bail!("{}: no such folder of intent files", intents.display());
-            }
-            if !replies.is_dir() {
-                bail!("{}: no such folder of reply files", replies.display());
-            }
-            let engine = Engine::load(config, FileSource::Dirs(&intents, &replies))?;
-            return Ok((engine, Some(Folders { intents, replies })));
-        }
-        // The same resolution as FileSource::Configured, done here to know it.
-        let folders = configured_folders(&config)?;
-        let engine = match &folders {
-            Some(f) => Engine::load(config, FileSource::Dirs(&f.intents, &f.replies))?,
-            None => Engine::load(config, FileSource::Embedded)?,
+        let folders = resolve_folders(&config, self.intents.as_deref(), self.replies.as_deref())?;
+        let source = match &folders {
+            Some(f) => FileSource::Dirs(&f.intents, &f.replies),
+            None => FileSource::Embedded,
         };
-        Ok((engine, folders))
+        Ok((Engine::load(config, source)?, folders))
     }
 
-    /// The folders the intent and reply files come from (`None`: the
-    /// built-in copies), resolved as [`FilesArgs::load_from`] does.
-    fn folders(&self, config: &Config) -> Result<Option<Folders>> {
-        if self.intents.is_some() || self.replies.is_some() {
-            return Ok(Some(Folders {
-                intents: self.intents.clone().unwrap_or_else(|| config.paths.intents.clone()),
-                replies: self.replies.clone().unwrap_or_else(|| config.paths.replies.clone()),
-            }));
-        }
-        Ok(configured_folders(config)?)
-    }
-
-    /// The files a running bot watches: the folders it loaded from (none when
-    /// it runs on the built-in copies) and the configuration file.
-    fn watched(&self, engine: &Engine) -> xiaoer::watch::Watched {
-        let mut w = xiaoer::watch::Watched::default();
-        let intents = self
-            .intents
-            .clone()
-            .unwrap_or_else(|| engine.config.paths.intents.clone());
-        let replies = self
-            .replies
-            .clone()
-            .unwrap_or_else(|| engine.config.paths.replies.clone());
-        if intents.is_dir() {
-            w.dirs.push(intents);
-            if replies.is_dir() {
-                w.dirs.push(replies);
-            }
-        }
-        // The file the configuration was read from (given, or ./xiaoer.toml).
-        w.files.extend(engine.config.file.clone());
-        w
-    }
-
-    /// Starts hot reload into `bot`; logs what it watches.
-    fn watch(
-        &self,
-        engine: &Engine,
-        bot: Arc<xiaoer::channel::bot::Bot>,
-    ) -> Option<xiaoer::watch::WatchHandle> {
-        let what = self.watched(engine);
-        if what.dirs.is_empty() && what.files.is_empty() {
-            tracing::info!("hot reload off: no folder or configuration file to watch");
-            return None;
-        }
+    /// What a running bot reloads: the folders it loaded from and the
+    /// configuration file, loaded again the same way.
+    fn reload(&self, engine: &Engine, folders: Option<&Folders>) -> Reload {
         let me = self.clone();
-        let shown: Vec<String> = what
-            .dirs
-            .iter()
-            .chain(&what.files)
-            .map(|p| p.display().to_string())
-            .collect();
-        let r = xiaoer::watch::watch(
-            what,
-            move || me.load().map_err(|e| format!("{e:#}")),
-            move |e| bot.set_engine(e),
-            |outcome| match outcome {
-                xiaoer::watch::Reloaded::Ok { intents, took } => {
-                    metrics::counter!(xiaoer::metrics::RELOADS, "result" => "ok").increment(1);
-                    tracing::info!(
-                        intents,
-                        took_ms = took.as_millis() as u64,
-                        "reloaded the intent, reply and configuration files"
-                    )
-                }
-                xiaoer::watch::Reloaded::Invalid(problems) => {
-                    metrics::counter!(xiaoer::metrics::RELOADS, "result" => "invalid").increment(1);
-                    tracing::error!(
-                        "the changed files are invalid; the previous version stays in force:\n{problems}"
-                    )
-                }
-            },
-        );
-        match r {
-            Ok(h) => {
-                tracing::info!(watching = ?shown, "hot reload on");
-                Some(h)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the files; changes need a restart");
-                None
-            }
+        Reload {
+            what: Watched::new(folders, engine.config.file.as_deref()),
+            rebuild: Box::new(move || me.load().map(|(e, _)| e).map_err(|e| format!("{e:#}"))),
         }
     }
 }
 
+/// Loads the engine for a command. Running on the built-in intents and
+/// replies is said in the log (stderr), once.
+fn load(files: &FilesArgs) -> Result<(Engine, Option<Folders>)> {
+    let (engine, folders) = files.load()?;
+    if folders.is_none() {
+        cli::init_logs(engine.config.log.format == "json");
+        tracing::info!(
+            "running on the intents and replies built into the binary: {}",
+            why_builtin()
+        );
+    }
+    Ok((engine, folders))
+}
+
 fn run(cli: Cli) -> Result<i32> {
+    let files = FilesArgs::of(&cli);
+    let stdout = std::io::stdout();
     match &cli.command {
         Command::Classify {
             text,
             jsonl,
             explain,
         } => {
-            let engine = load(&cli)?;
+            let (engine, _) = load(&files)?;
             if *jsonl {
-                classify_jsonl(&engine, *explain)?;
+                cli::classify_jsonl(&engine, *explain, &mut std::io::stdin().lock(), &mut stdout.lock())?;
             } else if text.is_empty() {
                 bail!("give a message to classify, e.g. xiaoer classify \"亲 在吗 有货吗\", or --jsonl to read stdin");
             } else {
                 let mut conv = Conversation::default();
                 for t in text {
                     let d = engine.decide(&mut conv, t, *explain);
-                    print_decision(&engine, t, &d, *explain);
+                    cli::print_decision(&engine, t, &d, *explain, &mut stdout.lock());
                 }
             }
             Ok(0)
@@ -337,7 +234,7 @@ fn run(cli: Cli) -> Result<i32> {
             predictions,
             errors,
         } => {
-            let engine = load(&cli)?;
+            let (engine, _) = load(&files)?;
             run_eval(&engine, file, *json, predictions.as_deref(), *errors)
         }
         Command::Report {
@@ -348,7 +245,7 @@ fn run(cli: Cli) -> Result<i32> {
             examples,
             json,
         } => {
-            let engine = load(&cli)?;
+            let (engine, _) = load(&files)?;
             let state = state
                 .clone()
                 .unwrap_or_else(|| engine.config.store.path.clone());
@@ -377,7 +274,6 @@ fn run(cli: Cli) -> Result<i32> {
         Command::HashPassword => {
             let mut line = String::new();
             std::io::stdin()
-                .lock()
                 .read_line(&mut line)
                 .context("reading the password from stdin")?;
             let password = line.trim_end_matches(['\n', '\r']);
@@ -388,11 +284,12 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Chat => {
-            let engine = load(&cli)?;
-            chat(&engine)
+            let (engine, _) = load(&files)?;
+            cli::chat(&engine, &mut std::io::stdin().lock(), &mut stdout.lock())?;
+            Ok(0)
         }
         Command::Run { url, token, state } => {
-            let engine = load(&cli)?;
+            let (engine, folders) = load(&files)?;
             let token = match token {
                 Some(t) => t.clone(),
                 None => engine.config.channel_token()?,
@@ -408,14 +305,16 @@ fn run(cli: Cli) -> Result<i32> {
             let state = state
                 .clone()
                 .unwrap_or_else(|| engine.config.store.path.clone());
-            runtime(&engine.config)?.block_on(run_bot(engine, client, state, files_args(&cli)))
+            let reload = files.reload(&engine, folders.as_ref());
+            runtime(&engine.config)?.block_on(live::run_bot(engine, client, state, reload))?;
+            Ok(0)
         }
         Command::Demo {
             listen,
             port,
             state,
         } => {
-            let engine = load(&cli)?;
+            let (engine, folders) = load(&files)?;
             let listen = match (listen, port) {
                 (Some(l), _) => l.clone(),
                 (None, Some(p)) => format!("127.0.0.1:{p}"),
@@ -424,13 +323,34 @@ fn run(cli: Cli) -> Result<i32> {
             let state = state.clone().or_else(|| {
                 Some(PathBuf::from(&engine.config.demo.state)).filter(|p| !p.as_os_str().is_empty())
             });
-            runtime(&engine.config)?.block_on(run_demo(engine, listen, state, files_args(&cli)))
+            let reload = files.reload(&engine, folders.as_ref());
+            runtime(&engine.config)?.block_on(async move {
+                let demo = Demo::start(engine, listen, state, reload, folders).await?;
+                out!("xiaoer demo is running.");
+                out!("  buyer page:    http://{}/", demo.web);
+                out!("  agent console: http://{}/agent", demo.web);
+                out!(
+                    "  bot state:     {}{}",
+                    demo.state.display(),
+                    if demo.temporary { " (removed at exit)" } else { "" }
+                );
+                if demo.agents > 0 {
+                    out!(
+                        "  agent console login required ({} agents configured)",
+                        demo.agents
+                    );
+                }
+                out!("Ctrl-C stops.");
+                live::stop_signal().await;
+                demo.stop().await;
+                anyhow::Ok(0)
+            })
         }
         Command::Check => {
-            let (engine, folders) = files_args(&cli).load_from()?;
+            let (engine, folders) = files.load()?;
             match &folders {
                 Some(f) => {
-                    let abs = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or(p.into());
+                    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or(p.into());
                     out!(
                         "checked: intents {}, replies {}",
                         abs(&f.intents).display(),
@@ -463,474 +383,42 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn runtime(config: &Config) -> Result<tokio::runtime::Runtime> {
-    init_logs(config.log.format == "json");
+    cli::init_logs(config.log.format == "json");
     xiaoer::metrics::install();
-    xiaoer::live::install_tls();
+    live::install_tls();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
 }
 
-/// Logs to stderr; XIAOER_LOG sets the filter (e.g. `debug`, `xiaoer=trace`).
-/// `json`: one JSON object per line, for log collectors.
-fn init_logs(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("XIAOER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
-}
-
-/// Serves /metrics, /healthz and /readyz when `metrics.listen` is set.
-async fn serve_metrics(config: &Config) -> Result<()> {
-    let listen = config.metrics.listen.trim();
-    if listen.is_empty() {
-        return Ok(());
-    }
-    let addr = xiaoer::metrics::serve(listen)
-        .await
-        .with_context(|| format!("metrics.listen = {listen:?}: cannot listen there"))?;
-    tracing::info!(%addr, "metrics on http://{addr}/metrics (also /healthz, /readyz)");
-    Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-async fn run_bot(
-    engine: Engine,
-    client: ClientConfig,
-    state: PathBuf,
-    files: FilesArgs,
-) -> Result<i32> {
-    let url = client.url.clone();
-    serve_metrics(&engine.config).await?;
-    let engine = Arc::new(engine);
-    let bot = xiaoer::live::start_bot(engine.clone(), &state, client)
-        .with_context(|| format!("starting the bot for {url}"))?;
-    let _watch = files.watch(&engine, bot.bot.clone());
-    tracing::info!(%url, state = %state.display(), "xiaoer running; Ctrl-C or SIGTERM stops");
-    stop_signal().await;
-    tracing::info!("stopping");
-    bot.stop().await;
-    Ok(0)
-}
-
-async fn run_demo(
-    engine: Engine,
-    listen: String,
-    state: Option<PathBuf>,
-    files: FilesArgs,
-) -> Result<i32> {
-    let token = xiaoer::live::random_token();
-    let facts = engine.config.facts("zh");
-    let gw_config = xiaoer::gateway::GatewayConfig {
-        name: "xiaoer-demo".into(),
-        token: token.clone(),
-        shop: facts.get("shop").cloned().unwrap_or_else(|| "demo".into()),
-        items: engine.config.demo.items.clone(),
-    };
-    let ip_loopback = listen
-        .parse::<std::net::SocketAddr>()
-        .map(|a| a.ip().is_loopback())
-        .unwrap_or(listen.starts_with("localhost:"));
-    serve_metrics(&engine.config).await?;
-    let agents = engine.config.console.agents.clone();
-    let session =
-        std::time::Duration::from_secs(engine.config.console.session_minutes.saturating_mul(60));
-    if !ip_loopback && agents.is_empty() {
-        bail!("{listen} is reachable from other machines, and the agent console would be open to anyone: list agents under [console.agents] in xiaoer.toml (hashes from `xiaoer hash-password`), or listen on 127.0.0.1");
-    }
-    let gw = xiaoer::live::start_gateway(gw_config, "127.0.0.1:0", Some(&listen))
-        .await
-        .context("starting the demo gateway")?;
-    let (state, temporary) = match state {
-        Some(p) => (p, false),
-        None => (
-            std::env::temp_dir().join(format!("xiaoer-demo-{}.db", std::process::id())),
-            true,
-        ),
-    };
-    let client = ClientConfig {
-        url: gw.bot_url(),
-        token,
-        shops: vec!["demo".into()],
-        log_chars: engine.config.log.message_chars,
-    };
-    let engine = Arc::new(engine);
-    let bot =
-        xiaoer::live::start_bot(engine.clone(), &state, client).context("starting the demo bot")?;
-    let _watch = files.watch(&engine, bot.bot.clone());
-    {
-        let b = bot.bot.clone();
-        gw.gateway.set_report(Arc::new(move |hours| {
-            let now = xiaoer::store::now_ms();
-            let engine = b.engine();
-            xiaoer::report::build(b.store(), &engine, now - hours * 3_600_000, now, 3)
-                .map_err(|e| e.to_string())
-                .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
-        }));
-    }
-    // Agents teach the bot from the console when its files are folders.
-    if let Some(folders) = files.folders(&engine.config)? {
-        gw.gateway.set_teacher(Arc::new(xiaoer::teach::FolderTeacher::new(
-            engine.config.clone(),
-            folders,
-        )));
-    }
-    if !agents.is_empty() {
-        gw.gateway
-            .set_auth(Arc::new(xiaoer::gateway::auth::Auth::new(
-                agents.clone().into_iter().collect(),
-                session,
-            )));
-    }
-    let web = gw.web_addr.map(|a| a.to_string()).unwrap_or(listen);
-    out!("xiaoer demo is running.");
-    out!("  buyer page:    http://{web}/");
-    out!("  agent console: http://{web}/agent");
-    out!(
-        "  bot state:     {}{}",
-        state.display(),
-        if temporary { " (removed at exit)" } else { "" }
-    );
-    if !agents.is_empty() {
-        out!(
-            "  agent console login required ({} agents configured)",
-            agents.len()
-        );
-    }
-    out!("Ctrl-C stops.");
-    stop_signal().await;
-    bot.stop().await;
-    gw.stop();
-    if temporary {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
-        }
-    }
-    Ok(0)
-}
-
-fn chat(engine: &Engine) -> Result<i32> {
-    let shop = engine
-        .config
-        .facts("zh")
-        .get("shop")
-        .cloned()
-        .unwrap_or_default();
-    out!("xiaoer chat — you are a buyer chatting with {shop}. Type a message (中文 or English); an empty line ends.");
-    out!("Try: 亲 在吗 有货吗 · 能便宜点吗 · 包邮吗 · when will you ship? · 我要投诉");
-    let mut conv = Conversation::default();
-    let stdin = std::io::stdin();
-    let mut line = String::new();
-    loop {
-        {
-            let mut o = std::io::stdout().lock();
-            let _ = write!(o, "\nbuyer> ");
-            let _ = o.flush();
-        }
-        line.clear();
-        if stdin.lock().read_line(&mut line).context("reading stdin")? == 0
-            || line.trim().is_empty()
-        {
-            break;
-        }
-        let d = engine.decide(&mut conv, line.trim(), false);
-        out!("bot>   {}", d.reply);
-        match &d.reason {
-            Some(r) => out!(
-                "       [{} · {:.2} · handed to a person: {}]",
-                d.intents.join("+"),
-                d.confidence,
-                r.as_str()
-            ),
-            None => out!("       [{} · {:.2}]", d.intents.join("+"), d.confidence),
-        }
-    }
-    Ok(0)
-}
-
-fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool) {
-    out!("message:    {text}");
-    out!("intents:    {}", d.intents.join(", "));
-    out!("confidence: {:.2}", d.confidence);
-    match &d.reason {
-        Some(r) => out!("action:     escalate ({})", r.as_str()),
-        None => out!("action:     reply"),
-    }
-    if d.inherited {
-        out!("context:    follow-up, topic carried over from the previous message");
-    }
-    out!("reply:      {}", d.reply);
-    if explain {
-        let c = &d.classification;
-        out!("normalised: {}", c.normalized);
-        for cl in &c.clauses {
-            out!("  clause {:?}", cl.text);
-            for s in cl.ranking.iter().take(3) {
-                out!(
-                    "    {:<16} score {:.2}  confidence {:.2}",
-                    engine.nlu.intents[s.intent].id,
-                    s.score,
-                    s.confidence
-                );
-            }
-            for (k, id, kind) in &cl.evidence.keywords {
-                out!("    {kind} {k:?} → {id}");
-            }
-            for (p, id) in &cl.evidence.patterns {
-                out!("    pattern {p:?} → {id}");
-            }
-            for (e, id, sim) in cl.evidence.examples.iter().take(3) {
-                out!("    example {e} → {id} (similarity {sim:.2})");
-            }
-        }
-    }
-    out!();
-}
-
-#[derive(Serialize)]
-struct Out<'a> {
-    text: &'a str,
-    intents: &'a [String],
-    action: &'a str,
-    confidence: f32,
-    reply: &'a str,
-    lang: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    conversation: Option<&'a str>,
-}
-
-#[derive(serde::Deserialize)]
-struct In {
-    text: Option<serde_json::Value>,
-    #[serde(default)]
-    conversation: Option<serde_json::Value>,
-}
-
-/// Reads one input line into (text, conversation) or a per-line error.
-fn parse_line(raw: &[u8], max_bytes: usize) -> Result<(String, Option<String>), String> {
-    let line = std::str::from_utf8(raw)
-        .map_err(|e| format!("the line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
-    let v: In = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-    let text = match v.text {
-        Some(serde_json::Value::String(s)) => s,
-        Some(_) => return Err("\"text\" must be a string".into()),
-        None => return Err("missing \"text\"".into()),
-    };
-    if text.trim().is_empty() {
-        return Err("\"text\" is empty".into());
-    }
-    if text.len() > max_bytes {
-        return Err(format!(
-            "\"text\" is {} bytes, more than the {} a chat message may have",
-            text.len(),
-            max_bytes
-        ));
-    }
-    let conv = match v.conversation {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err("\"conversation\" must be a string or a number".into()),
-    };
-    Ok((text, conv))
-}
-
-/// Longest message accepted (a chat message, not a document).
-const MAX_MESSAGE_BYTES: usize = 8 * 1024;
-
-fn classify_jsonl(engine: &Engine, explain: bool) -> Result<()> {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut convs: std::collections::HashMap<String, Conversation> = Default::default();
-    let mut buf = Vec::new();
-    let mut n = 0usize;
-    loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf).context("reading stdin")? == 0 {
-            break;
-        }
-        n += 1;
-        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            buf.pop();
-        }
-        if buf.iter().all(|b| b.is_ascii_whitespace()) {
-            serde_json::to_writer(
-                &mut out,
-                &serde_json::json!({"line": n, "error": "empty line"}),
-            )?;
-            out.write_all(b"\n")?;
-            continue;
-        }
-        match parse_line(&buf, MAX_MESSAGE_BYTES) {
-            Err(e) => serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": e}))?,
-            Ok((text, conv)) => {
-                let mut single = Conversation::default();
-                let state = match &conv {
-                    Some(id) => convs.entry(id.clone()).or_default(),
-                    None => &mut single,
-                };
-                let d = engine.decide(state, &text, explain);
-                let reason = d.reason.as_ref().map(|r| r.as_str().to_string());
-                let o = Out {
-                    text: &text,
-                    intents: &d.intents,
-                    action: d.action.as_str(),
-                    confidence: (d.confidence * 1000.0).round() / 1000.0,
-                    reply: &d.reply,
-                    lang: d.lang.as_str(),
-                    reason: reason.as_deref(),
-                    conversation: conv.as_deref(),
-                };
-                serde_json::to_writer(&mut out, &o)?;
-            }
-        }
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
+/// `xiaoer eval`: a labelled file whose labels the engine knows, scored.
 fn run_eval(
     engine: &Engine,
-    file: &std::path::Path,
+    file: &Path,
     json: bool,
-    predictions: Option<&std::path::Path>,
+    predictions: Option<&Path>,
     errors: bool,
 ) -> Result<i32> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let gold = GoldSet::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let mut preds = Vec::new();
-    let mut lat = Vec::new();
-    let mut details = Vec::new();
-    let t0 = Instant::now();
-    for (_, turns) in &gold.conversations {
-        let mut conv = Conversation::default();
-        for g in turns {
-            let t = Instant::now();
-            let d = engine.decide(&mut conv, &g.text, false);
-            lat.push(t.elapsed().as_secs_f64() * 1e6);
-            preds.push(Pred {
-                intents: d.intents.clone(),
-                action: d.action.as_str().to_string(),
-            });
-            details.push(d);
-        }
-    }
-    let total = t0.elapsed().as_secs_f64();
-    let gold_msgs: Vec<_> = gold.messages().collect();
-    let scores = eval::score(&gold_msgs, &preds).map_err(anyhow::Error::msg)?;
-    lat.sort_by(f64::total_cmp);
-    let (p50, p99) = (eval::percentile(&lat, 50.0), eval::percentile(&lat, 99.0));
-    let throughput = if total > 0.0 {
-        preds.len() as f64 / total
-    } else {
-        0.0
-    };
+    let gold = GoldSet::parse(&text).map_err(|e| anyhow::anyhow!(e.located(file)))?;
+    let ids: Vec<&str> = engine.nlu.intents.iter().map(|i| i.id.as_str()).collect();
+    gold.check_intents(&ids)
+        .map_err(|e| anyhow::anyhow!(e.located(file)))?;
+    let run = xiaoer::eval::run(engine, &gold).map_err(anyhow::Error::msg)?;
     if let Some(p) = predictions {
         let mut w = std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
         );
-        for (g, d) in gold_msgs.iter().zip(&details) {
-            serde_json::to_writer(
-                &mut w,
-                &serde_json::json!({"text": g.text, "intents": d.intents, "action": d.action.as_str(), "confidence": d.confidence, "reply": d.reply}),
-            )?;
-            w.write_all(b"\n")?;
-        }
+        run.write_predictions(&gold, &mut w)
+            .and_then(|_| w.flush())
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     if json {
-        let mut v = serde_json::to_value(&scores)?;
-        v["latency_us"] = serde_json::json!({"p50": p50, "p99": p99});
-        v["throughput_per_s"] = serde_json::json!(throughput);
-        out!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(0);
-    }
-    let s = &scores;
-    out!("{}: {} messages", file.display(), s.messages);
-    for (k, v) in [
-        ("intent_accuracy", s.intent_accuracy),
-        ("action_accuracy", s.action_accuracy),
-        ("wrong_answer_rate", s.wrong_answer_rate),
-        ("escalation_recall", s.escalation_recall),
-        ("escalation_precision", s.escalation_precision),
-        ("automation_rate", s.automation_rate),
-        ("macro_f1", s.macro_f1),
-    ] {
-        out!("{k:22} {v:.4}");
-    }
-    out!("{:22} p50 {p50:.1} µs, p99 {p99:.1} µs, {throughput:.0} messages/s (one thread, dialogue policy included)", "latency");
-    out!("\nper intent (worst f1 first):");
-    let mut per: Vec<_> = s.per_intent.iter().collect();
-    per.sort_by(|a, b| a.1.f1.total_cmp(&b.1.f1));
-    for (i, v) in per {
-        out!(
-            "  {i:16} p={:.2} r={:.2} f1={:.2} n={}",
-            v.precision,
-            v.recall,
-            v.f1,
-            v.support
-        );
-    }
-    out!("\ntop confusions (gold -> predicted):");
-    for c in &s.top_confusions {
-        out!("  {:3}  {} -> {}", c.count, c.gold, c.pred);
-    }
-    if errors {
-        out!("\nerrors:");
-        for (g, d) in gold_msgs.iter().zip(&details) {
-            let mut gi = g.intents.clone();
-            gi.sort();
-            let mut pi: Vec<String> = d.intents.clone();
-            if gi.iter().any(|i| i != "greeting" && i != "closing") {
-                pi.retain(|i| i != "greeting" && i != "closing");
-            }
-            pi.sort();
-            if gi != pi || g.action != d.action.as_str() {
-                out!(
-                    "  {:40} gold {}/{}  got {}/{} ({:.2})",
-                    g.text,
-                    gi.join("+"),
-                    g.action,
-                    d.intents.join("+"),
-                    d.action.as_str(),
-                    d.confidence
-                );
-            }
-        }
+        out!("{}", serde_json::to_string_pretty(&run.to_json())?);
+    } else {
+        let _ = run.write_text(file, &gold, errors, &mut std::io::stdout().lock());
     }
     Ok(0)
 }

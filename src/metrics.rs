@@ -156,10 +156,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 pub async fn serve(listen: &str) -> std::io::Result<std::net::SocketAddr> {
     let l = tokio::net::TcpListener::bind(listen).await?;
     let addr = l.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(l, routes::<()>()).await {
-            tracing::error!(error = %e, "metrics listener stopped");
-        }
-    });
+    // The web app's accept loop: header timeout and connection cap, so slow
+    // clients cannot keep /healthz from answering.
+    tokio::spawn(crate::gateway::web::serve(l, routes::<()>()));
     Ok(addr)
 }

@@ -25,6 +25,22 @@ pub struct Watched {
 }
 
 impl Watched {
+    /// The folders the engine was loaded from (none: the built-in copies) and
+    /// the configuration file it read.
+    pub fn new(folders: Option<&crate::engine::Folders>, config_file: Option<&Path>) -> Watched {
+        Watched {
+            dirs: folders
+                .map(|f| vec![f.intents.clone(), f.replies.clone()])
+                .unwrap_or_default(),
+            files: config_file.map(Path::to_path_buf).into_iter().collect(),
+        }
+    }
+
+    /// Nothing to watch.
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty() && self.files.is_empty()
+    }
+
     fn concerns(&self, path: &Path) -> bool {
         let toml = path.extension().is_some_and(|e| e == "toml");
         let in_dir = path

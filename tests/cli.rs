@@ -421,3 +421,94 @@ fn demo_starts_on_a_fresh_machine_on_the_built_in_files() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Logs written to a pipe or a file are plain text: no colour codes, with or
+/// without NO_COLOR (a log collector would store the escapes).
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let dir = canonical_scratch("plain-logs");
+    for no_color in [None, Some("1")] {
+        let mut c = xiaoer(&["classify", "在吗"]);
+        c.current_dir(&dir)
+            .env("XIAOER_LOG", "info")
+            .env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("running on the intents and replies built into the binary"),
+            "the built-in files are logged: {stderr}"
+        );
+        assert!(
+            !stderr.contains('\x1b'),
+            "NO_COLOR {no_color:?}: colour codes in a pipe: {stderr:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `eval` refuses a labelled file it cannot score truthfully, naming the
+/// file and line: one row per case.
+#[test]
+fn eval_refuses_files_it_cannot_score() {
+    let good = r#"{"text": "有货吗", "intents": ["stock"], "action": "reply"}"#;
+    let rows: &[(&str, &str, &str)] = &[
+        ("empty file", "", "gold.jsonl: no labelled messages"),
+        ("blank lines only", "\n  \n\n", "gold.jsonl: no labelled messages"),
+        (
+            "an unknown intent on line 2",
+            &format!("{good}\n{}\n", r#"{"text": "x", "intents": ["stok"], "action": "reply"}"#),
+            "gold.jsonl:2: unknown intent \"stok\"",
+        ),
+        (
+            "an unknown intent in a dialogue's turn",
+            &format!(
+                "{good}\n\n{}\n",
+                r#"{"id": "d", "turns": [{"text": "x", "intents": ["stock"], "action": "reply"}, {"text": "y", "intents": ["refund_now"], "action": "reply"}]}"#
+            ),
+            "gold.jsonl:3: unknown intent \"refund_now\"",
+        ),
+        (
+            "no intents",
+            r#"{"text": "x", "intents": [], "action": "reply"}"#,
+            "gold.jsonl:1: \"intents\" is empty",
+        ),
+        (
+            "an action that is neither",
+            r#"{"text": "x", "intents": ["stock"], "action": "answer"}"#,
+            "gold.jsonl:1: action \"answer\": must be \"reply\" or \"escalate\"",
+        ),
+        (
+            "a dialogue with no turns",
+            r#"{"id": "d", "turns": []}"#,
+            "gold.jsonl:1: the dialogue has no turns",
+        ),
+        (
+            "not JSON",
+            "{text",
+            "gold.jsonl:1: key must be a string",
+        ),
+    ];
+    let dir = canonical_scratch("eval-refuses");
+    for (name, content, want) in rows {
+        std::fs::write(dir.join("gold.jsonl"), content).unwrap();
+        let r = run_in(&dir, &["eval", "gold.jsonl"], &[], std::time::Duration::from_secs(30));
+        let shown = format!("{name}\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, Some(2), "{shown}");
+        assert!(r.stderr.contains(want), "wanted {want:?}: {shown}");
+        assert!(r.stdout.is_empty(), "no scores: {shown}");
+    }
+    // The ids that exist, "none" among them, are accepted.
+    std::fs::write(
+        dir.join("gold.jsonl"),
+        format!("{good}\n{}\n", r#"{"text": "今天天气", "intents": ["none"], "action": "escalate"}"#),
+    )
+    .unwrap();
+    let r = run_in(&dir, &["eval", "gold.jsonl"], &[], std::time::Duration::from_secs(30));
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("gold.jsonl: 2 messages"), "{}", r.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+}

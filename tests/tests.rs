@@ -10,6 +10,7 @@ mod live;
 mod nlu_crate;
 mod properties;
 mod regression;
+mod reload;
 mod web_security;
 
 use std::io::Write;

@@ -76,6 +76,14 @@ pub enum Error {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// A folder named on the command line is missing.
+    #[error("{}: no such folder of {what} files", path.display())]
+    NoFolder {
+        /// The folder.
+        path: PathBuf,
+        /// `intent` or `reply`.
+        what: &'static str,
+    },
     /// The example index could not be built.
     #[error("building the example index: {0}")]
     Index(#[from] tantivy::TantivyError),

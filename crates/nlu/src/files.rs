@@ -389,6 +389,10 @@ impl Sources {
     }
 }
 
+/// Largest intent or reply file read (the biggest shipped one is ~15 KB): a
+/// bigger file is reported, never read into memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The `*.toml` files of `dir` as `(path, text)` pairs, sorted by name.
 pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     let io = |source| Error::Io {
@@ -403,26 +407,77 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
         .collect();
     paths.sort();
     let mut out = Vec::new();
+    let mut problems = Problems::default();
     for p in paths {
-        let bytes = std::fs::read(&p).map_err(|source| Error::Io {
-            path: p.clone(),
-            source,
-        })?;
         let name = p.display().to_string();
+        let bytes = match read_file(&p) {
+            Ok(b) => b,
+            Err(Unreadable::Io(source)) => return Err(Error::Io { path: p, source }),
+            Err(Unreadable::NotAFile) => {
+                problems.push(&name, 0, "not a regular file (a FIFO, socket or device?): only regular files are read; remove it or rename it so it does not end in .toml");
+                continue;
+            }
+            Err(Unreadable::TooBig(len)) => {
+                problems.push(&name, 0, format!("{len} bytes or more, over the {MAX_FILE_BYTES} an intent or reply file may have (files::MAX_FILE_BYTES): split it"));
+                continue;
+            }
+        };
         match String::from_utf8(bytes) {
             Ok(text) => out.push((name, text)),
             Err(e) => {
                 let off = e.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(e.as_bytes());
-                let mut problems = Problems::default();
                 problems.push(
                     &name,
                     line_of(&text, off),
                     "the file is not valid UTF-8: save it as UTF-8",
                 );
-                return Err(Error::Files { problems });
             }
         }
     }
+    if !problems.is_empty() {
+        return Err(Error::Files { problems });
+    }
     Ok(out)
+}
+
+/// Why a file was not read.
+enum Unreadable {
+    Io(std::io::Error),
+    /// A FIFO, socket or device: reading could block forever or never end.
+    NotAFile,
+    /// At least this many bytes, over [`MAX_FILE_BYTES`].
+    TooBig(u64),
+}
+
+/// Reads a regular file (symlinks followed) of at most [`MAX_FILE_BYTES`],
+/// never blocking: it is opened non-blocking (a FIFO's open would wait for a
+/// writer) and its type checked on the open file, so a swap between the check
+/// and the read cannot slip a FIFO in.
+fn read_file(p: &Path) -> std::result::Result<Vec<u8>, Unreadable> {
+    use std::io::Read;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = opts.open(p).map_err(Unreadable::Io)?;
+    let meta = f.metadata().map_err(Unreadable::Io)?;
+    if !meta.is_file() {
+        return Err(Unreadable::NotAFile);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Unreadable::TooBig(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow while read: the cap holds whatever its size said.
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Unreadable::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Unreadable::TooBig(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
