@@ -248,6 +248,69 @@ pub fn chat(engine: &Engine, input: &mut impl BufRead, w: &mut impl Write) -> io
     Ok(())
 }
 
+/// `xiaoer teach --state`: each escalated message with the bot's reading
+/// now, then the operator's answer from `input`: an intent id teaches it,
+/// an empty line skips, `?` lists the ids, `q` (or the end of input) stops.
+/// Duplicates are asked once.
+pub fn teach_interactive(
+    engine: &Engine,
+    teacher: &dyn crate::gateway::Teacher,
+    who: &str,
+    texts: impl Iterator<Item = String>,
+    input: &mut impl BufRead,
+    w: &mut impl Write,
+) -> io::Result<()> {
+    let ids: Vec<(String, String)> = teacher.intents();
+    let mut seen = std::collections::HashSet::new();
+    let (mut taught, mut asked) = (0, 0);
+    'messages: for text in texts {
+        if !seen.insert(text.clone()) {
+            continue;
+        }
+        asked += 1;
+        let c = engine.nlu.classify(&text, false);
+        let read: Vec<&str> = c
+            .intents
+            .iter()
+            .map(|s| engine.nlu.intents[s.intent].id.as_str())
+            .collect();
+        let read = if read.is_empty() { "none".to_string() } else { read.join("+") };
+        writeln!(w, "\n“{}”  (read as {read}, {:.2})", crate::logsafe::escape(&text), c.confidence)?;
+        loop {
+            write!(w, "intent id (Enter skips, ? lists, q stops): ")?;
+            w.flush()?;
+            let mut line = String::new();
+            if input.read_line(&mut line)? == 0 {
+                writeln!(w)?;
+                break 'messages;
+            }
+            match line.trim() {
+                "" => break,
+                "q" => break 'messages,
+                "?" => {
+                    for (id, description) in &ids {
+                        writeln!(w, "  {id:<16} {description}")?;
+                    }
+                }
+                id => match teacher.teach(&text, id, who) {
+                    Ok(at) => {
+                        taught += 1;
+                        writeln!(w, "taught as {id} ({at})")?;
+                        break;
+                    }
+                    Err(why) => writeln!(w, "not taught: {why}")?,
+                },
+            }
+        }
+    }
+    if asked == 0 {
+        writeln!(w, "nothing escalated in this range: nothing to teach")?;
+    } else {
+        writeln!(w, "{taught} taught of {asked} shown")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

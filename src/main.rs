@@ -125,6 +125,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Teach the bot: a buyer message becomes an example of the intent it
+    /// should have been, in intents/<file>.toml (checked as `check` would,
+    /// written atomically; a running bot reloads it).
+    ///
+    /// With TEXT and --intent: one lesson. With --state: the messages the bot
+    /// escalated (newest first), one at a time: type the intent id, Enter
+    /// skips, `?` lists the ids, `q` stops.
+    Teach {
+        /// The message to teach (with --intent).
+        text: Option<String>,
+        /// The intent it should be read as (`none` for off-topic).
+        #[arg(long, requires = "text")]
+        intent: Option<String>,
+        /// Walk the escalated messages of this SQLite state file.
+        #[arg(long, conflicts_with_all = ["text", "intent"])]
+        state: Option<PathBuf>,
+        /// With --state: from when (an age like 24h or 7d, or a date).
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Who teaches, for the comment in the file (default: $USER).
+        #[arg(long = "as")]
+        who: Option<String>,
+    },
     /// Hash an agent's password for [console.agents] in xiaoer.toml (reads the
     /// password from stdin: `echo -n 'secret' | xiaoer hash-password`).
     HashPassword,
@@ -287,6 +310,57 @@ fn run(cli: Cli) -> Result<i32> {
             let (engine, _) = load(&files)?;
             cli::chat(&engine, &mut std::io::stdin().lock(), &mut stdout.lock())?;
             Ok(0)
+        }
+        Command::Teach {
+            text,
+            intent,
+            state,
+            since,
+            who,
+        } => {
+            let (engine, folders) = load(&files)?;
+            let Some(folders) = folders else {
+                bail!("teaching edits the intent files, and this runs on the built-in copies: run it where intents/ and replies/ are, or pass --intents and --replies");
+            };
+            let who = who
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "operator".into());
+            let teacher = xiaoer::teach::FolderTeacher::new(engine.config.clone(), folders);
+            match (text, intent, state) {
+                (Some(text), Some(intent), None) => {
+                    match xiaoer::gateway::Teacher::teach(&teacher, text, intent, &who) {
+                        Ok(at) => {
+                            out!("taught: {text:?} is {intent} ({at})");
+                            Ok(0)
+                        }
+                        Err(why) => {
+                            eprintln!("xiaoer: not taught: {why}");
+                            Ok(1)
+                        }
+                    }
+                }
+                (None, None, Some(state)) => {
+                    if !state.is_file() {
+                        bail!("{}: no state file (give the bot's --state)", state.display());
+                    }
+                    let now = xiaoer::store::now_ms();
+                    let from = xiaoer::report::parse_time(since, now).map_err(anyhow::Error::msg)?;
+                    let store = xiaoer::store::Store::open_read_only(state)?;
+                    let report = xiaoer::report::build(&store, &engine, from, now, usize::MAX)?;
+                    let texts = report.clusters.iter().flat_map(|c| c.examples.iter().map(|e| e.text.clone()));
+                    cli::teach_interactive(
+                        &engine,
+                        &teacher,
+                        &who,
+                        texts,
+                        &mut std::io::stdin().lock(),
+                        &mut stdout.lock(),
+                    )?;
+                    Ok(0)
+                }
+                _ => bail!("give a message and --intent (xiaoer teach \"能放洗碗机吗\" --intent usage_help), or --state FILE to go through what the bot escalated"),
+            }
         }
         Command::Run { url, token, state } => {
             let (engine, folders) = load(&files)?;

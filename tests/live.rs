@@ -650,9 +650,11 @@ async fn edited_files_take_effect_and_broken_ones_do_not() {
         if decision_intents(&gw, &conv).unwrap() == ["stock"] {
             break written.elapsed();
         }
+        // A watchdog, not a speed claim: a debug build on a busy machine
+        // takes seconds to rebuild the engine (BENCHMARKS.md has the figure).
         assert!(
-            written.elapsed() < Duration::from_secs(2),
-            "not reloaded within 2 s:\n{}",
+            written.elapsed() < Duration::from_secs(30),
+            "not reloaded within 30 s:\n{}",
             bot.log()
         );
         k += 1;

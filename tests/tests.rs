@@ -11,6 +11,7 @@ mod nlu_crate;
 mod properties;
 mod regression;
 mod reload;
+mod teach;
 mod web_security;
 
 use std::io::Write;
