@@ -113,7 +113,7 @@ struct In {
 }
 
 /// Reads one input line into (text, conversation) or a per-line error.
-fn parse_line(raw: &[u8], max_bytes: usize) -> Result<(String, Option<String>), String> {
+fn parse_line(raw: &[u8], max_chars: usize) -> Result<(String, Option<String>), String> {
     let line = std::str::from_utf8(raw)
         .map_err(|e| format!("the line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
     let v: In = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
@@ -125,11 +125,10 @@ fn parse_line(raw: &[u8], max_bytes: usize) -> Result<(String, Option<String>), 
     if text.trim().is_empty() {
         return Err("\"text\" is empty".into());
     }
-    if text.len() > max_bytes {
+    let chars = text.chars().count();
+    if chars > max_chars {
         return Err(format!(
-            "\"text\" is {} bytes, more than the {} a chat message may have",
-            text.len(),
-            max_bytes
+            "\"text\" is {chars} characters, more than the {max_chars} a chat message may have"
         ));
     }
     let conv = match v.conversation {
@@ -141,8 +140,9 @@ fn parse_line(raw: &[u8], max_bytes: usize) -> Result<(String, Option<String>), 
     Ok((text, conv))
 }
 
-/// Longest message accepted (a chat message, not a document).
-pub const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+/// Longest message accepted (a chat message, not a document): the NLU's one
+/// input budget.
+pub const MAX_MESSAGE_CHARS: usize = crate::nlu::MAX_INPUT_CHARS;
 
 /// `xiaoer classify --jsonl`: one JSON object per input line, in order; lines
 /// sharing a conversation are one dialogue; a bad line gets `{"line", "error"}`.
@@ -177,7 +177,7 @@ pub fn classify_jsonl(
             out.write_all(b"\n")?;
             continue;
         }
-        match parse_line(&buf, MAX_MESSAGE_BYTES) {
+        match parse_line(&buf, MAX_MESSAGE_CHARS) {
             Err(e) => serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": e}))?,
             Ok((text, conv)) => {
                 let mut single = Conversation::default();

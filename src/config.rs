@@ -45,6 +45,18 @@ pub struct Config {
     /// Where the keys in [`TRACKED`] were set (not a key).
     #[serde(skip)]
     origins: BTreeMap<&'static str, Origin>,
+    /// `[shop] ships_to`, read once (not a key of its own).
+    #[serde(skip)]
+    ships_to: Vec<Country>,
+}
+
+/// A country international orders ship to (`[shop] ships_to`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Country {
+    /// How replies name it ("the United States").
+    pub name: String,
+    /// Every way of writing it, lower case ("the united states", "usa", "us").
+    pub forms: Vec<String>,
 }
 
 /// The keys whose origin [`Config::origin`] knows: those whose mere presence
@@ -241,6 +253,17 @@ impl Config {
             None => None,
         };
         if let Some(p) = &path {
+            // Syntax first, with the line to fix and its cause (the `config`
+            // crate would name the line where the parser noticed).
+            if let Ok(text) = std::fs::read_to_string(p) {
+                if let Err(e) = toml::from_str::<toml::Table>(&text) {
+                    let (line, msg) = crate::files::toml_error(&text, &e);
+                    return Err(Error::Config(format!(
+                        "{}:{line}: {msg} (the configuration must be valid TOML)",
+                        p.display()
+                    )));
+                }
+            }
             b = b.add_source(
                 File::from(p.as_path())
                     .format(FileFormat::Toml)
@@ -277,6 +300,7 @@ impl Config {
             .map_err(|e| located(Error::Config(e.to_string())))?;
         cfg.file = path.clone();
         cfg.origins = origins;
+        cfg.ships_to = countries(&cfg.shop).map_err(located)?;
         cfg.validate().map_err(located)?;
         Ok(cfg)
     }
@@ -403,6 +427,12 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The countries international orders ship to (`[shop] ships_to`); empty
+    /// when the shop lists none (then every "do you ship to X?" goes to a person).
+    pub fn ships_to(&self) -> &[Country] {
+        &self.ships_to
     }
 
     /// Priority of an escalation for `reason`: `high` or `normal`.
@@ -543,6 +573,41 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// `[shop] ships_to`: a list of `"Name|other|ways"` strings.
+fn countries(shop: &BTreeMap<String, serde_json::Value>) -> Result<Vec<Country>> {
+    let bad = |why: &str| {
+        Error::Config(format!(
+            "shop.ships_to = [...] {why}: write a list of country names, each \"Name\" or \"Name|other|ways\""
+        ))
+    };
+    let list = match shop.get("ships_to") {
+        None => return Ok(Vec::new()),
+        Some(serde_json::Value::Array(list)) => list,
+        Some(_) => return Err(bad("is not a list")),
+    };
+    let mut out = Vec::new();
+    for v in list {
+        let serde_json::Value::String(s) = v else {
+            return Err(bad("holds something other than text"));
+        };
+        let mut forms: Vec<String> = s
+            .split('|')
+            .map(|f| f.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        if forms.iter().any(|f| f.is_empty()) {
+            return Err(bad(&format!("has an empty name in {s:?}")));
+        }
+        let name = forms[0].clone();
+        for f in &mut forms {
+            *f = f.to_lowercase();
+        }
+        forms.sort();
+        forms.dedup();
+        out.push(Country { name, forms });
+    }
+    Ok(out)
 }
 
 fn scalar(v: &serde_json::Value) -> Option<String> {

@@ -1,5 +1,6 @@
 //! Whole-binary and whole-engine tests, one test binary (it links once).
 
+mod adversarial;
 mod bad_input;
 mod browser;
 mod cli;

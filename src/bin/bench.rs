@@ -12,6 +12,10 @@
 //! xiaoer-bench scale N     # the intent files copied N times (N × 27 intents):
 //!                          # start-up, classification p50/p99, peak memory
 //! xiaoer-bench length      # cost per message for 2 to 2,000 characters
+//! xiaoer-bench adversarial [ROUNDS]
+//!                          # worst-case latency of the whole decision on each
+//!                          # hostile message (xiaoer::nlu::hostile) at 250 to
+//!                          # 4,000 characters, and µs per character read
 //! xiaoer-bench latency [MESSAGES.jsonl ...]
 //!                          # the default measurement as two JSON lines, for
 //!                          # scripts/compare-baseline.sh
@@ -247,6 +251,53 @@ fn length() {
     }
 }
 
+/// `xiaoer-bench adversarial`: per hostile kind and length, the worst and the
+/// median time of the whole decision over `rounds` runs (after one warm-up),
+/// and the worst per character read (at most `MAX_INPUT_CHARS`): a row whose
+/// µs/char stays flat as the length doubles grows linearly; past the budget
+/// the time stays flat, since only the budget is read.
+fn adversarial(rounds: usize) {
+    use xiaoer::nlu::{hostile::TABLE, MAX_INPUT_CHARS};
+    let engine = Engine::load(Config::defaults(), FileSource::Embedded).expect("files load");
+    let lengths = [250usize, 500, 1000, 2000, 4000];
+    println!(
+        "{:<14} {}",
+        "kind",
+        lengths
+            .iter()
+            .map(|n| format!("{:>24}", format!("{n} chars: max/p50 µs")))
+            .collect::<String>()
+    );
+    let mut worst_per_char: Vec<(f64, &str, usize)> = Vec::new();
+    for h in TABLE {
+        let mut row = format!("{:<14}", h.name);
+        for &n in &lengths {
+            let text = (h.make)(n);
+            let read = text.chars().count().min(MAX_INPUT_CHARS);
+            std::hint::black_box(engine.decide(&mut Conversation::default(), &text, false));
+            let mut lat: Vec<f64> = (0..rounds)
+                .map(|_| {
+                    let t = Instant::now();
+                    std::hint::black_box(engine.decide(&mut Conversation::default(), &text, false));
+                    t.elapsed().as_secs_f64() * 1e6
+                })
+                .collect();
+            lat.sort_by(f64::total_cmp);
+            let max = *lat.last().unwrap_or(&0.0);
+            worst_per_char.push((max / read.max(1) as f64, h.name, n));
+            row.push_str(&format!(
+                "{:>24}",
+                format!("{max:.0} / {:.0}", percentile(&lat, 50.0))
+            ));
+        }
+        println!("{row}");
+    }
+    worst_per_char.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (us, name, n) in worst_per_char.iter().take(5) {
+        println!("worst per character read: {name} at {n} chars, {us:.2} µs/char");
+    }
+}
+
 /// The given files, or the shared dev sets.
 fn default_files(args: Vec<String>) -> Vec<String> {
     if args.is_empty() {
@@ -269,6 +320,11 @@ fn main() {
         }
         Some("length") => {
             length();
+            return;
+        }
+        Some("adversarial") => {
+            let rounds = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+            adversarial(rounds);
             return;
         }
         Some("latency") => {

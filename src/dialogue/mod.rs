@@ -3,6 +3,8 @@
 //! bargaining ladder, a buyer repeating an answered question, the buyer's
 //! language, and escalation when the engine is unsure.
 
+pub mod destination;
+
 use crate::engine::Engine;
 use crate::files::Action;
 use crate::nlu::lang::Lang;
@@ -25,6 +27,11 @@ pub enum Reason {
     RepeatedBargain,
     /// The same question again after it was answered.
     RepeatedQuestion,
+    /// Longer than the NLU's input budget ([`crate::nlu::MAX_INPUT_CHARS`]):
+    /// the bot read only its beginning, so a person reads the whole.
+    TooLong,
+    /// Asks about shipping to a place that is not in `[shop] ships_to`.
+    UnlistedDestination,
 }
 
 impl Reason {
@@ -36,6 +43,8 @@ impl Reason {
             Reason::LowConfidence => "low_confidence",
             Reason::RepeatedBargain => "repeated_bargain",
             Reason::RepeatedQuestion => "repeated_question",
+            Reason::TooLong => "too_long",
+            Reason::UnlistedDestination => "unlisted_destination",
         }
     }
 }
@@ -156,6 +165,20 @@ pub struct Decision {
     pub classification: Classification,
 }
 
+/// The intent that answers "do you ship to X?" for a listed country when the
+/// NLU has no better reading: the yes comes from the `ships_to` system line,
+/// and how long it takes from this intent's replies.
+const SHIPS_TO_INTENT: &str = "delivery_time";
+
+/// The destination of a message, for its reply.
+#[derive(Debug, Clone, Copy, Default)]
+struct Place<'a> {
+    /// A listed country the buyer named: fills `{destination}`.
+    name: Option<&'a str>,
+    /// The buyer asked about shipping there: the `ships_to` line says yes.
+    ships_to: Option<&'a str>,
+}
+
 /// Longest message (in characters or words) that `follows` rules apply to.
 const FOLLOWS_MAX_LEN: usize = 8;
 
@@ -195,6 +218,7 @@ impl Engine {
         let mut intents: Vec<usize> = c.intents.iter().map(|s| s.intent).collect();
         let mut confidence = c.confidence;
         let mut inherited = false;
+        let mut destination_name: Option<&str> = None;
         let last = conv
             .history
             .back()
@@ -241,14 +265,52 @@ impl Engine {
             confidence = threshold;
         }
 
+        // Where an English buyer wants it sent: "do you ship to Brazil?" is
+        // answered from the shop's list (yes, and how long it takes), a place
+        // not on it goes to a person, and a listed country fills {destination}.
+        let dest = match lang {
+            Lang::En => destination::find(crate::nlu::within_budget(text).0, cfg.ships_to()),
+            Lang::Zh => None,
+        };
+        let mut ships_to = None;
+        let mut unlisted = false;
+        match dest {
+            Some(destination::Destination {
+                place: destination::Place::Listed(country),
+                asks_shipping,
+            }) => {
+                if asks_shipping {
+                    let delivery = self.nlu.intent_index(SHIPS_TO_INTENT);
+                    let unsure = intents.is_empty()
+                        || confidence < threshold
+                        || intents.iter().all(|&i| self.nlu.intents[i].yields);
+                    if let Some(d) = delivery.filter(|_| unsure) {
+                        intents = vec![d];
+                        confidence = confidence.max(threshold);
+                    }
+                    ships_to = Some(country.name.as_str());
+                }
+                destination_name = Some(country.name.as_str());
+            }
+            Some(destination::Destination {
+                place: destination::Place::Unlisted,
+                ..
+            }) => unlisted = true,
+            None => {}
+        }
+
         let mut reason = None;
         let mut stage: Option<&str> = None;
-        if intents.is_empty() {
-            reason = Some(Reason::Unclassified);
-        } else if let Some(&i) = intents
+        let escalating = intents
             .iter()
-            .find(|&&i| self.nlu.intents[i].action == Action::Escalate)
-        {
+            .find(|&&i| self.nlu.intents[i].action == Action::Escalate);
+        if c.truncated {
+            reason = Some(Reason::TooLong);
+        } else if unlisted && escalating.is_none() {
+            reason = Some(Reason::UnlistedDestination);
+        } else if intents.is_empty() {
+            reason = Some(Reason::Unclassified);
+        } else if let Some(&i) = escalating {
             reason = Some(Reason::Intent(self.nlu.intents[i].id.clone()));
         } else if confidence < threshold {
             reason = Some(Reason::LowConfidence);
@@ -292,7 +354,11 @@ impl Engine {
         } else {
             Action::Reply
         };
-        let reply = self.compose(conv, &c, &intents, reason.as_ref(), stage, lang, page_item);
+        let place = Place {
+            name: destination_name,
+            ships_to: ships_to.filter(|_| reason.is_none()),
+        };
+        let reply = self.compose(conv, &c, &intents, reason.as_ref(), stage, lang, page_item, place);
         conv.history.push_back(Turn {
             hashes,
             intents: intents.clone(),
@@ -332,9 +398,20 @@ impl Engine {
         stage: Option<&str>,
         lang: Lang,
         page_item: Option<&str>,
+        place: Place<'_>,
     ) -> String {
         let item = c.item.as_deref().or(page_item);
+        let vars: Vec<(&str, String)> = place
+            .name
+            .map(|n| ("destination", n.to_string()))
+            .into_iter()
+            .collect();
         let mut parts: Vec<String> = Vec::new();
+        // Once per message, not per line said (the text can be long).
+        let seed = c
+            .normalized
+            .bytes()
+            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
         let mut say = |conv: &mut Conversation, key: Key<'_>| {
             let name = {
                 use std::hash::{Hash, Hasher};
@@ -342,20 +419,27 @@ impl Engine {
                 key.hash(&mut h);
                 h.finish()
             };
-            let seed = c
-                .normalized
-                .bytes()
-                .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
             let n = conv.used.entry(name).or_insert(seed % 97);
-            let text = self.replies.render(key, lang, *n, item);
+            let text = self.replies.render_for(key, lang, *n, item, &vars);
             *n += 1;
             parts.push(text);
         };
         match reason {
-            Some(Reason::Unclassified) => say(conv, Key::System("unclassified")),
+            // "A colleague will read your message": true of a long one too.
+            Some(Reason::Unclassified | Reason::TooLong) => {
+                say(conv, Key::System("unclassified"))
+            }
             Some(Reason::LowConfidence) => say(conv, Key::System("low_confidence")),
             Some(Reason::RepeatedQuestion) => say(conv, Key::System("repeated_question")),
             Some(Reason::RepeatedBargain) => say(conv, Key::System("repeated_bargain")),
+            Some(Reason::UnlistedDestination) => say(
+                conv,
+                if self.replies.has(Key::System("unlisted_destination")) {
+                    Key::System("unlisted_destination")
+                } else {
+                    Key::System("unclassified")
+                },
+            ),
             _ => {
                 // The buyer opened with a greeting-like clause before a question
                 // (thanks come last, greetings first).
@@ -367,6 +451,9 @@ impl Engine {
                         .is_some_and(|s| self.nlu.intents[s.intent].yields);
                 if greeted {
                     say(conv, Key::System("greeting_prefix"));
+                }
+                if place.ships_to.is_some() && self.replies.has(Key::System("ships_to")) {
+                    say(conv, Key::System("ships_to"));
                 }
                 let follow_up_closing = intents.len() == 1
                     && self.nlu.intents[intents[0]].yields

@@ -21,8 +21,9 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::{http, Message as WsMessage};
 
-/// Longest buyer or agent message the gateway takes from the web app.
-pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest buyer or agent message the gateway takes from the web app: the
+/// NLU's one input budget.
+pub const MAX_TEXT_CHARS: usize = crate::nlu::MAX_INPUT_CHARS;
 
 /// What the web app and tests may get wrong.
 #[derive(Debug, thiserror::Error, PartialEq)]

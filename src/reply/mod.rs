@@ -184,6 +184,33 @@ impl Replies {
     }
 
     /// [`Replies::render`] with some variables set for this line only (the
+    /// buyer's `{destination}`), besides `{item}`.
+    pub fn render_for(
+        &self,
+        key: Key<'_>,
+        lang: Lang,
+        n: usize,
+        item: Option<&str>,
+        vars: &[(&str, String)],
+    ) -> String {
+        if vars.is_empty() {
+            return self.render(key, lang, n, item);
+        }
+        let lines = self.lines(key).get(lang);
+        if lines.is_empty() {
+            return String::new();
+        }
+        let mut facts = match lang {
+            Lang::Zh => self.facts_zh.clone(),
+            Lang::En => self.facts_en.clone(),
+        };
+        for (k, v) in vars {
+            facts.insert(k.to_string(), v.clone());
+        }
+        lines[n % lines.len()].render(&facts, item)
+    }
+
+    /// [`Replies::render`] with some variables set for this line only (the
     /// busy line's `{wait_minutes}`, counted live).
     pub fn render_with(
         &self,

@@ -131,6 +131,8 @@ pub const SYSTEM_TABLES: &[&str] = &[
     "busy",
     "fallback",
     "follow_up_closing",
+    "ships_to",
+    "unlisted_destination",
 ];
 
 #[derive(Deserialize)]
@@ -213,8 +215,7 @@ fn parse<T: serde::de::DeserializeOwned>(
     match toml::from_str::<T>(text) {
         Ok(v) => Some(v),
         Err(e) => {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
-            let msg = e.message().trim().replace('\n', " ");
+            let (line, msg) = toml_error(text, &e);
             problems.push(
                 file,
                 line,
@@ -223,6 +224,100 @@ fn parse<T: serde::de::DeserializeOwned>(
             None
         }
     }
+}
+
+/// Where a TOML error in `text` must be fixed, and why: (1-based line, 0 when
+/// unknown; message). The parser notices a missing `]`, a missing comma or an
+/// unclosed string in an array only at the next value, usually on the next
+/// line, and names what it met there ("missing comma between array elements"
+/// at `hints = [`, when line above lacks its `]`). Such an error is moved
+/// back to the last line with content before it, with the cause that line
+/// shows. Other errors (and every error of a key or value) stay as the parser
+/// reports them.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> (usize, String) {
+    let msg = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return (0, msg);
+    };
+    let at = floor_char_boundary(text, span.start);
+    let line = line_of(text, at);
+    if !msg.contains("array") {
+        return (line, msg);
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let here = text[line_start..].lines().next().unwrap_or("").trim_start();
+    let first_on_line = text[line_start..at].trim().is_empty();
+    let new_entry = starts_with_key(here) || here.starts_with('[') && !first_value(here);
+    if !first_on_line && !new_entry {
+        return (line, msg);
+    }
+    // The last line with content before this one.
+    let lines: Vec<&str> = text[..line_start].lines().collect();
+    let Some((k, prev)) = lines.iter().enumerate().rev().find(|(_, l)| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#')
+    }) else {
+        return (line, msg);
+    };
+    let prev_line = k + 1;
+    let cause = if let Some(quote) = open_string(prev) {
+        format!("a string is not closed: add the closing {quote} on this line")
+    } else if new_entry {
+        format!("the array is not closed: add `]` at the end of this line (line {line} starts a new entry)")
+    } else {
+        "a comma is missing at the end of this line: array elements are separated by `,`".to_string()
+    };
+    (prev_line, cause)
+}
+
+/// `at`, or the start of the character it falls in.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// A line that begins a `key = value` entry (bare or quoted key, dotted).
+fn starts_with_key(line: &str) -> bool {
+    if let Some(q) = line.chars().next().filter(|c| matches!(c, '"' | '\'')) {
+        return line[1..]
+            .find(q)
+            .is_some_and(|end| line[1 + end + 1..].trim_start().starts_with('='));
+    }
+    let key_len = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '\t')))
+        .unwrap_or(line.len());
+    key_len > 0 && line[..key_len].trim().len() > 0 && line[key_len..].starts_with('=')
+}
+
+/// A `[` that opens a value (an array of arrays), not a table header.
+fn first_value(line: &str) -> bool {
+    let rest = line[1..].trim_start();
+    rest.starts_with(['"', '\'', '[', ']']) || rest.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The quote of a string left open at the end of `line`, if any (comments
+/// and closed strings skipped; multi-line strings are not judged).
+fn open_string(line: &str) -> Option<&'static str> {
+    if line.contains("\"\"\"") || line.contains("'''") {
+        return None;
+    }
+    let mut open: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match open {
+            None if c == '#' => break,
+            None if c == '"' || c == '\'' => open = Some(c),
+            None => {}
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => open = None,
+            Some(_) => {}
+        }
+    }
+    open.map(|q| if q == '"' { "`\"`" } else { "`'`" })
 }
 
 impl Sources {
@@ -480,4 +575,73 @@ fn read_file(p: &Path) -> std::result::Result<Vec<u8>, Unreadable> {
         return Err(Unreadable::TooBig(bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TOML mistake is reported at the line to fix, with its cause (before,
+    /// the first three were reported one line late as "missing comma").
+    #[test]
+    fn toml_errors_point_at_the_line_to_fix() {
+        let head = "id = \"stock\"\naction = \"reply\"\n";
+        let rows: &[(&str, usize, &str)] = &[
+            // A `]` missing at the end of line 3.
+            (
+                "keywords = [\"有货\", \"现货\"\nhints = [\"还有\"]\n",
+                3,
+                "the array is not closed",
+            ),
+            // A multi-line array whose `]` is missing (line 4 is its last).
+            (
+                "keywords = [\n  \"有货\", \"现货\",\n\n# a comment\nhints = [\"还有\"]\n",
+                4,
+                "the array is not closed",
+            ),
+            // The comma at the end of line 4 is missing.
+            (
+                "keywords = [\n  \"有货\", \"现货\"\n  \"缺货\",\n]\n",
+                4,
+                "a comma is missing",
+            ),
+            // An unclosed string at the end of an array's line.
+            (
+                "keywords = [\"有货\", \"现货]\nhints = [\"还有\"]\n",
+                3,
+                "a string is not closed",
+            ),
+            // Errors the parser places right stay where they are.
+            ("keywords = [\"有货\" \"现货\"]\n", 3, "missing comma"),
+            ("keywords = [\"有货\",, \"现货\"]\n", 3, "extra comma"),
+            ("hints == [\"还有\"]\n", 3, "="),
+            ("action = reply\n", 3, "quoted"),
+            ("keywords = [\"x\"]\nkeywords = [\"y\"]\n", 4, "duplicate key"),
+            // Quoted keys (the aliases file) start an entry too.
+            (
+                "[aliases]\n\"zai ma\" = [\"在吗\"\n\"bao you\" = \"包邮\"\n",
+                4,
+                "the array is not closed",
+            ),
+        ];
+        for (body, line, cause) in rows {
+            let text = format!("{head}{body}");
+            let e = toml::from_str::<toml::Table>(&text).expect_err(body);
+            let (got_line, msg) = toml_error(&text, &e);
+            assert_eq!(got_line, *line, "{body:?}: {msg}");
+            assert!(msg.contains(cause), "{body:?}: {msg}");
+        }
+    }
+
+    /// The same through [`Sources::parse`]: file and line in the problem.
+    #[test]
+    fn intent_file_syntax_error_names_its_line() {
+        let text = "id = \"stock\"\naction = \"reply\"\nkeywords = [\"有货\"\nexamples = [\"有货吗\"]\n";
+        let err = Sources::parse(&[("intents/stock.toml".into(), text.into())], &[])
+            .err()
+            .expect("a syntax error");
+        let shown = err.to_string();
+        assert!(shown.contains("intents/stock.toml:3:"), "{shown}");
+        assert!(shown.contains("`]`"), "{shown}");
+    }
 }

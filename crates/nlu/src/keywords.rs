@@ -105,7 +105,10 @@ impl Keywords {
     }
 
     /// Every phrase found in `text`, and every extra literal (its index in
-    /// `Hit::phrase`), overlaps included.
+    /// `Hit::phrase`), overlaps included, each list ordered by end. Linear in
+    /// `text`: at most one hit per phrase ending at each byte, and phrases
+    /// ending at one byte are suffixes of the longest there (a bound set by
+    /// the intent files, not the message).
     pub fn find(&self, text: &str) -> (Vec<Hit>, Vec<Hit>) {
         let (mut hits, mut lits) = (Vec::new(), Vec::new());
         let Some(ac) = &self.ac else {
@@ -128,6 +131,26 @@ impl Keywords {
                 });
             }
         }
+        // Ordered by end (the automaton reports matches as it reaches their
+        // end; the stable sort only makes that a stated fact), so a clause
+        // finds its hits by binary search in [`within`].
+        hits.sort_by_key(|h| h.end);
+        lits.sort_by_key(|h| h.end);
         (hits, lits)
     }
+}
+
+/// The hits of `sorted` (ordered by end, as [`Keywords::find`] returns them)
+/// that lie inside `range`, in order. Found by binary search on their ends, so
+/// the clauses of a message together cost O(hits + clauses × log hits), not
+/// clauses × hits; the few hits that end inside `range` but start before it
+/// (at most a phrase's length of them) are skipped.
+pub fn within<'h>(
+    sorted: &'h [Hit],
+    range: &std::ops::Range<usize>,
+) -> impl Iterator<Item = &'h Hit> + 'h {
+    let lo = sorted.partition_point(|h| h.end <= range.start);
+    let hi = sorted.partition_point(|h| h.end <= range.end);
+    let start = range.start;
+    sorted[lo..hi.max(lo)].iter().filter(move |h| h.start >= start)
 }

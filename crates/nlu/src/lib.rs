@@ -9,11 +9,20 @@
 //! checked by the compiler: nothing here depends on tokio, axum, rusqlite or the
 //! websocket stack. [`files`] parses the operators' files, [`config`] holds the
 //! settings the NLU reads, [`error`] the errors both share with the bot.
+//!
+//! Worst case: every stage is linear in the message, which classification
+//! itself caps at [`MAX_INPUT_CHARS`] characters (hostile input included:
+//! `tests/adversarial.rs`, `xiaoer-bench adversarial`). The constants hidden
+//! in "linear" are the sizes of the operators' files (phrases, patterns,
+//! intents), never the message; the one sort over the message's tokens (the
+//! example query) is O(n log n).
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod error;
 pub mod files;
+#[doc(hidden)]
+pub mod hostile;
 pub mod keywords;
 pub mod lang;
 pub mod normalize;
@@ -34,6 +43,28 @@ use patterns::Patterns;
 use score::Signals;
 use search::ExampleIndex;
 use serde::Serialize;
+
+/// The input budget of [`Nlu::classify`], in characters: a message is
+/// classified on its first `MAX_INPUT_CHARS` characters and a longer one is
+/// marked [`Classification::truncated`], which the dialogue hands to a person
+/// (the bot read only part of it, and a shop would rather have an agent read a
+/// pasted letter than answer its first lines). The one limit behind the CLI's
+/// `classify --jsonl`, the gateway's messages and the bot's frames.
+///
+/// Why 2,000: chat messages are short (the longest of the shared dev sets has
+/// 88 characters, and chat boxes of the platforms cut far earlier), so
+/// 2,000 is over twenty times any real question, while a hostile message of
+/// that length costs about a millisecond to classify (`xiaoer-bench
+/// adversarial`, BENCHMARKS.md).
+pub const MAX_INPUT_CHARS: usize = 2000;
+
+/// `text` cut to its first [`MAX_INPUT_CHARS`] characters, and whether it was cut.
+pub fn within_budget(text: &str) -> (&str, bool) {
+    match text.char_indices().nth(MAX_INPUT_CHARS) {
+        Some((at, _)) => (&text[..at], true),
+        None => (text, false),
+    }
+}
 
 /// An intent as the engine knows it.
 #[derive(Debug, Clone)]
@@ -111,6 +142,9 @@ pub struct Classification {
     pub clauses: Vec<Clause>,
     /// The item the buyer named, if any.
     pub item: Option<String>,
+    /// The message was longer than [`MAX_INPUT_CHARS`]: only its beginning
+    /// was read.
+    pub truncated: bool,
 }
 
 /// The compiled NLU.
@@ -387,7 +421,9 @@ impl Nlu {
     }
 
     /// Classifies a message. `explain` keeps the evidence of each clause.
+    /// Reads at most [`MAX_INPUT_CHARS`] characters; linear in them.
     pub fn classify(&self, text: &str, explain: bool) -> Classification {
+        let (text, truncated) = within_budget(text);
         let normalized = self.norm.normalize(text);
         let lang = lang::detect(&normalized);
         let item = self.find_item(&normalized);
@@ -463,6 +499,7 @@ impl Nlu {
             confidence,
             clauses,
             item,
+            truncated,
         }
     }
 
@@ -487,9 +524,23 @@ impl Nlu {
                 .max_by(|a, b| a.1.score().total_cmp(&b.1.score()))
                 .map(|(i, _)| i)
         };
-        let mut k = 1;
-        while k < parts.len() {
-            let (a, b) = (&parts[k - 1], &parts[k]);
+        // One pass that moves each clause once (no splicing in the middle of
+        // the list), and a topic takes one comment: a joined clause is not
+        // joined again, so no clause is read twice over a growing span
+        // ("邮费 多少钱 多少钱 …" would otherwise re-read the whole run at
+        // every step). Linear in the clauses.
+        let mut out: Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)> =
+            Vec::with_capacity(parts.len());
+        let mut last_joined = false;
+        for b in parts.drain(..) {
+            let a = match out.last() {
+                Some(a) if !last_joined => a,
+                _ => {
+                    out.push(b);
+                    last_joined = false;
+                    continue;
+                }
+            };
             let comment = &msg[b.0.clone()];
             // Clauses are cut at '?', so a clause that asks ends in a particle.
             let asks = |t: &str| t.ends_with(['吗', '呢', '么', '嘛']);
@@ -518,12 +569,15 @@ impl Nlu {
                     _ => true,
                 };
                 if holds {
-                    parts.splice(k - 1..=k, [(joined, sig, ev)]);
+                    *out.last_mut().expect("a is the last") = (joined, sig, ev);
+                    last_joined = true;
                     continue;
                 }
             }
-            k += 1;
+            out.push(b);
+            last_joined = false;
         }
+        *parts = out;
     }
 
     fn find_item(&self, normalized: &str) -> Option<String> {
@@ -546,15 +600,11 @@ impl Nlu {
         let mut sig = vec![Signals::default(); n];
         let mut ev = Evidence::default();
         // Keywords: each phrase counts once per clause.
-        let mut seen = Vec::new();
-        for h in hits
-            .iter()
-            .filter(|h| h.start >= range.start && h.end <= range.end)
-        {
-            if seen.contains(&h.phrase) {
+        let mut seen = std::collections::HashSet::new();
+        for h in keywords::within(hits, &range) {
+            if !seen.insert(h.phrase) {
                 continue;
             }
-            seen.push(h.phrase);
             let p = &self.keywords.phrases[h.phrase];
             let s = &mut sig[p.intent];
             match p.kind {
@@ -585,10 +635,9 @@ impl Nlu {
             let py = self.pinyin.transliterate(text);
             for m in ac.find_overlapping_iter(&py) {
                 let k = self.py_owner[m.pattern().as_usize()];
-                if seen.contains(&k) {
+                if !seen.insert(k) {
                     continue;
                 }
-                seen.push(k);
                 let p = &self.keywords.phrases[k];
                 let s = &mut sig[p.intent];
                 match p.kind {
@@ -605,10 +654,7 @@ impl Nlu {
                 }
             }
         }
-        let found = literals
-            .iter()
-            .filter(|h| h.start >= range.start && h.end <= range.end)
-            .map(|h| (h.phrase, h.start - range.start, h.end - range.start));
+        let found = keywords::within(literals, &range).map(|h| (h.phrase, h.start - range.start, h.end - range.start));
         for m in self.patterns.matches_given(text, found) {
             let i = self.patterns.intent[m];
             sig[i].patterns += 1;
@@ -666,12 +712,15 @@ impl Nlu {
         let mut best_real: Option<Scored> = None;
         let mut unexplained = false;
         // Polite intents some clause states plainly ("谢谢亲").
-        let plain_social: Vec<usize> = clauses
+        let mut plain_social: Vec<usize> = clauses
             .iter()
             .filter_map(|c| c.ranking.first())
             .filter(|t| soft(t) && t.confidence >= SOCIAL_LONG_MIN)
             .map(|t| t.intent)
             .collect();
+        // At most one entry per intent, so the test below is not clauses × clauses.
+        plain_social.sort_unstable();
+        plain_social.dedup();
         for c in clauses {
             // Greeting-like intents and real questions are read separately: a
             // weak 请问 must not hide the stock question in the same clause.

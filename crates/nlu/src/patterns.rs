@@ -203,7 +203,10 @@ impl Patterns {
 
     /// As [`Patterns::matches`], given where [`Patterns::literals`] occur in
     /// the clause, as (literal, start, end) byte offsets (found by the caller's
-    /// own scan, overlaps included).
+    /// own scan, overlaps included). O(found + patterns) for the prefilter, and
+    /// each pattern that runs is linear in the clause (no lazy DFA, no
+    /// backtracking engine: the meta regex's PikeVM or full DFA, O(m·n) for a
+    /// pattern of size m), so a message costs O(n) for the operators' patterns.
     pub fn matches_given(
         &self,
         clause: &str,

@@ -8,6 +8,10 @@ use super::segment::is_cjk;
 use pinyin::ToPinyin;
 use std::collections::HashSet;
 
+/// Longest toneless syllable, in bytes ("zhuang", "chuang", "shuang"): bounds
+/// the work per byte of [`Pinyin::split_word`].
+pub const MAX_SYLLABLE: usize = 6;
+
 /// The syllable inventory and the transliterator.
 #[derive(Debug, Clone)]
 pub struct Pinyin {
@@ -34,39 +38,65 @@ impl Pinyin {
         for s in ["lv", "nv", "lve", "nve"] {
             syllables.insert(s.to_string());
         }
-        let longest = syllables.iter().map(|s| s.len()).max().unwrap_or(6);
+        let longest = syllables.iter().map(|s| s.len()).max().unwrap_or(MAX_SYLLABLE);
+        debug_assert!(longest <= MAX_SYLLABLE, "a syllable longer than MAX_SYLLABLE");
         Pinyin { syllables, longest }
     }
 
     /// Cuts a Latin word into pinyin syllables ("baoyou" → bao, you), or `None`
-    /// when it does not read as pinyin. Longest syllable first, with backtracking.
+    /// when it does not read as pinyin. At each position the longest syllable
+    /// after which the rest still splits (the answer a longest-first
+    /// backtracking search gives), found by dynamic programming: a backtracking
+    /// search took exponential time ("xian"×16+"q": 10 minutes), this one
+    /// takes at most 2 × [`MAX_SYLLABLE`] table lookups per byte of the word.
     pub fn split_word<'w>(&self, word: &'w str) -> Option<Vec<&'w str>> {
-        fn go<'w>(p: &Pinyin, w: &'w str, out: &mut Vec<&'w str>) -> bool {
-            if w.is_empty() {
-                return true;
-            }
-            for len in (1..=p.longest.min(w.len())).rev() {
-                if w.is_char_boundary(len) && p.syllables.contains(&w[..len]) {
-                    out.push(&w[..len]);
-                    if go(p, &w[len..], out) {
-                        return true;
-                    }
-                    out.pop();
-                }
-            }
-            false
-        }
+        self.split_word_counted(word).0
+    }
+
+    /// [`Pinyin::split_word`] and the number of syllable-table lookups it made
+    /// (for the adversarial tests: at most 2 × [`MAX_SYLLABLE`] per byte).
+    #[doc(hidden)]
+    pub fn split_word_counted<'w>(&self, word: &'w str) -> (Option<Vec<&'w str>>, usize) {
         if word.is_empty() || !word.bytes().all(|b| b.is_ascii_lowercase()) {
-            return None;
+            return (None, 0);
         }
+        let n = word.len();
+        let longest = self.longest.min(MAX_SYLLABLE);
+        let mut steps = 0;
+        // splits[i]: the suffix word[i..] cuts into syllables (ASCII only, so
+        // every byte index is a char boundary).
+        let mut splits = vec![false; n + 1];
+        splits[n] = true;
+        for i in (0..n).rev() {
+            splits[i] = (1..=longest.min(n - i)).any(|len| {
+                steps += 1;
+                splits[i + len] && self.syllables.contains(&word[i..i + len])
+            });
+        }
+        if !splits[0] {
+            return (None, steps);
+        }
+        // Forward, longest syllable first among those the rest can follow.
         let mut out = Vec::new();
-        go(self, word, &mut out).then_some(out)
+        let mut i = 0;
+        while i < n {
+            let len = (1..=longest.min(n - i))
+                .rev()
+                .find(|&len| {
+                    steps += 1;
+                    splits[i + len] && self.syllables.contains(&word[i..i + len])
+                })
+                .expect("splits[i] holds, so some syllable starts here");
+            out.push(&word[i..i + len]);
+            i += len;
+        }
+        (Some(out), steps)
     }
 
     /// True when a Latin-only text reads as pinyin rather than English: every
     /// word splits into syllables and the text has at least two syllables.
     /// English words that happen to be syllables ("a", "long", "he") rarely
-    /// make up a whole sentence.
+    /// make up a whole sentence. Linear in `text`.
     pub fn is_pinyin_text(&self, text: &str) -> bool {
         if text.chars().any(is_cjk) {
             return false;
@@ -88,7 +118,7 @@ impl Pinyin {
     /// Toneless pinyin of a text with one space around every syllable:
     /// " fa huo le ma ". Chinese characters are transliterated; Latin words are
     /// cut into syllables when they can be and kept whole otherwise; other
-    /// characters become a space.
+    /// characters become a space. Linear in `text`: every word is split once.
     pub fn transliterate(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len() * 2 + 2);
         out.push(' ');
@@ -162,5 +192,91 @@ mod tests {
         assert!(!p.is_pinyin_text("有货吗"));
         assert_eq!(p.split_word("xian"), Some(vec!["xian"]));
         assert_eq!(p.split_word("xyz"), None);
+    }
+
+    /// The splitter as it was: longest syllable first, with backtracking
+    /// (exponential on "xian"×n+"q"), kept as the reference for short words.
+    fn backtracking<'w>(p: &Pinyin, word: &'w str) -> Option<Vec<&'w str>> {
+        fn go<'w>(p: &Pinyin, w: &'w str, out: &mut Vec<&'w str>) -> bool {
+            if w.is_empty() {
+                return true;
+            }
+            for len in (1..=p.longest.min(w.len())).rev() {
+                if p.syllables.contains(&w[..len]) {
+                    out.push(&w[..len]);
+                    if go(p, &w[len..], out) {
+                        return true;
+                    }
+                    out.pop();
+                }
+            }
+            false
+        }
+        if word.is_empty() || !word.bytes().all(|b| b.is_ascii_lowercase()) {
+            return None;
+        }
+        let mut out = Vec::new();
+        go(p, word, &mut out).then_some(out)
+    }
+
+    #[test]
+    fn same_cuts_as_backtracking() {
+        let p = Pinyin::new();
+        let mut words: Vec<String> = [
+            "baoyou", "baoyouma", "xian", "xianq", "xianxianxian", "zhuangzhuang",
+            "fahuolema", "zaibuzai", "shipping", "hello", "ceshi", "ou", "nve", "lve",
+            "aaaa", "ng", "hm", "xiana", "erer", "kuaidi", "duoshaoqian", "qq",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every word of up to four letters over letters that make many
+        // ambiguous cuts, and a pseudo-random sample of longer ones.
+        let letters = b"aeinoughxz";
+        for len in 1..=4u32 {
+            for k in 0..letters.len().pow(len) {
+                let (mut k, mut w) = (k, String::new());
+                for _ in 0..len {
+                    w.push(letters[k % letters.len()] as char);
+                    k /= letters.len();
+                }
+                words.push(w);
+            }
+        }
+        let mut x: u64 = 0x2545F4914F6CDD1D;
+        for _ in 0..3000 {
+            let mut w = String::new();
+            for _ in 0..(x % 14 + 1) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                w.push((b'a' + (x % 26) as u8) as char);
+            }
+            words.push(w);
+        }
+        for w in &words {
+            assert_eq!(p.split_word(w), backtracking(&p, w), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn syllables_fit_the_bound() {
+        let p = Pinyin::new();
+        assert!(p.longest <= MAX_SYLLABLE, "{}", p.longest);
+    }
+
+    #[test]
+    fn linear_steps_on_hostile_words() {
+        let p = Pinyin::new();
+        for w in [
+            "xian".repeat(16) + "q",
+            "xian".repeat(500) + "q",
+            "a".repeat(2000),
+            "zhuang".repeat(300) + "v",
+            "ng".repeat(1000),
+        ] {
+            let (_, steps) = p.split_word_counted(&w);
+            assert!(steps <= 2 * MAX_SYLLABLE * w.len(), "{} bytes: {steps} steps", w.len());
+        }
     }
 }

@@ -131,7 +131,8 @@ impl ExampleIndex {
     }
 
     /// The query terms for `tokens`: the known ones, rarest first, at most
-    /// [`MAX_TERMS`].
+    /// [`MAX_TERMS`]. O(t log t) for t tokens (the sort); the query then sums
+    /// at most [`MAX_TERMS`] impact lists, whose length the examples bound.
     fn terms<'t, S: AsRef<str>>(&self, tokens: &'t [S], pinyin: bool) -> Vec<&'t str> {
         let df = &self.df[pinyin as usize];
         let mut uniq: Vec<(u32, &str)> = tokens
