@@ -246,8 +246,19 @@ pub fn toml_error(text: &str, e: &toml::de::Error) -> (usize, String) {
     }
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let here = text[line_start..].lines().next().unwrap_or("").trim_start();
-    let first_on_line = text[line_start..at].trim().is_empty();
-    let new_entry = starts_with_key(here) || here.starts_with('[') && !first_value(here);
+    let prefix = text[line_start..at].trim();
+    let first_on_line = prefix.is_empty();
+    // Does a new entry start where the parser stopped? At the start of a
+    // line, the line says; inside one, only a bare key before the error
+    // (`"bao you" = …` stopped at `=`) or a key at it does: a value next to
+    // another on one line (`["有货" "现货"]`) is this line's own mistake.
+    let new_entry = if first_on_line {
+        starts_with_key(here) || here.starts_with('[') && !first_value(here)
+    } else {
+        let at_text = text[at..].lines().next().unwrap_or("").trim_start();
+        starts_with_key(at_text)
+            || !prefix.contains(['=', '[', ',']) && starts_with_key(&format!("{prefix} ="))
+    };
     if !first_on_line && !new_entry {
         return (line, msg);
     }
