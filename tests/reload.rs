@@ -129,7 +129,7 @@ fn files_into(dir: &Path, drop: Option<&str>) {
 }
 
 /// An intent whose files can go without breaking the rest.
-const SPARE: &str = "review";
+const SPARE: &str = "invoice";
 
 fn shipped_intents() -> usize {
     crate::engine().nlu.intents.len()
