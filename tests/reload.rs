@@ -129,7 +129,7 @@ fn files_into(dir: &Path, drop: Option<&str>) {
 }
 
 /// An intent whose files can go without breaking the rest.
-const SPARE: &str = "review";
+const SPARE: &str = "invoice";
 
 fn shipped_intents() -> usize {
     crate::engine().nlu.intents.len()
@@ -223,17 +223,19 @@ fn a_fifo_among_the_files_never_blocks_reload() {
 }
 
 /// Twenty reloads: the resident memory after the last is within
-/// [`RELOAD_GROWTH_KIB`] of what it was after the second (the first ones
-/// settle the allocator).
+/// `RELOAD_GROWTH_KIB` of what it was before the first. Measured (release):
+/// 35 MB at the start, 111 MB after 20 reloads before the fix (freed memory
+/// kept in glibc's arenas); debug after: 48 MB, then 54–63 MB.
 #[cfg(target_os = "linux")]
 #[test]
 fn twenty_reloads_leave_memory_bounded() {
-    /// Most resident memory 18 reloads may add (an engine is ~15 MB: one
-    /// more than the running one is allowed for, not one per reload).
-    const RELOAD_GROWTH_KIB: u64 = 24 * 1024;
+    /// Most resident memory 20 reloads may add: room for one engine being
+    /// replaced (~15–20 MB) and the allocator's slack, not one per reload.
+    const RELOAD_GROWTH_KIB: u64 = 40 * 1024;
     let dir = crate::scratch("reload-memory");
     files_into(&dir, None);
     let bot = Bot::start(&dir, &dir.join("intents"), &dir.join("replies"));
+    let start = bot.rss_kib();
     let stock = dir.join("intents/stock.toml");
     let original = std::fs::read_to_string(&stock).unwrap();
     let mut rss = Vec::new();
@@ -243,10 +245,10 @@ fn twenty_reloads_leave_memory_bounded() {
         assert!(line.contains("reloaded"), "{line}");
         rss.push(bot.rss_kib());
     }
-    eprintln!("VmRSS after each reload (KiB): {rss:?}");
-    let growth = rss[19].saturating_sub(rss[1]);
+    eprintln!("VmRSS at the start {start} KiB, after each reload: {rss:?}");
+    let growth = rss[19].saturating_sub(start);
     assert!(
         growth <= RELOAD_GROWTH_KIB,
-        "memory grew {growth} KiB over 18 reloads (limit {RELOAD_GROWTH_KIB}): {rss:?}"
+        "memory grew {growth} KiB over 20 reloads (limit {RELOAD_GROWTH_KIB}): {start} then {rss:?}"
     );
 }
