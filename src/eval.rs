@@ -407,6 +407,33 @@ mod tests {
     }
 
     #[test]
+    fn curve_spans_zero_to_one_and_restores_the_threshold() {
+        let config = crate::config::Config::load(None).unwrap();
+        let mut e = crate::Engine::load(config, crate::FileSource::Embedded).unwrap();
+        let gold = GoldSet::parse(concat!(
+            r#"{"text": "包邮吗", "intents": ["shipping_fee"], "action": "reply"}"#,
+            "\n",
+            r#"{"text": "讲个笑话", "intents": ["none"], "action": "escalate"}"#,
+        ))
+        .unwrap();
+        e.config.nlu.threshold = 0.37;
+        let points = curve(&mut e, &gold).unwrap();
+        assert_eq!(e.config.nlu.threshold, 0.37);
+        assert_eq!(points.len(), 21);
+        assert_eq!(points[0].threshold, 0.0);
+        assert_eq!(points[20].threshold, 1.0);
+        // Nothing is below 0: the postage question is answered, and right.
+        assert_eq!(points[0].automation_rate, 1.0);
+        assert_eq!(points[0].wrong_answer_rate, 0.0);
+        // Nothing reaches 1 (confidence < 1): everything goes to a person.
+        assert_eq!(points[20].automation_rate, 0.0);
+        assert_eq!(points[20].escalation_recall, 1.0);
+        let table = curve_table(&points, 0.37);
+        assert_eq!(table.lines().count(), 22);
+        assert!(table.lines().nth(8).unwrap().ends_with("<- nlu.threshold"), "{table}");
+    }
+
+    #[test]
     fn length_mismatch_is_an_error() {
         let gold = [g(&["stock"], "reply")];
         let refs: Vec<&Gold> = gold.iter().collect();
