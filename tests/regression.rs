@@ -192,6 +192,10 @@ const REAL_SHAPES: &[(&str, &[&str])] = &[
     ("能用支付宝付吗", &["payment"]),
     // Asking for a gift is promotion.
     ("再送我两个吧", &["promotion"]),
+    // Whether a variant or a quantity exists is stock; an offer is promotion.
+    ("有500个吗", &["stock"]),
+    ("有没有小一点的", &["stock"]),
+    ("有没有优惠的", &["promotion"]),
 ];
 
 #[test]
