@@ -524,6 +524,105 @@ impl Run {
     }
 }
 
+/// Thresholds from 0 to 1 in steps of this size for [`curve`].
+pub const CURVE_STEP: f32 = 0.05;
+
+/// One point of the confidence curve: what the bot would do on a labelled set
+/// with `nlu.threshold` at this value.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CurvePoint {
+    /// The `nlu.threshold` tried.
+    pub threshold: f32,
+    /// Of the messages the bot should answer, the share it answered right.
+    pub automation_rate: f64,
+    /// Share of all messages answered with a wrong intent set.
+    pub wrong_answer_rate: f64,
+    /// Of the messages that needed a human, the share escalated.
+    pub escalation_recall: f64,
+    /// Share of messages with the exact intent set (does not move with the
+    /// threshold, except through follow-ups).
+    pub intent_accuracy: f64,
+}
+
+/// The trade-off an operator picks `nlu.threshold` from: the whole set is
+/// decided again (dialogue policy included, since follow-ups read the
+/// threshold too) at each threshold from 0 to 1 in [`CURVE_STEP`] steps.
+/// The engine's own threshold is restored afterwards.
+pub fn curve(engine: &mut crate::Engine, gold: &GoldSet) -> Result<Vec<CurvePoint>, String> {
+    let saved = engine.config.nlu.threshold;
+    let msgs: Vec<&Gold> = gold.messages().collect();
+    let steps = (1.0 / CURVE_STEP).round() as usize;
+    let mut out = Vec::with_capacity(steps + 1);
+    for k in 0..=steps {
+        let t = (k as f32 * CURVE_STEP).min(1.0);
+        engine.config.nlu.threshold = t;
+        let mut preds = Vec::with_capacity(msgs.len());
+        for (_, turns) in &gold.conversations {
+            let mut conv = crate::dialogue::Conversation::default();
+            for g in turns {
+                let d = engine.decide(&mut conv, &g.text, false);
+                preds.push(Pred {
+                    intents: d.intents,
+                    action: d.action.as_str().to_string(),
+                });
+            }
+        }
+        let s = score(&msgs, &preds);
+        if s.is_err() {
+            engine.config.nlu.threshold = saved;
+        }
+        let s = s?;
+        out.push(CurvePoint {
+            threshold: t,
+            automation_rate: s.automation_rate,
+            wrong_answer_rate: s.wrong_answer_rate,
+            escalation_recall: s.escalation_recall,
+            intent_accuracy: s.intent_accuracy,
+        });
+    }
+    engine.config.nlu.threshold = saved;
+    Ok(out)
+}
+
+/// The curve as a table for a terminal, the engine's threshold marked.
+pub fn curve_table(points: &[CurvePoint], current: f32) -> String {
+    let mut s = String::from("threshold  automation  wrong answers  escalation recall  accuracy\n");
+    for p in points {
+        let mark = if (p.threshold - current).abs() < CURVE_STEP / 2.0 {
+            "  <- nlu.threshold"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "{:9.2}  {:10.3}  {:13.3}  {:17.3}  {:8.3}{mark}\n",
+            p.threshold, p.automation_rate, p.wrong_answer_rate, p.escalation_recall, p.intent_accuracy
+        ));
+    }
+    s
+}
+
+/// `xiaoer eval --curve FILE`: reads and parses the labelled file, computes
+/// the [`curve`], and renders it as a table (or JSON with `json`).
+pub fn curve_report(
+    engine: &mut crate::Engine,
+    file: &std::path::Path,
+    json: bool,
+) -> Result<String, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let gold = GoldSet::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let points = curve(engine, &gold)?;
+    if json {
+        return serde_json::to_string_pretty(&points).map_err(|e| e.to_string());
+    }
+    Ok(format!(
+        "{}: {} messages; each row decides the whole set again at that nlu.threshold\n{}",
+        file.display(),
+        gold.messages().count(),
+        curve_table(&points, engine.config.nlu.threshold)
+    ))
+}
+
 /// Latency percentiles (microseconds) of a sample of durations.
 pub fn percentile(sorted_us: &[f64], p: f64) -> f64 {
     if sorted_us.is_empty() {
@@ -573,6 +672,33 @@ mod tests {
         assert!((s.intent_accuracy - 2.0 / 3.0).abs() < 1e-12);
         assert!((s.wrong_answer_rate - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(s.escalation_recall, 1.0);
+    }
+
+    #[test]
+    fn curve_spans_zero_to_one_and_restores_the_threshold() {
+        let config = crate::config::Config::load(None).unwrap();
+        let mut e = crate::Engine::load(config, crate::FileSource::Embedded).unwrap();
+        let gold = GoldSet::parse(concat!(
+            r#"{"text": "包邮吗", "intents": ["shipping_fee"], "action": "reply"}"#,
+            "\n",
+            r#"{"text": "讲个笑话", "intents": ["none"], "action": "escalate"}"#,
+        ))
+        .unwrap();
+        e.config.nlu.threshold = 0.37;
+        let points = curve(&mut e, &gold).unwrap();
+        assert_eq!(e.config.nlu.threshold, 0.37);
+        assert_eq!(points.len(), 21);
+        assert_eq!(points[0].threshold, 0.0);
+        assert_eq!(points[20].threshold, 1.0);
+        // Nothing is below 0: the postage question is answered, and right.
+        assert_eq!(points[0].automation_rate, 1.0);
+        assert_eq!(points[0].wrong_answer_rate, 0.0);
+        // Nothing reaches 1 (confidence < 1): everything goes to a person.
+        assert_eq!(points[20].automation_rate, 0.0);
+        assert_eq!(points[20].escalation_recall, 1.0);
+        let table = curve_table(&points, 0.37);
+        assert_eq!(table.lines().count(), 22);
+        assert!(table.lines().nth(8).unwrap().ends_with("<- nlu.threshold"), "{table}");
     }
 
     #[test]

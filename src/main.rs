@@ -67,6 +67,10 @@ enum Command {
         /// List every wrongly classified message.
         #[arg(long)]
         errors: bool,
+        /// Print, for nlu.threshold from 0 to 1, the automation and
+        /// wrong-answer rates, to choose the threshold from data.
+        #[arg(long)]
+        curve: bool,
     },
     /// Validate the intent, reply and configuration files.
     Check,
@@ -256,8 +260,13 @@ fn run(cli: Cli) -> Result<i32> {
             json,
             predictions,
             errors,
+            curve,
         } => {
-            let (engine, _) = load(&files)?;
+            let (mut engine, _) = load(&files)?;
+            if *curve {
+                out!("{}", xiaoer::eval::curve_report(&mut engine, file, *json).map_err(anyhow::Error::msg)?);
+                return Ok(0);
+            }
             run_eval(&engine, file, *json, predictions.as_deref(), *errors)
         }
         Command::Report {

@@ -138,6 +138,71 @@ fn regression() {
     check(REGRESSION);
 }
 
+/// Classes of real buyer phrasing (issue 12) fixed by their shape, one group
+/// per mechanism, both directions: the shape is read, and a neighbour that is
+/// not the shape keeps its own intent. Paraphrases, never lines of the eval sets.
+const REAL_SHAPES: &[(&str, &[&str])] = &[
+    // Closings by their shape: interjections only, an understanding reached,
+    // nothing more needed, the buyer leaving to act ...
+    ("额额", &["closing"]),
+    ("原来是这样啊", &["closing"]),
+    ("目前不需要了", &["closing"]),
+    ("那我等会去拍", &["closing"]),
+    // ... but a question after it, or a question in the same words, is not one.
+    ("那我先拍 能便宜点吗", &["bargain"]),
+    ("暂时没货吗", &["stock"]),
+    // A fault with no fault word: it will not do what it is for, something in
+    // it that should not be, fewer pieces than ordered ...
+    ("插上去开不了机", &["defect"]),
+    ("拖把不吸水了", &["defect"]),
+    ("充电充不进去怎么办", &["defect"]),
+    ("打开里面全是灰", &["defect"]),
+    ("买了三盒只来了两盒", &["defect"]),
+    // ... while asking whether it does is a product question.
+    ("这个灯亮不亮", &["product_info"]),
+    ("会起球吗", &["product_info"]),
+    // An attribute of what the shop sells: taste, difference, what is in the
+    // box, what it needs, A不A adjectives, one or a set, add-on parts ...
+    ("这个什么口味的", &["product_info"]),
+    ("两款有什么区别", &["product_info"]),
+    ("带充电器吗", &["product_info"]),
+    ("需要连网吗", &["product_info"]),
+    ("脆不脆", &["product_info"]),
+    ("是一盒还是一箱", &["product_info"]),
+    ("能自己加装内存吗", &["product_info"]),
+    // ... but the manual is usage help.
+    ("有说明书吗", &["usage_help"]),
+    // Numbers and quantities as a price question, a price seen that differs ...
+    ("3斤88是吧", &["price"]),
+    ("100一共5包吗", &["price"]),
+    ("怎么是129了", &["price"]),
+    // ... a bare number offered is bargaining; postage in it is shipping_fee.
+    ("90元吧", &["bargain"]),
+    ("3斤88包邮吗", &["shipping_fee"]),
+    ("90元包邮吧", &["shipping_fee"]),
+    // Price protection: the rule is return_exchange, asking for the money bargain.
+    ("有价保吗", &["return_exchange"]),
+    ("我要申请价保", &["bargain"]),
+    // A bare hurry-up is logistics; hurrying the shipping stays ship_time.
+    ("麻烦快点", &["logistics"]),
+    ("快点发货", &["ship_time"]),
+    ("说好今天到的", &["logistics"]),
+    // Where the refund goes is a return question; paying with it is payment.
+    ("退款会回到支付宝吗", &["return_exchange"]),
+    ("能用支付宝付吗", &["payment"]),
+    // Asking for a gift is promotion.
+    ("再送我两个吧", &["promotion"]),
+    // Whether a variant or a quantity exists is stock; an offer is promotion.
+    ("有500个吗", &["stock"]),
+    ("有没有小一点的", &["stock"]),
+    ("有没有优惠的", &["promotion"]),
+];
+
+#[test]
+fn real_shapes() {
+    check(REAL_SHAPES);
+}
+
 /// Whole conversations replayed turn by turn: (message, intents, action).
 fn replay(turns: &[(&str, &[&str], &str)]) {
     let e = engine();
