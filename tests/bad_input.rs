@@ -13,7 +13,7 @@ fn every_bad_line_gets_an_error_and_the_run_goes_on() {
         (br#"{"text": "   "}"#.to_vec(), Some("empty")),
         (
             format!(r#"{{"text": "{big}"}}"#).into_bytes(),
-            Some("bytes"),
+            Some("characters, more than the 2000"),
         ),
         (
             b"{\"text\": \"\\u0000\\u0007\\u001b[31m\xe6\x9c\x89\xe8\xb4\xa7\xe5\x90\x97\"}"
