@@ -52,7 +52,13 @@ pub fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
 
 /// One decision, readable (`xiaoer classify TEXT`); `explain` adds the clauses
 /// and the evidence.
-pub fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool, w: &mut impl Write) {
+pub fn print_decision(
+    engine: &Engine,
+    text: &str,
+    d: &Decision,
+    explain: bool,
+    w: &mut impl Write,
+) {
     out!(w, "message:    {text}");
     out!(w, "intents:    {}", d.intents.join(", "));
     out!(w, "confidence: {:.2}", d.confidence);
@@ -61,7 +67,10 @@ pub fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool, 
         None => out!(w, "action:     reply"),
     }
     if d.inherited {
-        out!(w, "context:    follow-up, topic carried over from the previous message");
+        out!(
+            w,
+            "context:    follow-up, topic carried over from the previous message"
+        );
     }
     out!(w, "reply:      {}", d.reply);
     if explain {
@@ -70,7 +79,8 @@ pub fn print_decision(engine: &Engine, text: &str, d: &Decision, explain: bool, 
         for cl in &c.clauses {
             out!(w, "  clause {:?}", cl.text);
             for s in cl.ranking.iter().take(3) {
-                out!(w, 
+                out!(
+                    w,
                     "    {:<16} score {:.2}  confidence {:.2}",
                     engine.nlu.intents[s.intent].id,
                     s.score,
@@ -216,7 +226,10 @@ pub fn chat(engine: &Engine, input: &mut impl BufRead, w: &mut impl Write) -> io
         .cloned()
         .unwrap_or_default();
     out!(w, "xiaoer chat — you are a buyer chatting with {shop}. Type a message (中文 or English); an empty line ends.");
-    out!(w, "Try: 亲 在吗 有货吗 · 能便宜点吗 · 包邮吗 · when will you ship? · 我要投诉");
+    out!(
+        w,
+        "Try: 亲 在吗 有货吗 · 能便宜点吗 · 包邮吗 · when will you ship? · 我要投诉"
+    );
     let mut conv = Conversation::default();
     let mut line = String::new();
     loop {
@@ -236,7 +249,8 @@ pub fn chat(engine: &Engine, input: &mut impl BufRead, w: &mut impl Write) -> io
         let d = engine.decide(&mut conv, line.trim(), false);
         out!(w, "bot>   {}", d.reply);
         match &d.reason {
-            Some(r) => out!(w, 
+            Some(r) => out!(
+                w,
                 "       [{} · {:.2} · handed to a person: {}]",
                 d.intents.join("+"),
                 d.confidence,
@@ -274,8 +288,17 @@ pub fn teach_interactive(
             .iter()
             .map(|s| engine.nlu.intents[s.intent].id.as_str())
             .collect();
-        let read = if read.is_empty() { "none".to_string() } else { read.join("+") };
-        writeln!(w, "\n“{}”  (read as {read}, {:.2})", crate::logsafe::escape(&text), c.confidence)?;
+        let read = if read.is_empty() {
+            "none".to_string()
+        } else {
+            read.join("+")
+        };
+        writeln!(
+            w,
+            "\n“{}”  (read as {read}, {:.2})",
+            crate::logsafe::escape(&text),
+            c.confidence
+        )?;
         loop {
             write!(w, "intent id (Enter skips, ? lists, q stops): ")?;
             w.flush()?;

@@ -2,12 +2,12 @@
 //! defaults built into the binary, with every key overridable from the environment
 //! (`XIAOER_SHOP__SHIP_HOURS=24`, `XIAOER_SHOP__ZH__COURIER=圆通`).
 
-use crate::error::{Error, Result};
 use crate::embedded::DEFAULT_CONFIG;
-pub use xiaoer_nlu::config::{Catalog, NluConfig};
+use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+pub use xiaoer_nlu::config::{Catalog, NluConfig};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]

@@ -36,7 +36,9 @@ pub enum GoldError {
         message: String,
     },
     /// No labelled message at all: scores of nothing would read as a result.
-    #[error("no labelled messages in the file (one JSON object a line, see ../shared/eval/README.md)")]
+    #[error(
+        "no labelled messages in the file (one JSON object a line, see ../shared/eval/README.md)"
+    )]
     Empty,
     /// A dialogue with no turns.
     #[error("line {line}: the dialogue has no turns")]
@@ -89,9 +91,7 @@ impl GoldError {
         match self.line() {
             0 => format!("{}: {what}", file.display()),
             n => {
-                let rest = what
-                    .strip_prefix(&format!("line {n}: "))
-                    .unwrap_or(&what);
+                let rest = what.strip_prefix(&format!("line {n}: ")).unwrap_or(&what);
                 format!("{}:{n}: {rest}", file.display())
             }
         }
@@ -595,7 +595,11 @@ pub fn curve_table(points: &[CurvePoint], current: f32) -> String {
         };
         s.push_str(&format!(
             "{:9.2}  {:10.3}  {:13.3}  {:17.3}  {:8.3}{mark}\n",
-            p.threshold, p.automation_rate, p.wrong_answer_rate, p.escalation_recall, p.intent_accuracy
+            p.threshold,
+            p.automation_rate,
+            p.wrong_answer_rate,
+            p.escalation_recall,
+            p.intent_accuracy
         ));
     }
     s
@@ -608,8 +612,8 @@ pub fn curve_report(
     file: &std::path::Path,
     json: bool,
 ) -> Result<String, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
     let gold = GoldSet::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let points = curve(engine, &gold)?;
     if json {
@@ -698,7 +702,10 @@ mod tests {
         assert_eq!(points[20].escalation_recall, 1.0);
         let table = curve_table(&points, 0.37);
         assert_eq!(table.lines().count(), 22);
-        assert!(table.lines().nth(8).unwrap().ends_with("<- nlu.threshold"), "{table}");
+        assert!(
+            table.lines().nth(8).unwrap().ends_with("<- nlu.threshold"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -375,10 +375,11 @@ impl Demo {
         };
         // Agents teach the bot from the console when its files are folders.
         if let Some(folders) = teach {
-            gw.gateway.set_teacher(Arc::new(crate::teach::FolderTeacher::new(
-                engine.config.clone(),
-                folders,
-            )));
+            gw.gateway
+                .set_teacher(Arc::new(crate::teach::FolderTeacher::new(
+                    engine.config.clone(),
+                    folders,
+                )));
         }
         let engine = Arc::new(engine);
         let bot = start_bot(engine, &state, client).map_err(LiveError::starting("the demo bot"))?;

@@ -243,7 +243,12 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             let (engine, _) = load(&files)?;
             if *jsonl {
-                cli::classify_jsonl(&engine, *explain, &mut std::io::stdin().lock(), &mut stdout.lock())?;
+                cli::classify_jsonl(
+                    &engine,
+                    *explain,
+                    &mut std::io::stdin().lock(),
+                    &mut stdout.lock(),
+                )?;
             } else if text.is_empty() {
                 bail!("give a message to classify, e.g. xiaoer classify \"亲 在吗 有货吗\", or --jsonl to read stdin");
             } else {
@@ -264,7 +269,11 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             let (mut engine, _) = load(&files)?;
             if *curve {
-                out!("{}", xiaoer::eval::curve_report(&mut engine, file, *json).map_err(anyhow::Error::msg)?);
+                out!(
+                    "{}",
+                    xiaoer::eval::curve_report(&mut engine, file, *json)
+                        .map_err(anyhow::Error::msg)?
+                );
                 return Ok(0);
             }
             run_eval(&engine, file, *json, predictions.as_deref(), *errors)
@@ -415,7 +424,11 @@ fn run(cli: Cli) -> Result<i32> {
                 out!(
                     "  bot state:     {}{}",
                     demo.state.display(),
-                    if demo.temporary { " (removed at exit)" } else { "" }
+                    if demo.temporary {
+                        " (removed at exit)"
+                    } else {
+                        ""
+                    }
                 );
                 if demo.agents > 0 {
                     out!(

@@ -144,9 +144,13 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
                 match not_ready() {
                     None => (
                         StatusCode::OK,
-                        "ready: connected to the gateway, the state store takes writes\n".to_string(),
+                        "ready: connected to the gateway, the state store takes writes\n"
+                            .to_string(),
                     ),
-                    Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+                    Some(why) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("not ready: {why}\n"),
+                    ),
                 }
             }),
         )

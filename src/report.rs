@@ -274,7 +274,11 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     let [y, mo, day] = d[..] else {
         return Err(bad("a date is YYYY-MM-DD"));
     };
-    let (y, mo, day) = (num(y, 4, "year")?, num(mo, 2, "month")?, num(day, 2, "day")?);
+    let (y, mo, day) = (
+        num(y, 4, "year")?,
+        num(mo, 2, "month")?,
+        num(day, 2, "day")?,
+    );
     if !(1..=12).contains(&mo) {
         return Err(bad(&format!("there is no month {mo}")));
     }
@@ -316,7 +320,11 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     let [h, mi, sec] = t[..] else {
         return Err(bad("a time is hh:mm:ss"));
     };
-    let (h, mi, sec) = (num(h, 2, "hour")?, num(mi, 2, "minute")?, num(sec, 2, "second")?);
+    let (h, mi, sec) = (
+        num(h, 2, "hour")?,
+        num(mi, 2, "minute")?,
+        num(sec, 2, "second")?,
+    );
     if h > 23 || mi > 59 || sec > 59 {
         return Err(bad("the time of day is out of range"));
     }
@@ -481,8 +489,15 @@ mod tests {
         };
         let out = render_text(&r, std::path::Path::new("s.db"));
         assert!(!out.chars().any(|c| c == '\u{1b}' || c == '\u{7}'), "{out}");
-        assert!(!out.lines().any(|l| l.starts_with("2026-01-01") || l.starts_with("[fake]")), "{out}");
-        assert!(out.contains("c-1\\u{1b}]0;owned\\u{7}\\n2026-01-01 forged"), "{out}");
+        assert!(
+            !out.lines()
+                .any(|l| l.starts_with("2026-01-01") || l.starts_with("[fake]")),
+            "{out}"
+        );
+        assert!(
+            out.contains("c-1\\u{1b}]0;owned\\u{7}\\n2026-01-01 forged"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -87,7 +87,13 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
         std::fs::metadata(path)
             .ok()
             .and_then(|m| m.modified().ok())
-            .map(|t| (0, t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)))
+            .map(|t| {
+                (
+                    0,
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64),
+                )
+            })
     }
 }
 
@@ -281,7 +287,12 @@ pub fn watch(
             }
             rewatch();
             let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&rebuild))
-                .unwrap_or_else(|_| Err("building the engine panicked (a bug): the previous version stays in force".into()));
+                .unwrap_or_else(|_| {
+                    Err(
+                        "building the engine panicked (a bug): the previous version stays in force"
+                            .into(),
+                    )
+                });
             let outcome = match built {
                 Ok(engine) => {
                     let intents = engine.nlu.intents.len();

@@ -50,7 +50,11 @@ fn every_hostile_kind_finishes_at_every_length() {
             let (c, d, chars) = d;
             // No clause more than the characters read; confidences in range.
             assert!(c.clauses.len() <= MAX_INPUT_CHARS, "{what}");
-            assert!((0.0..=1.0).contains(&c.confidence), "{what}: {}", c.confidence);
+            assert!(
+                (0.0..=1.0).contains(&c.confidence),
+                "{what}: {}",
+                c.confidence
+            );
             assert_eq!(c.truncated, chars > MAX_INPUT_CHARS, "{what}");
             assert!(!d.reply.trim().is_empty(), "{what}");
             if chars > MAX_INPUT_CHARS {
@@ -99,14 +103,22 @@ fn the_input_budget_is_in_characters() {
     ];
     for (text, chars, cut) in rows {
         let (read, truncated) = within_budget(text);
-        assert_eq!(read.chars().count(), *chars, "{} chars", text.chars().count());
+        assert_eq!(
+            read.chars().count(),
+            *chars,
+            "{} chars",
+            text.chars().count()
+        );
         assert_eq!(truncated, *cut);
         assert!(text.starts_with(read));
     }
     // At the budget a question is answered as usual; one more character and
     // the whole goes to a person.
     let question = "有货吗";
-    let at = format!("{}{question}", " ".repeat(MAX_INPUT_CHARS - question.chars().count()));
+    let at = format!(
+        "{}{question}",
+        " ".repeat(MAX_INPUT_CHARS - question.chars().count())
+    );
     let d = engine().decide(&mut Conversation::default(), &at, false);
     assert_eq!(d.intents, ["stock"], "{:?}", d.reason);
     let over = format!("{at}吗");

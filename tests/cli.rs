@@ -457,10 +457,17 @@ fn eval_refuses_files_it_cannot_score() {
     let good = r#"{"text": "有货吗", "intents": ["stock"], "action": "reply"}"#;
     let rows: &[(&str, &str, &str)] = &[
         ("empty file", "", "gold.jsonl: no labelled messages"),
-        ("blank lines only", "\n  \n\n", "gold.jsonl: no labelled messages"),
+        (
+            "blank lines only",
+            "\n  \n\n",
+            "gold.jsonl: no labelled messages",
+        ),
         (
             "an unknown intent on line 2",
-            &format!("{good}\n{}\n", r#"{"text": "x", "intents": ["stok"], "action": "reply"}"#),
+            &format!(
+                "{good}\n{}\n",
+                r#"{"text": "x", "intents": ["stok"], "action": "reply"}"#
+            ),
             "gold.jsonl:2: unknown intent \"stok\"",
         ),
         (
@@ -486,16 +493,17 @@ fn eval_refuses_files_it_cannot_score() {
             r#"{"id": "d", "turns": []}"#,
             "gold.jsonl:1: the dialogue has no turns",
         ),
-        (
-            "not JSON",
-            "{text",
-            "gold.jsonl:1: key must be a string",
-        ),
+        ("not JSON", "{text", "gold.jsonl:1: key must be a string"),
     ];
     let dir = canonical_scratch("eval-refuses");
     for (name, content, want) in rows {
         std::fs::write(dir.join("gold.jsonl"), content).unwrap();
-        let r = run_in(&dir, &["eval", "gold.jsonl"], &[], std::time::Duration::from_secs(30));
+        let r = run_in(
+            &dir,
+            &["eval", "gold.jsonl"],
+            &[],
+            std::time::Duration::from_secs(30),
+        );
         let shown = format!("{name}\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
         assert_eq!(r.code, Some(2), "{shown}");
         assert!(r.stderr.contains(want), "wanted {want:?}: {shown}");
@@ -504,10 +512,18 @@ fn eval_refuses_files_it_cannot_score() {
     // The ids that exist, "none" among them, are accepted.
     std::fs::write(
         dir.join("gold.jsonl"),
-        format!("{good}\n{}\n", r#"{"text": "今天天气", "intents": ["none"], "action": "escalate"}"#),
+        format!(
+            "{good}\n{}\n",
+            r#"{"text": "今天天气", "intents": ["none"], "action": "escalate"}"#
+        ),
     )
     .unwrap();
-    let r = run_in(&dir, &["eval", "gold.jsonl"], &[], std::time::Duration::from_secs(30));
+    let r = run_in(
+        &dir,
+        &["eval", "gold.jsonl"],
+        &[],
+        std::time::Duration::from_secs(30),
+    );
     assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("gold.jsonl: 2 messages"), "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&dir);

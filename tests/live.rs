@@ -1028,11 +1028,7 @@ async fn oversized_and_invalid_frames_are_dropped_and_the_connection_stays() {
         r#"{{"type":"message","id":"m-huge","conversation":"c-1","from":{{"role":"buyer"}},"text":"{}"}}"#,
         "a".repeat(5 << 20)
     );
-    let not_utf8 = Frame::message(
-        vec![b'{', 0xff, 0xfe, b'}'],
-        OpCode::Data(Data::Text),
-        true,
-    );
+    let not_utf8 = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
     ws.send(Ws::text(huge)).await.unwrap();
     ws.send(Ws::Frame(not_utf8)).await.unwrap();
     ws.send(message("m-1", "c-1", "几天能发货")).await.unwrap();
@@ -1135,9 +1131,11 @@ async fn a_gateway_that_stops_reading_is_replaced() {
 async fn flap(s: TcpStream) {
     let mut ws = tokio_tungstenite::accept_async(s).await.unwrap();
     let _hello = next(&mut ws, Duration::from_secs(5)).await;
-    ws.send(Ws::text(json!({"type":"welcome","gateway":"flap","version":1}).to_string()))
-        .await
-        .unwrap();
+    ws.send(Ws::text(
+        json!({"type":"welcome","gateway":"flap","version":1}).to_string(),
+    ))
+    .await
+    .unwrap();
     let _ = ws.close(None).await;
 }
 
@@ -1168,7 +1166,9 @@ async fn a_hanging_decision_does_not_stop_other_conversations() {
         if text.contains("慢慢来") {
             // Busy like a runaway classifier, until the test ends (at most 40 s).
             let started = Instant::now();
-            while !SLOW_RELEASE.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(40) {
+            while !SLOW_RELEASE.load(Ordering::Relaxed)
+                && started.elapsed() < Duration::from_secs(40)
+            {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
@@ -1189,9 +1189,13 @@ async fn a_hanging_decision_does_not_stop_other_conversations() {
     let running = tokio::spawn(client.run(stop_rx));
     let mut ws = server.accept().await;
     for i in 0..3 {
-        ws.send(message(&format!("s-{i}"), &format!("c-slow-{i}"), "慢慢来 有货吗"))
-            .await
-            .unwrap();
+        ws.send(message(
+            &format!("s-{i}"),
+            &format!("c-slow-{i}"),
+            "慢慢来 有货吗",
+        ))
+        .await
+        .unwrap();
     }
     let t0 = Instant::now();
     for i in 0..5 {
@@ -1203,7 +1207,12 @@ async fn a_hanging_decision_does_not_stop_other_conversations() {
     let mut by_msg: std::collections::HashMap<String, Vec<Value>> = Default::default();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut normal_done = None;
-    while by_msg.values().filter(|v| v.iter().any(|f| f["type"] == "ack")).count() < 8 {
+    while by_msg
+        .values()
+        .filter(|v| v.iter().any(|f| f["type"] == "ack"))
+        .count()
+        < 8
+    {
         let f = next(&mut ws, deadline.saturating_duration_since(Instant::now()))
             .await
             .unwrap_or_else(|| panic!("frames stopped; got {by_msg:?}"));
@@ -1234,9 +1243,14 @@ async fn a_hanging_decision_does_not_stop_other_conversations() {
         assert_eq!(got[1]["reason"], "timeout");
     }
     // Answered before the slow ones' deadline ran out.
-    assert!(normal_done < xiaoer::channel::bot::DECIDE_WITHIN, "{normal_done:?}");
+    assert!(
+        normal_done < xiaoer::channel::bot::DECIDE_WITHIN,
+        "{normal_done:?}"
+    );
     // A redelivery (as after a restart) is acknowledged only.
-    ws.send(message("s-0", "c-slow-0", "慢慢来 有货吗")).await.unwrap();
+    ws.send(message("s-0", "c-slow-0", "慢慢来 有货吗"))
+        .await
+        .unwrap();
     assert_eq!(kinds(&until_ack(&mut ws, "s-0").await), ["ack"]);
     SLOW_RELEASE.store(true, Ordering::Relaxed);
     let _ = stop.send(true);
@@ -1277,7 +1291,10 @@ async fn a_takeover_survives_a_store_error() {
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     gw.takeover("c-1", "a-1").unwrap();
     assert!(
-        until(Duration::from_secs(15), || bot.log().contains("hand-off not stored")).await,
+        until(Duration::from_secs(15), || bot
+            .log()
+            .contains("hand-off not stored"))
+        .await,
         "{}",
         bot.log()
     );
@@ -1285,7 +1302,9 @@ async fn a_takeover_survives_a_store_error() {
     drop(lock);
     // Stored by a retry, with no message to carry it.
     assert!(
-        until(Duration::from_secs(15), || status_in(&db, "c-1").as_deref() == Some("taken")).await,
+        until(Duration::from_secs(15), || status_in(&db, "c-1").as_deref()
+            == Some("taken"))
+        .await,
         "{}",
         bot.log()
     );
@@ -1293,7 +1312,11 @@ async fn a_takeover_survives_a_store_error() {
         .unwrap();
     assert!(until(Duration::from_secs(5), || gw.stats().acked == 2).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(bot_texts(&gw, "c-1").len(), 1, "the bot talked over the agent");
+    assert_eq!(
+        bot_texts(&gw, "c-1").len(),
+        1,
+        "the bot talked over the agent"
+    );
     let agent: String = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(
@@ -1341,7 +1364,11 @@ async fn readiness_includes_a_store_that_takes_writes() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(why.contains("state store cannot write"), "{why:?}\n{}", bot.log());
+    assert!(
+        why.contains("state store cannot write"),
+        "{why:?}\n{}",
+        bot.log()
+    );
     lock.execute_batch("COMMIT").unwrap();
     drop(lock);
     let mut ready = false;
@@ -1442,7 +1469,10 @@ async fn a_message_id_reused_in_another_conversation_is_its_own_message() {
         .unwrap();
     assert_eq!(
         decided,
-        [("c-1".into(), "reply".into()), ("c-2".into(), "reply".into())]
+        [
+            ("c-1".into(), "reply".into()),
+            ("c-2".into(), "reply".into())
+        ]
     );
 }
 
@@ -1457,7 +1487,9 @@ async fn hostile_conversation_ids_are_escaped_and_report_only_reads() {
     let mut bot = BotProc::start(&server.url(), "x", &state, dir.join("bot.log"));
     let mut ws = server.accept().await;
     let hostile = "c-1\u{1b}[2J\u{1b}]0;pwned\u{7}\n2026-11-22T10:00:00Z ERROR forged line";
-    ws.send(message("m-1", hostile, "我要投诉 东西是坏的")).await.unwrap();
+    ws.send(message("m-1", hostile, "我要投诉 东西是坏的"))
+        .await
+        .unwrap();
     assert_eq!(
         kinds(&until_ack(&mut ws, "m-1").await),
         ["reply", "escalate", "ack"]
@@ -1475,7 +1507,11 @@ async fn hostile_conversation_ids_are_escaped_and_report_only_reads() {
     assert_eq!(bot.terminate(), Some(0));
     let log = bot.log();
     assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "{log:?}");
-    assert!(!log.lines().any(|l| l.starts_with("2026-11-22T10:00:00Z ERROR forged")), "{log}");
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("2026-11-22T10:00:00Z ERROR forged")),
+        "{log}"
+    );
     assert!(log.contains("c-1\\u{1b}[2J"), "{log}");
 
     // A read-only copy in rollback-journal mode.
@@ -1497,10 +1533,27 @@ async fn hostile_conversation_ids_are_escaped_and_report_only_reads() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("escalated 1"), "{stdout}");
-    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
-    assert!(!stdout.lines().any(|l| l.starts_with("2026-11-22T10:00:00Z")), "{stdout}");
-    assert_eq!(std::fs::read(&copy).unwrap(), before, "report changed the file");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout:?}"
+    );
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.starts_with("2026-11-22T10:00:00Z")),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        before,
+        "report changed the file"
+    );
     assert!(!dir.join("copy.db-wal").exists(), "report made a WAL");
 }

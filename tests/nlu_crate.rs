@@ -35,8 +35,19 @@ fn closure(lock: &str, root: &str) -> BTreeSet<String> {
 fn the_nlu_crate_has_no_runtime_storage_or_network_in_its_tree() {
     let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
     let nlu = closure(&lock, "xiaoer-nlu");
-    assert!(nlu.contains("tantivy") && nlu.contains("aho-corasick"), "{nlu:?}");
-    for banned in ["tokio", "axum", "rusqlite", "tungstenite", "tokio-tungstenite", "hyper", "notify"] {
+    assert!(
+        nlu.contains("tantivy") && nlu.contains("aho-corasick"),
+        "{nlu:?}"
+    );
+    for banned in [
+        "tokio",
+        "axum",
+        "rusqlite",
+        "tungstenite",
+        "tokio-tungstenite",
+        "hyper",
+        "notify",
+    ] {
         assert!(!nlu.contains(banned), "xiaoer-nlu depends on {banned}");
     }
     // The check itself can fail: the bot's own tree has them.

@@ -372,7 +372,10 @@ fn english_shipping_answers_are_international() {
             "how much is shipping to the US?",
             &["shipping_fee"],
             None,
-            &["the United States".into(), format!("US${}", fact("intl_fee"))],
+            &[
+                "the United States".into(),
+                format!("US${}", fact("intl_fee")),
+            ],
         ),
         (
             "is shipping free to Brazil?",
@@ -386,13 +389,43 @@ fn english_shipping_answers_are_international() {
             None,
             &["Brazil".into(), fact("days_intl")],
         ),
-        ("Do you deliver to Canada", &["delivery_time"], None, &["Canada".into()]),
-        ("how long does delivery to Spain take?", &["delivery_time"], None, &[fact("days_intl")]),
-        ("which courier do you use?", &["courier"], None, &[fact("courier_intl")]),
-        ("when will you ship my order?", &["ship_time"], None, &[fact("ship_hours_intl")]),
+        (
+            "Do you deliver to Canada",
+            &["delivery_time"],
+            None,
+            &["Canada".into()],
+        ),
+        (
+            "how long does delivery to Spain take?",
+            &["delivery_time"],
+            None,
+            &[fact("days_intl")],
+        ),
+        (
+            "which courier do you use?",
+            &["courier"],
+            None,
+            &[fact("courier_intl")],
+        ),
+        (
+            "when will you ship my order?",
+            &["ship_time"],
+            None,
+            &[fact("ship_hours_intl")],
+        ),
         // Not on the list: a person checks, nothing is promised.
-        ("do you ship to Narnia?", &["delivery_time"], Some(Reason::UnlistedDestination), &[]),
-        ("How much is shipping to Atlantis?", &["shipping_fee"], Some(Reason::UnlistedDestination), &[]),
+        (
+            "do you ship to Narnia?",
+            &["delivery_time"],
+            Some(Reason::UnlistedDestination),
+            &[],
+        ),
+        (
+            "How much is shipping to Atlantis?",
+            &["shipping_fee"],
+            Some(Reason::UnlistedDestination),
+            &[],
+        ),
     ];
     let domestic = [
         fact("free_shipping_over"),
@@ -407,10 +440,18 @@ fn english_shipping_answers_are_international() {
         }
         assert_eq!(d.reason, *reason, "{text:?}: {}", d.reply);
         for s in *says {
-            assert!(d.reply.contains(s.as_str()), "{text:?}: {s:?} not in {:?}", d.reply);
+            assert!(
+                d.reply.contains(s.as_str()),
+                "{text:?}: {s:?} not in {:?}",
+                d.reply
+            );
         }
         for s in &domestic {
-            assert!(!d.reply.contains(s.as_str()), "{text:?}: domestic {s:?} in {:?}", d.reply);
+            assert!(
+                !d.reply.contains(s.as_str()),
+                "{text:?}: domestic {s:?} in {:?}",
+                d.reply
+            );
         }
     }
     // The follow-up names its own country.

@@ -99,8 +99,7 @@ impl Bot {
 
     /// VmRSS of the bot, in KiB.
     fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -186,7 +185,11 @@ fn a_folder_deleted_and_created_again_stays_watched() {
         .last()
         .is_some_and(|l| l.contains("reloaded") && intents_in(l) == all - 1)
     {
-        assert!(Instant::now() < deadline, "the new folders were not loaded:\n{}", bot.log());
+        assert!(
+            Instant::now() < deadline,
+            "the new folders were not loaded:\n{}",
+            bot.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // An edit in the new folder is a reload.
@@ -215,7 +218,11 @@ fn a_fifo_among_the_files_never_blocks_reload() {
     assert!(made.success());
     let line = bot.reload(1);
     assert!(line.contains("previous version stays in force"), "{line}");
-    bot.wait_for("zz_fifo.toml: not a regular file", 1, Duration::from_secs(5));
+    bot.wait_for(
+        "zz_fifo.toml: not a regular file",
+        1,
+        Duration::from_secs(5),
+    );
     std::fs::remove_file(&fifo).unwrap();
     let line = bot.reload(2);
     assert!(line.contains("reloaded"), "{}", bot.log());

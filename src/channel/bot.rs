@@ -886,8 +886,14 @@ mod tests {
                 .expect("frames keep coming")
                 .expect("open");
             let v: serde_json::Value = serde_json::from_str(&f).unwrap();
-            let id = v["in_reply_to"].as_str().or(v["id"].as_str()).unwrap().to_string();
-            got.entry(id).or_default().push(v["type"].as_str().unwrap().to_string());
+            let id = v["in_reply_to"]
+                .as_str()
+                .or(v["id"].as_str())
+                .unwrap()
+                .to_string();
+            got.entry(id)
+                .or_default()
+                .push(v["type"].as_str().unwrap().to_string());
         }
         for c in 0..30 {
             assert_eq!(got[&format!("m-{c}")], ["reply", "ack"], "m-{c}");

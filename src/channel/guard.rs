@@ -46,7 +46,11 @@ enum Phase {
     /// Waiting for a frame header.
     Header,
     /// Inside a frame's payload.
-    Payload { left: u64, action: Action, fin: bool },
+    Payload {
+        left: u64,
+        action: Action,
+        fin: bool,
+    },
     /// Something the guard does not understand: the library decides.
     Passthrough,
 }
@@ -81,7 +85,10 @@ fn report(d: Dropped) {
         }
         Dropped::NotUtf8(bytes) => {
             metrics::counter!(crate::metrics::BAD_FRAMES, "why" => "not_utf8").increment(1);
-            tracing::warn!(bytes, "text frame that is not UTF-8 dropped (the connection stays)");
+            tracing::warn!(
+                bytes,
+                "text frame that is not UTF-8 dropped (the connection stays)"
+            );
         }
     }
 }
@@ -185,7 +192,8 @@ impl<S> FrameGuard<S> {
                     };
                 }
                 Phase::Payload { left, action, fin } => {
-                    let n = (self.input.len() - at).min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let n =
+                        (self.input.len() - at).min(usize::try_from(left).unwrap_or(usize::MAX));
                     let chunk = &self.input[at..at + n];
                     match action {
                         Action::Pass => self.out.extend_from_slice(chunk),
@@ -231,8 +239,7 @@ impl<S> FrameGuard<S> {
                             (0, Msg::Holding) => {
                                 let payload = self.text.len() as u64 + len;
                                 let held = (self.held.len() + header_len) as u64 + len;
-                                if payload > MAX_FRAME_BYTES as u64
-                                    || held > MAX_HELD_BYTES as u64
+                                if payload > MAX_FRAME_BYTES as u64 || held > MAX_HELD_BYTES as u64
                                 {
                                     self.drop_message(Dropped::TooLarge(payload), fin)
                                 } else {
@@ -409,16 +416,32 @@ mod tests {
         let rows: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
             ("text passes", ok.clone(), ok.clone()),
             ("64 KiB exactly passes", edge.clone(), edge.clone()),
-            ("over 64 KiB dropped", [big, ok.clone()].concat(), ok.clone()),
+            (
+                "over 64 KiB dropped",
+                [big, ok.clone()].concat(),
+                ok.clone(),
+            ),
             ("binary dropped", [binary, ok.clone()].concat(), ok.clone()),
-            ("not UTF-8 dropped", [bad_utf8, ok.clone()].concat(), ok.clone()),
+            (
+                "not UTF-8 dropped",
+                [bad_utf8, ok.clone()].concat(),
+                ok.clone(),
+            ),
             ("fragments kept together", split.clone(), split.clone()),
-            ("fragments over the limit dropped", [frag_big, ok.clone()].concat(), ok.clone()),
+            (
+                "fragments over the limit dropped",
+                [frag_big, ok.clone()].concat(),
+                ok.clone(),
+            ),
             ("control frames pass at once", frag_ping, ping_then_ab_cd),
         ];
         for (what, input, want) in rows {
             for step in [1, 7, 4096, usize::MAX] {
-                assert_eq!(filtered(&input, step.min(input.len())), want, "{what} (step {step})");
+                assert_eq!(
+                    filtered(&input, step.min(input.len())),
+                    want,
+                    "{what} (step {step})"
+                );
             }
         }
         // A 5 MiB header with only part of its payload: nothing held.

@@ -322,12 +322,18 @@ impl Client {
             let uri = req.uri().clone();
             let tls = uri.scheme_str() == Some("wss");
             let host = uri.host().unwrap_or_default();
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
             let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-            let tcp = connect_tcp(&host, port).await.map_err(tungstenite::Error::Io)?;
+            let tcp = connect_tcp(&host, port)
+                .await
+                .map_err(tungstenite::Error::Io)?;
             let stream = if tls {
-                let name = rustls::pki_types::ServerName::try_from(host)
-                    .map_err(|_| tungstenite::Error::Tls(tungstenite::error::TlsError::InvalidDnsName))?;
+                let name = rustls::pki_types::ServerName::try_from(host).map_err(|_| {
+                    tungstenite::Error::Tls(tungstenite::error::TlsError::InvalidDnsName)
+                })?;
                 let tls = tokio_rustls::TlsConnector::from(tls_config())
                     .connect(name, tcp)
                     .await

@@ -32,16 +32,31 @@ pub struct Destination<'c> {
 
 /// Words that say "getting a parcel somewhere".
 const SHIPPING_WORDS: &[&str] = &[
-    "ship", "ships", "shipped", "shipping", "deliver", "delivers", "delivered", "delivery",
-    "send", "sends", "sent", "post", "mail", "arrive", "arrives", "courier", "postage",
+    "ship",
+    "ships",
+    "shipped",
+    "shipping",
+    "deliver",
+    "delivers",
+    "delivered",
+    "delivery",
+    "send",
+    "sends",
+    "sent",
+    "post",
+    "mail",
+    "arrive",
+    "arrives",
+    "courier",
+    "postage",
 ];
 
 /// Capitalised words after "to" that are not places ("ship it to Me", "to My office").
 const NOT_PLACES: &[&str] = &[
-    "i", "me", "my", "mine", "you", "your", "our", "him", "her", "his", "them", "their",
-    "this", "that", "these", "those", "it", "a", "an", "home", "address", "office", "work",
-    "hotel", "school", "europe", "asia", "africa", "latin", "south", "north", "all",
-    "other", "another", "which", "what", "where", "any", "every", "check", "buy", "pay",
+    "i", "me", "my", "mine", "you", "your", "our", "him", "her", "his", "them", "their", "this",
+    "that", "these", "those", "it", "a", "an", "home", "address", "office", "work", "hotel",
+    "school", "europe", "asia", "africa", "latin", "south", "north", "all", "other", "another",
+    "which", "what", "where", "any", "every", "check", "buy", "pay",
 ];
 
 /// The first destination the text names after "to": a listed country if one
@@ -103,7 +118,11 @@ pub fn find<'c>(text: &str, countries: &'c [Country]) -> Option<Destination<'c>>
         };
         if let (Some(orig), Some(low)) = (words.get(next), lower.get(next)) {
             let capital = orig.chars().next().is_some_and(char::is_uppercase);
-            if shipping && capital && unlisted.is_none() && !NOT_PLACES.contains(&bare(low).as_str()) {
+            if shipping
+                && capital
+                && unlisted.is_none()
+                && !NOT_PLACES.contains(&bare(low).as_str())
+            {
                 unlisted = Some(Destination {
                     place: Place::Unlisted,
                     asks_shipping: true,
@@ -120,9 +139,22 @@ mod tests {
 
     fn countries() -> Vec<Country> {
         [
-            ("the United States", &["the united states", "united states", "usa", "us", "u.s.", "america"][..]),
+            (
+                "the United States",
+                &[
+                    "the united states",
+                    "united states",
+                    "usa",
+                    "us",
+                    "u.s.",
+                    "america",
+                ][..],
+            ),
             ("Brazil", &["brazil"][..]),
-            ("the United Arab Emirates", &["the united arab emirates", "uae"][..]),
+            (
+                "the United Arab Emirates",
+                &["the united arab emirates", "uae"][..],
+            ),
             ("Spain", &["spain"][..]),
         ]
         .iter()
@@ -141,10 +173,22 @@ mod tests {
             ("how much is shipping to the US?", "the United States", true),
             ("is shipping free to Brazil?", "Brazil", true),
             ("do you ship to Brazil?", "Brazil", true),
-            ("How many days to ship to the USA?", "the United States", true),
-            ("Is it in stock and how long to ship to the US", "the United States", true),
+            (
+                "How many days to ship to the USA?",
+                "the United States",
+                true,
+            ),
+            (
+                "Is it in stock and how long to ship to the US",
+                "the United States",
+                true,
+            ),
             ("delivery to U.S.?", "the United States", true),
-            ("Do you deliver to The United Arab Emirates", "the United Arab Emirates", true),
+            (
+                "Do you deliver to The United Arab Emirates",
+                "the United Arab Emirates",
+                true,
+            ),
             ("and to Spain?", "Spain", false),
             ("how long to Spain.", "Spain", false),
             ("do you ship to Narnia?", "?", true),
@@ -166,7 +210,13 @@ mod tests {
                     assert_eq!(d.place, Place::Unlisted, "{text:?}");
                     assert_eq!(d.asks_shipping, *asks, "{text:?}");
                 }
-                (name, Some(Destination { place: Place::Listed(c), asks_shipping })) => {
+                (
+                    name,
+                    Some(Destination {
+                        place: Place::Listed(c),
+                        asks_shipping,
+                    }),
+                ) => {
                     assert_eq!(c.name, name, "{text:?}");
                     assert_eq!(asks_shipping, *asks, "{text:?}");
                 }

@@ -358,7 +358,16 @@ impl Engine {
             name: destination_name,
             ships_to: ships_to.filter(|_| reason.is_none()),
         };
-        let reply = self.compose(conv, &c, &intents, reason.as_ref(), stage, lang, page_item, place);
+        let reply = self.compose(
+            conv,
+            &c,
+            &intents,
+            reason.as_ref(),
+            stage,
+            lang,
+            page_item,
+            place,
+        );
         conv.history.push_back(Turn {
             hashes,
             intents: intents.clone(),
@@ -426,9 +435,7 @@ impl Engine {
         };
         match reason {
             // "A colleague will read your message": true of a long one too.
-            Some(Reason::Unclassified | Reason::TooLong) => {
-                say(conv, Key::System("unclassified"))
-            }
+            Some(Reason::Unclassified | Reason::TooLong) => say(conv, Key::System("unclassified")),
             Some(Reason::LowConfidence) => say(conv, Key::System("low_confidence")),
             Some(Reason::RepeatedQuestion) => say(conv, Key::System("repeated_question")),
             Some(Reason::RepeatedBargain) => say(conv, Key::System("repeated_bargain")),

@@ -66,7 +66,9 @@ pub enum StoreError {
         message: String,
     },
     /// Not a state file this xiaoer can read (no schema version).
-    #[error("state store {0}: not a xiaoer state file (no schema version): give the bot's --state file")]
+    #[error(
+        "state store {0}: not a xiaoer state file (no schema version): give the bot's --state file"
+    )]
     NotAStore(PathBuf),
 }
 
@@ -813,7 +815,12 @@ mod tests {
             .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        assert!(s.conversation("c-1").unwrap().unwrap().handled.contains("m-1"));
+        assert!(s
+            .conversation("c-1")
+            .unwrap()
+            .unwrap()
+            .handled
+            .contains("m-1"));
         let decision = |conv: &str, action: &str| Op::Decision {
             message_id: "m-1".into(),
             conversation: conv.into(),
@@ -836,11 +843,23 @@ mod tests {
             .unwrap();
         assert_eq!(
             rows,
-            [("c-1".into(), "reply".into()), ("c-2".into(), "escalate".into())]
+            [
+                ("c-1".into(), "reply".into()),
+                ("c-2".into(), "escalate".into())
+            ]
         );
-        assert!(s.conversation("c-2").unwrap().unwrap().handled.contains("m-1"));
+        assert!(s
+            .conversation("c-2")
+            .unwrap()
+            .unwrap()
+            .handled
+            .contains("m-1"));
         let texts: i64 = s
-            .read(|c| c.query_row("SELECT COUNT(*) FROM messages WHERE id = 'm-1'", [], |r| r.get(0)))
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM messages WHERE id = 'm-1'", [], |r| {
+                    r.get(0)
+                })
+            })
             .unwrap();
         assert_eq!(texts, 2);
     }
@@ -858,12 +877,18 @@ mod tests {
         let before = std::fs::read(&path).unwrap();
         let s = Store::open_read_only(&path).unwrap();
         assert!(s.conversation("c-1").unwrap().is_none());
-        assert!(matches!(s.write_blocking(vec![message("m", "c")]), Err(StoreError::Closed(_))));
+        assert!(matches!(
+            s.write_blocking(vec![message("m", "c")]),
+            Err(StoreError::Closed(_))
+        ));
         drop(s);
         assert_eq!(std::fs::read(&path).unwrap(), before);
         let empty = tmp("read-only-empty");
         std::fs::write(&empty, b"").unwrap();
-        assert!(matches!(Store::open_read_only(&empty), Err(StoreError::NotAStore(_))));
+        assert!(matches!(
+            Store::open_read_only(&empty),
+            Err(StoreError::NotAStore(_))
+        ));
     }
 
     #[test]

@@ -276,7 +276,8 @@ pub fn toml_error(text: &str, e: &toml::de::Error) -> (usize, String) {
     } else if new_entry {
         format!("the array is not closed: add `]` at the end of this line (line {line} starts a new entry)")
     } else {
-        "a comma is missing at the end of this line: array elements are separated by `,`".to_string()
+        "a comma is missing at the end of this line: array elements are separated by `,`"
+            .to_string()
     };
     (prev_line, cause)
 }
@@ -627,7 +628,11 @@ mod tests {
             ("keywords = [\"有货\",, \"现货\"]\n", 3, "extra comma"),
             ("hints == [\"还有\"]\n", 3, "="),
             ("action = reply\n", 3, "quoted"),
-            ("keywords = [\"x\"]\nkeywords = [\"y\"]\n", 4, "duplicate key"),
+            (
+                "keywords = [\"x\"]\nkeywords = [\"y\"]\n",
+                4,
+                "duplicate key",
+            ),
             // Quoted keys (the aliases file) start an entry too.
             (
                 "[aliases]\n\"zai ma\" = [\"在吗\"\n\"bao you\" = \"包邮\"\n",
@@ -647,7 +652,8 @@ mod tests {
     /// The same through [`Sources::parse`]: file and line in the problem.
     #[test]
     fn intent_file_syntax_error_names_its_line() {
-        let text = "id = \"stock\"\naction = \"reply\"\nkeywords = [\"有货\"\nexamples = [\"有货吗\"]\n";
+        let text =
+            "id = \"stock\"\naction = \"reply\"\nkeywords = [\"有货\"\nexamples = [\"有货吗\"]\n";
         let err = Sources::parse(&[("intents/stock.toml".into(), text.into())], &[])
             .err()
             .expect("a syntax error");

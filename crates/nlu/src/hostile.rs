@@ -36,7 +36,8 @@ pub const TABLE: &[Hostile] = &[
     },
     Hostile {
         name: "syllables",
-        attacks: "a message that is all pinyin syllables (pinyin mode, transliteration, pinyin search)",
+        attacks:
+            "a message that is all pinyin syllables (pinyin mode, transliteration, pinyin search)",
         make: |n| fill("zhuangshuangchuangxiangyou", n, ""),
     },
     Hostile {
@@ -117,7 +118,13 @@ pub const TABLE: &[Hostile] = &[
     Hostile {
         name: "realistic",
         attacks: "ordinary questions back to back, up to the budget",
-        make: |n| fill("亲 在吗？这款卫衣有XL码吗 包邮吗 什么时候发货 能便宜点吗 ", n, ""),
+        make: |n| {
+            fill(
+                "亲 在吗？这款卫衣有XL码吗 包邮吗 什么时候发货 能便宜点吗 ",
+                n,
+                "",
+            )
+        },
     },
 ];
 

@@ -152,5 +152,7 @@ pub fn within<'h>(
     let lo = sorted.partition_point(|h| h.end <= range.start);
     let hi = sorted.partition_point(|h| h.end <= range.end);
     let start = range.start;
-    sorted[lo..hi.max(lo)].iter().filter(move |h| h.start >= start)
+    sorted[lo..hi.max(lo)]
+        .iter()
+        .filter(move |h| h.start >= start)
 }

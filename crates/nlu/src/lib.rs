@@ -664,7 +664,8 @@ impl Nlu {
                 }
             }
         }
-        let found = keywords::within(literals, &range).map(|h| (h.phrase, h.start - range.start, h.end - range.start));
+        let found = keywords::within(literals, &range)
+            .map(|h| (h.phrase, h.start - range.start, h.end - range.start));
         for m in self.patterns.matches_given(text, found) {
             let i = self.patterns.intent[m];
             sig[i].patterns += 1;

@@ -38,8 +38,15 @@ impl Pinyin {
         for s in ["lv", "nv", "lve", "nve"] {
             syllables.insert(s.to_string());
         }
-        let longest = syllables.iter().map(|s| s.len()).max().unwrap_or(MAX_SYLLABLE);
-        debug_assert!(longest <= MAX_SYLLABLE, "a syllable longer than MAX_SYLLABLE");
+        let longest = syllables
+            .iter()
+            .map(|s| s.len())
+            .max()
+            .unwrap_or(MAX_SYLLABLE);
+        debug_assert!(
+            longest <= MAX_SYLLABLE,
+            "a syllable longer than MAX_SYLLABLE"
+        );
         Pinyin { syllables, longest }
     }
 
@@ -223,9 +230,28 @@ mod tests {
     fn same_cuts_as_backtracking() {
         let p = Pinyin::new();
         let mut words: Vec<String> = [
-            "baoyou", "baoyouma", "xian", "xianq", "xianxianxian", "zhuangzhuang",
-            "fahuolema", "zaibuzai", "shipping", "hello", "ceshi", "ou", "nve", "lve",
-            "aaaa", "ng", "hm", "xiana", "erer", "kuaidi", "duoshaoqian", "qq",
+            "baoyou",
+            "baoyouma",
+            "xian",
+            "xianq",
+            "xianxianxian",
+            "zhuangzhuang",
+            "fahuolema",
+            "zaibuzai",
+            "shipping",
+            "hello",
+            "ceshi",
+            "ou",
+            "nve",
+            "lve",
+            "aaaa",
+            "ng",
+            "hm",
+            "xiana",
+            "erer",
+            "kuaidi",
+            "duoshaoqian",
+            "qq",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -276,7 +302,11 @@ mod tests {
             "ng".repeat(1000),
         ] {
             let (_, steps) = p.split_word_counted(&w);
-            assert!(steps <= 2 * MAX_SYLLABLE * w.len(), "{} bytes: {steps} steps", w.len());
+            assert!(
+                steps <= 2 * MAX_SYLLABLE * w.len(),
+                "{} bytes: {steps} steps",
+                w.len()
+            );
         }
     }
 }
