@@ -219,18 +219,7 @@ impl Replies {
         n: usize,
         vars: &[(&str, String)],
     ) -> String {
-        let lines = self.lines(key).get(lang);
-        if lines.is_empty() {
-            return String::new();
-        }
-        let mut facts = match lang {
-            Lang::Zh => self.facts_zh.clone(),
-            Lang::En => self.facts_en.clone(),
-        };
-        for (k, v) in vars {
-            facts.insert(k.to_string(), v.clone());
-        }
-        lines[n % lines.len()].render(&facts, None)
+        self.render_for(key, lang, n, None, vars)
     }
 }
 
