@@ -229,7 +229,7 @@ fn a_fifo_among_the_files_never_blocks_reload() {
     assert_eq!(intents_in(&line), shipped_intents());
 }
 
-/// Twenty reloads: the resident memory after the last is within
+/// Twenty reloads: the floor of the resident memory over the last five is within
 /// `RELOAD_GROWTH_KIB` of what it was before the first. Measured (release):
 /// 35 MB at the start, 111 MB after 20 reloads before the fix (freed memory
 /// kept in glibc's arenas); debug after: 48 MB, then 54–63 MB.
@@ -253,9 +253,20 @@ fn twenty_reloads_leave_memory_bounded() {
         rss.push(bot.rss_kib());
     }
     eprintln!("VmRSS at the start {start} KiB, after each reload: {rss:?}");
-    let growth = rss[19].saturating_sub(start);
+    // One sample can land while an editor's second write event is still
+    // building an engine (CI saw 63 MB, 97 MB, 63 MB in a row), so the floor
+    // of the last five samples is the measure: a leak lifts the floor with
+    // every reload (35 MB to 111 MB before the fix), a build in flight does not.
+    let floor = rss[15..].iter().copied().min().unwrap_or(start);
+    let growth = floor.saturating_sub(start);
     assert!(
         growth <= RELOAD_GROWTH_KIB,
-        "memory grew {growth} KiB over 20 reloads (limit {RELOAD_GROWTH_KIB}): {start} then {rss:?}"
+        "memory floor grew {growth} KiB over 20 reloads (limit {RELOAD_GROWTH_KIB}): {start} then {rss:?}"
+    );
+    // And no single sample holds more than two engines' worth above the start.
+    let peak = rss.iter().copied().max().unwrap_or(start);
+    assert!(
+        peak.saturating_sub(start) <= 2 * RELOAD_GROWTH_KIB,
+        "memory peaked {peak} KiB (start {start}): {rss:?}"
     );
 }
