@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn buyer_page_and_agent_console_work_in_chromium() {
+    in_chromium("demo.mjs", 9, &[]);
+}
+
+/// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`
+/// added) and drives it with `tests/browser/<script>`, which must print
+/// "`steps` passed, 0 failed". Scripts share tests/browser/lib.mjs.
+pub fn in_chromium(script: &str, steps: usize, args: &[&str]) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("XIAOER_SKIP_BROWSER").is_some() {
         eprintln!("XIAOER_SKIP_BROWSER is set: browser test skipped");
@@ -30,19 +37,16 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     // which edits intents/.
     let dir = crate::scratch("browser");
     crate::copy_files(&dir);
-    let mut demo = crate::xiaoer(&[
-        "demo",
-        "--port",
-        "0",
-        "--state",
-        dir.join("s.db").to_str().unwrap(),
-    ])
-    .current_dir(&dir)
-    .env("XIAOER_LOG", "warn")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .spawn()
-    .expect("xiaoer demo starts");
+    let state = dir.join("s.db");
+    let mut all = vec!["demo", "--port", "0", "--state", state.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut demo = crate::xiaoer(&all)
+        .current_dir(&dir)
+        .env("XIAOER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("xiaoer demo starts");
     let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut url = None;
@@ -57,9 +61,11 @@ fn buyer_page_and_agent_console_work_in_chromium() {
         }
     }
     let url = url.expect("demo printed its address");
-    let shots = root.join("target/browser");
+    let shots = root
+        .join("target/browser")
+        .join(script.trim_end_matches(".mjs"));
     let out = std::process::Command::new("node")
-        .arg(root.join("tests/browser/demo.mjs"))
+        .arg(root.join("tests/browser").join(script))
         .arg(&url)
         .arg(&shots)
         .env("CHROMIUM", &chromium)
@@ -73,6 +79,12 @@ fn buyer_page_and_agent_console_work_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("{text}");
-    assert!(out.status.success(), "browser test failed:\n{text}");
-    assert!(text.contains("9 passed, 0 failed"), "{text}");
+    assert!(
+        out.status.success(),
+        "browser test {script} failed:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("{steps} passed, 0 failed")),
+        "{script}: expected {steps} steps:\n{text}"
+    );
 }

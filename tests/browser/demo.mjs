@@ -5,18 +5,10 @@
 //
 // Uses playwright-core with Debian's Chromium (CHROMIUM=/path overrides /usr/bin/chromium).
 // Prints one line per step passed; exits non-zero with the reason on the first failure.
-import { chromium } from 'playwright-core';
-import fs from 'node:fs';
-import path from 'node:path';
+import {
+  T, base, fail, pass, run, launch, watch, waitVisible, sel, buyerSend, waitNth, conversationOf, noXss, setStep, shot, shotDir,
+} from './lib.mjs';
 
-const base = (process.argv[2] || '').replace(/\/+$/, '');
-const shotDir = process.argv[3] || 'target/browser';
-if (!/^https?:\/\//.test(base)) {
-  console.error('usage: node tests/browser/demo.mjs http://127.0.0.1:PORT [screenshot-dir]');
-  process.exit(2);
-}
-
-const T = 10_000; // per-wait timeout
 const XSS_SCRIPT = '<script>window.__xss=1</script>';
 const XSS_IMG = '<img src=x onerror="window.__xss=2">';
 const COMPLAINT = '东西收到是坏的,我要投诉!';
@@ -25,96 +17,14 @@ const STOCK = '有货吗';
 // Not understood by the shipped files (escalated), taught as usage_help in step 9.
 const TEACH = '宝贝能不能塞进洗碗机里面洗呀';
 
-let browser;
-let step = 'start';
-let passed = 0;
-const problems = []; // console errors, CSP violations, page errors
-
-function fail(message) {
-  throw new Error(message);
-}
-
-function watch(page, label) {
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`[${label}] console error: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`[${label}] page error: ${err.message}`));
-  page.on('crash', () => problems.push(`[${label}] page crashed`));
-}
-
-function checkProblems() {
-  if (problems.length) fail(`browser reported errors:\n  ${problems.join('\n  ')}`);
-}
-
-function pass(text) {
-  checkProblems();
-  passed += 1;
-  console.log(`ok - ${text}`);
-}
-
-const sel = {
-  panel: '[data-testid="chat-panel"]',
-  msg: (role) => `[data-testid="msg"][data-role="${role}"]`,
-  queueItem: (id) => `[data-testid="queue-item"][data-conversation="${id}"]`,
-};
-
-async function waitVisible(locator, what, timeout = T) {
-  try {
-    await locator.first().waitFor({ state: 'visible', timeout });
-  } catch {
-    fail(`timed out after ${timeout} ms waiting for ${what}`);
-  }
-}
-
-async function buyerSend(panel, text) {
-  const input = panel.getByTestId('buyer-input');
-  await input.fill(text, { timeout: T });
-  await panel.getByTestId('buyer-send').click({ timeout: T });
-}
-
-// Waits for the n-th (0-based) bubble of a role in a panel, i.e. for there to be n+1 of them.
-async function waitNth(container, role, n, what) {
-  await waitVisible(container.locator(sel.msg(role)).nth(n), what);
-}
-
-// A panel's conversation id, once the server has opened it (with its token).
-async function conversationOf(panel, what) {
-  const deadline = Date.now() + T;
-  while (Date.now() < deadline) {
-    const id = await panel.getAttribute('data-conversation', { timeout: T });
-    if (id) return id;
-    await panel.page().waitForTimeout(50);
-  }
-  return fail(`timed out after ${T} ms waiting for ${what} to get its conversation from the server`);
-}
-
-async function noXss(page, label) {
-  const value = await page.evaluate(() => window.__xss);
-  if (value !== undefined) fail(`${label}: window.__xss is ${JSON.stringify(value)}: chat text was run as HTML`);
-}
-
 async function main() {
-  const watchdog = setTimeout(() => {
-    console.error(`FAIL (${step}): the test took more than 90 s`);
-    process.exit(1);
-  }, 90_000);
-  watchdog.unref();
-
-  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-  if (!fs.existsSync(executablePath)) {
-    fail(`no Chromium at ${executablePath}: apt-get install -y chromium, or set CHROMIUM=/path/to/chromium`);
-  }
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launch();
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: 'zh-CN' });
   const buyer = await context.newPage();
   watch(buyer, 'buyer page');
 
   // 1. The buyer page loads cleanly and the bot answers.
-  step = '1 buyer page';
+  setStep('1 buyer page');
   const res = await buyer.goto(`${base}/`, { waitUntil: 'load', timeout: T }).catch((e) => fail(`cannot open ${base}/: ${e.message}`));
   if (!res || !res.ok()) fail(`GET ${base}/ answered ${res && res.status()}`);
   const panel1 = buyer.locator(sel.panel).first();
@@ -127,7 +37,7 @@ async function main() {
   pass(`1 buyer page loaded without console errors; "${STOCK}" got a bot reply (${conv1})`);
 
   // 2. Markup typed by a buyer is shown as text, never run.
-  step = '2 xss on buyer page';
+  setStep('2 xss on buyer page');
   for (const text of [XSS_SCRIPT, XSS_IMG]) {
     await buyerSend(panel1, text);
     await waitVisible(panel1.locator(`${sel.msg('buyer')}:not([data-id=""])`).getByText(text, { exact: true }),
@@ -140,7 +50,7 @@ async function main() {
   pass('2 <script> and <img onerror> sent by a buyer are shown as literal text and not run');
 
   // 3. A complaint in a second chat is escalated.
-  step = '3 escalation';
+  setStep('3 escalation');
   await buyer.getByTestId('new-chat').click({ timeout: T });
   const panel2 = buyer.locator(sel.panel).nth(1);
   await waitVisible(panel2, 'a second chat panel after clicking new-chat');
@@ -152,7 +62,7 @@ async function main() {
   pass(`3 complaint escalated with a holding reply (${conv2})`);
 
   // 4. Agent console: queue, history with decisions, take over, reply, hand back.
-  step = '4 agent console';
+  setStep('4 agent console');
   const agent = await context.newPage();
   watch(agent, 'agent page');
   const res2 = await agent.goto(`${base}/agent`, { waitUntil: 'load', timeout: T }).catch((e) => fail(`cannot open ${base}/agent: ${e.message}`));
@@ -189,8 +99,7 @@ async function main() {
   await agent.getByTestId('agent-send').click({ timeout: T });
   await waitVisible(history.locator(sel.msg('agent')).getByText(AGENT_REPLY, { exact: true }), 'the agent reply in the agent history');
   await waitVisible(panel2.locator(sel.msg('agent')).getByText(AGENT_REPLY, { exact: true }), 'the agent reply on the buyer page (live)');
-  fs.mkdirSync(shotDir, { recursive: true });
-  await agent.screenshot({ path: path.join(shotDir, 'agent-taken.png') });
+  await shot(agent, 'agent-taken.png');
 
   await agent.getByTestId('release').click({ timeout: T });
   await waitVisible(agent.locator('[data-testid="conv-status"][data-status="bot"]'), 'conv-status "bot" after hand back');
@@ -201,7 +110,7 @@ async function main() {
   pass(`4 agent console: queued (${reason}, ${priority}), decision [${intentText}], took over, replied live, handed back, bot answers again`);
 
   // 5. The XSS strings are literal text in the console too.
-  step = '5 xss on agent console';
+  setStep('5 xss on agent console');
   await agent.locator(sel.queueItem(conv1)).click({ timeout: T });
   for (const text of [XSS_SCRIPT, XSS_IMG]) {
     await waitVisible(history.locator(sel.msg('buyer')).getByText(text, { exact: true }), `${text} as literal text in the agent history`);
@@ -213,13 +122,13 @@ async function main() {
   pass('5 the agent console shows the markup literally and does not run it');
 
   // 6. Screenshots.
-  step = '6 screenshots';
-  await buyer.screenshot({ path: path.join(shotDir, 'buyer.png'), fullPage: true });
-  await agent.screenshot({ path: path.join(shotDir, 'agent.png') });
+  setStep('6 screenshots');
+  await shot(buyer, 'buyer.png', { fullPage: true });
+  await shot(agent, 'agent.png');
   pass(`6 screenshots in ${shotDir}/ (buyer.png, agent.png, agent-taken.png)`);
 
   // 7. The report: automation rate, reasons, clusters of what was escalated, links back to chats.
-  step = '7 report';
+  setStep('7 report');
   await agent.getByTestId('tab-report').click({ timeout: T });
   const report = agent.getByTestId('report');
   await waitVisible(report, 'the report panel after clicking tab-report');
@@ -248,7 +157,7 @@ async function main() {
   await noXss(agent, 'report');
   const injected = await report.locator('script, img').count();
   if (injected) fail(`report: ${injected} <script>/<img> element(s) made from chat text`);
-  await agent.screenshot({ path: path.join(shotDir, 'report.png') });
+  await shot(agent, 'report.png');
 
   // The example's conversation link opens that chat in the console.
   const link = complaintExample.getByTestId('example-link');
@@ -262,7 +171,7 @@ async function main() {
 
   // 8. A conversation is readable only with its token: the buyer page holds one
   // per panel; the same request without it, or with another panel's, is refused.
-  step = '8 conversation tokens';
+  setStep('8 conversation tokens');
   // From outside the page (the expected 403s would be console errors there).
   const get = async (id, token) => {
     const headers = token === undefined ? {} : { 'x-conversation-token': token };
@@ -286,7 +195,7 @@ async function main() {
 
   // 9. An agent teaches the bot: an escalated message becomes an example of the
   // intent the agent picks, and the next buyer who says it gets an answer.
-  step = '9 teach';
+  setStep('9 teach');
   await buyer.getByTestId('new-chat').click({ timeout: T });
   const panel3 = buyer.locator(sel.panel).nth(2);
   await waitVisible(panel3, 'a third chat panel');
@@ -305,7 +214,7 @@ async function main() {
   await waitVisible(result, 'the teach result "added"', 20_000);
   const where = (await result.textContent())?.trim() || '';
   if (!/intents\/usage_help\.toml:\d+/.test(where)) fail(`the teach result names no file:line: ${JSON.stringify(where)}`);
-  await agent.screenshot({ path: path.join(shotDir, 'agent-teach.png') });
+  await shot(agent, 'agent-teach.png');
   // The bot reloads its files: a new buyer saying the same is answered (a few tries while it reloads).
   let answered = false;
   for (let i = 0; i < 5 && !answered; i++) {
@@ -321,27 +230,6 @@ async function main() {
   if (!answered) fail(`"${TEACH}" is still escalated after teaching it as usage_help`);
   pass(`9 teach: an agent taught "${TEACH}" as usage_help (${where}); the next buyer saying it is answered by the bot`);
 
-  await browser.close();
-  console.log(`${passed} passed, 0 failed`);
 }
 
-main().then(
-  () => process.exit(0),
-  async (err) => {
-    console.error(`FAIL (step ${step}): ${err && err.message ? err.message : err}`);
-    if (problems.length && !String(err && err.message).includes('browser reported errors')) {
-      console.error(`browser errors seen:\n  ${problems.join('\n  ')}`);
-    }
-    if (browser) {
-      try {
-        fs.mkdirSync(shotDir, { recursive: true });
-        for (const [i, page] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-          await page.screenshot({ path: path.join(shotDir, `failure-${i}.png`), fullPage: true, timeout: 3000 }).catch(() => {});
-        }
-      } catch { /* best effort */ }
-      await browser.close().catch(() => {});
-    }
-    console.error(`${passed} passed, 1 failed`);
-    process.exit(1);
-  },
-);
+run(main);
