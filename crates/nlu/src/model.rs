@@ -1,0 +1,192 @@
+//! A vocabulary learnt from the intent files: naive Bayes over the character
+//! 1- to 3-grams of every example and keyword, by intent.
+//!
+//! Why: keywords and nearest examples need a buyer to reuse a phrase the files
+//! already hold. Real buyers rarely do (一擦全是毛, 充不进电, 有盖子吗); the
+//! characters they use still lean towards one intent (毛/擦 → defect, 盖子 →
+//! product words). The model turns every example an operator adds, or an agent
+//! teaches, into evidence for all the character sequences in it, so one new
+//! example helps messages that share only part of it. Its posterior is a fourth
+//! signal beside keywords, patterns and the nearest example (see `score.rs`),
+//! never a decision on its own.
+//!
+//! Cost: training is one counting pass (linear in the files); scoring a text
+//! is linear in its length (at most `3 × chars` grams, each one hash lookup and
+//! a short list of the intents it occurs under).
+
+use std::collections::HashMap;
+
+/// Additive smoothing of the gram counts.
+const ALPHA: f32 = 0.1;
+/// Longest gram, in characters.
+const MAX_N: usize = 3;
+/// Start and end of a text, so 吗 at the end differs from 吗 inside.
+const START: char = '\u{2}';
+const END: char = '\u{3}';
+/// The log-likelihoods are divided by the number of known grams to the power
+/// of this before the softmax: naive Bayes counts overlapping grams as
+/// independent, which makes raw posteriors near 0 or 1 for any sentence.
+const TEMPER: f32 = 0.5;
+
+/// Character n-gram naive Bayes over the intents.
+#[derive(Debug, Default)]
+pub struct CharModel {
+    /// Gram → the intents it was seen under, with `ln((count + α) / α)`.
+    grams: HashMap<u64, Box<[(u16, f32)]>>,
+    /// Per intent: `ln(α / (total grams of the intent + α·V))`.
+    base: Vec<f32>,
+}
+
+impl CharModel {
+    /// Learns from `(intent, normalised text, weight)`; intents are `0..n`.
+    pub fn train<'a>(
+        texts: impl IntoIterator<Item = (usize, &'a str, f32)>,
+        n: usize,
+    ) -> CharModel {
+        let mut counts: HashMap<u64, Vec<(u16, f32)>> = HashMap::new();
+        let mut totals = vec![0f32; n];
+        for (intent, text, weight) in texts {
+            if intent >= n || intent > u16::MAX as usize {
+                continue;
+            }
+            for g in grams(text) {
+                let list = counts.entry(g).or_default();
+                match list.iter_mut().find(|(i, _)| *i as usize == intent) {
+                    Some((_, c)) => *c += weight,
+                    None => list.push((intent as u16, weight)),
+                }
+                totals[intent] += weight;
+            }
+        }
+        let v = counts.len() as f32;
+        let base = totals
+            .iter()
+            .map(|t| (ALPHA / (t + ALPHA * v)).ln())
+            .collect();
+        let grams = counts
+            .into_iter()
+            .map(|(g, list)| {
+                let list: Box<[(u16, f32)]> = list
+                    .into_iter()
+                    .map(|(i, c)| (i, ((c + ALPHA) / ALPHA).ln()))
+                    .collect();
+                (g, list)
+            })
+            .collect();
+        CharModel { grams, base }
+    }
+
+    /// The posterior of each intent for `text` (sums to 1), or all zeros when
+    /// no gram of the text is known.
+    pub fn posterior(&self, text: &str) -> Vec<f32> {
+        let n = self.base.len();
+        let mut ll = vec![0f32; n];
+        let mut known = 0usize;
+        for g in grams(text) {
+            if let Some(list) = self.grams.get(&g) {
+                known += 1;
+                for &(i, w) in list.iter() {
+                    ll[i as usize] += w;
+                }
+            }
+        }
+        if known == 0 || n == 0 {
+            return vec![0.0; n];
+        }
+        let scale = 1.0 / (known as f32).powf(TEMPER);
+        for (l, b) in ll.iter_mut().zip(&self.base) {
+            *l = (*l + known as f32 * b) * scale;
+        }
+        let max = ll.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for l in ll.iter_mut() {
+            *l = (*l - max).exp();
+            sum += *l;
+        }
+        ll.iter_mut().for_each(|l| *l /= sum);
+        ll
+    }
+}
+
+/// Sorted, deduplicated hashes of the 1..=`MAX_N` character grams of `text`
+/// between START and END; grams of whitespace only are left out.
+fn grams(text: &str) -> Vec<u64> {
+    let chars: Vec<char> = std::iter::once(START)
+        .chain(text.chars())
+        .chain(std::iter::once(END))
+        .collect();
+    let mut out = Vec::with_capacity(chars.len() * MAX_N);
+    let mut buf = [0u8; 4 * MAX_N];
+    for start in 0..chars.len() {
+        let mut len = 0;
+        for (k, &c) in chars[start..].iter().take(MAX_N).enumerate() {
+            len += c.encode_utf8(&mut buf[len..]).len();
+            let gram = &chars[start..=start + k];
+            if gram.iter().all(|c| c.is_whitespace()) || (k == 0 && (c == START || c == END)) {
+                continue;
+            }
+            out.push(hash_bytes(&buf[..len], k));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// FNV-1a of a gram, seeded by its length so grams of different sizes that
+/// share bytes never meet.
+fn hash_bytes(bytes: &[u8], k: usize) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325 ^ (k as u64 + 1);
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> CharModel {
+        CharModel::train(
+            [
+                (0, "什么时候发货", 1.0),
+                (0, "几号能发货", 1.0),
+                (1, "东西坏了", 1.0),
+                (1, "一擦全是毛", 1.0),
+                (2, "谢谢", 1.0),
+            ],
+            3,
+        )
+    }
+
+    #[test]
+    fn shared_characters_lean_to_their_intent() {
+        let m = model();
+        for (text, want) in [("今天发货吗", 0), ("掉毛坏了", 1), ("谢谢啦", 2)] {
+            let p = m.posterior(text);
+            let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+            assert_eq!(best, want, "{text}: {p:?}");
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_text_gives_no_evidence() {
+        assert_eq!(model().posterior("xyz"), vec![0.0; 3]);
+        assert_eq!(model().posterior(""), vec![0.0; 3]);
+        assert!(CharModel::default().posterior("发货").is_empty());
+    }
+
+    #[test]
+    fn grams_are_linear_in_the_text() {
+        let text = "好".repeat(1000);
+        // 1000 identical chars: 1-, 2- and 3-grams of 好, plus the grams at the ends.
+        assert!(grams(&text).len() <= 3 + 4);
+        let varied: String = (0..1000u32)
+            .filter_map(|i| char::from_u32(0x4e00 + i))
+            .collect();
+        assert!(grams(&varied).len() <= 3 * 1002);
+    }
+}
