@@ -45,12 +45,17 @@ struct RawTips {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
+    #[serde(default)]
     payment_reminder: RawVariants,
+    #[serde(default)]
     payment_reminder_chatted: RawVariants,
     #[serde(default)]
     payment_cutoff: RawVariants,
+    #[serde(default)]
     order_check: RawVariants,
+    #[serde(default)]
     shipped_notice: RawVariants,
+    #[serde(default)]
     delivered_followup: RawVariants,
     #[serde(default)]
     usage_tips: Vec<RawTips>,
@@ -214,8 +219,11 @@ impl Lines {
             _ => (&v.zh, &self.facts_zh),
         };
         let mut facts = facts.clone();
-        // `{item}` is the order's item or nothing: never the shop's "这款宝贝".
-        facts.remove("item");
+        // Order variables come from the order or not at all: never the shop's
+        // "这款宝贝" for {item}, nor its default courier for {courier}.
+        for (name, _) in ORDER_VARS {
+            facts.remove(*name);
+        }
         for (k, val) in vars {
             if !val.trim().is_empty() {
                 facts.insert(k.to_string(), val.clone());
@@ -258,7 +266,8 @@ mod tests {
     #[test]
     fn problems_name_the_line() {
         let rows: &[(&str, &str)] = &[
-            ("[payment_reminder]\nzh = [\"亲 {tracking}\"]\n", ":2"),
+            ("[payment_reminder]\nzh = [\"亲 {tracking}\"]\n", ":2: {tracking} has a value only in [shipped_notice]"),
+            ("[payment_reminder]\nzh = [\"亲\"]\n", "[order_check] needs at least one zh line"),
             ("[payment_reminder]\nzh = [\"亲 {nope}\"]\n", "neither an order variable"),
             ("[payment_reminder\n", "replies/_proactive.toml"),
         ];
