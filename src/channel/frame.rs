@@ -436,8 +436,12 @@ mod tests {
         let Parsed::Frame(ToBot::Order(o)) = parse_to_bot(o).unwrap() else {
             panic!("not an order")
         };
-        assert_eq!((o.status, o.total, o.items.len()), (OrderStatus::Created, Some(129.0), 1));
-        let w = r#"{"type":"welcome","gateway":"name","version":1,"features":["orders","instances"]}"#;
+        assert_eq!(
+            (o.status, o.total, o.items.len()),
+            (OrderStatus::Created, Some(129.0), 1)
+        );
+        let w =
+            r#"{"type":"welcome","gateway":"name","version":1,"features":["orders","instances"]}"#;
         let Parsed::Frame(ToBot::Welcome { features, .. }) = parse_to_bot(w).unwrap() else {
             panic!("not a welcome")
         };
@@ -455,8 +459,14 @@ mod tests {
         assert_eq!(p.kind(), "send");
         assert_eq!(parse_from_bot(&p.to_json()), Ok(Parsed::Frame(p)));
         let rows: &[(&str, &str)] = &[
-            (r#"{"type":"order","id":"e","order":"o","conversation":"c","status":"refunded"}"#, "unknown variant `refunded`"),
-            (r#"{"type":"order","id":"e","conversation":"c","status":"paid"}"#, "missing field `order`"),
+            (
+                r#"{"type":"order","id":"e","order":"o","conversation":"c","status":"refunded"}"#,
+                "unknown variant `refunded`",
+            ),
+            (
+                r#"{"type":"order","id":"e","conversation":"c","status":"paid"}"#,
+                "missing field `order`",
+            ),
             (r#"{"type":"sent"}"#, "missing field `id`"),
         ];
         for (f, want) in rows {

@@ -837,7 +837,9 @@ impl Gateway {
             })) => {
                 if !st.features.iter().any(|f| f == frame::FEATURE_ORDERS) {
                     st.stats.bad_frames += 1;
-                    tracing::warn!("send frame from the bot, but this gateway has no orders feature");
+                    tracing::warn!(
+                        "send frame from the bot, but this gateway has no orders feature"
+                    );
                     return;
                 }
                 let Some(c) = st.conversations.get_mut(&conversation) else {
@@ -1402,9 +1404,7 @@ impl Gateway {
     ) -> Result<String, GatewayError> {
         self.check_token(conversation, token)?;
         if !self.shared.config.items.iter().any(|i| i == title) {
-            return Err(GatewayError::Invalid(
-                "pick one of the shop's items".into(),
-            ));
+            return Err(GatewayError::Invalid("pick one of the shop's items".into()));
         }
         let buyer = {
             let st = self.state();
@@ -1445,7 +1445,12 @@ impl Gateway {
     }
 
     /// The buyer page pays an order of its conversation (`token` checked).
-    pub fn buyer_pay(&self, conversation: &str, token: &str, order: &str) -> Result<(), GatewayError> {
+    pub fn buyer_pay(
+        &self,
+        conversation: &str,
+        token: &str,
+        order: &str,
+    ) -> Result<(), GatewayError> {
         self.check_token(conversation, token)?;
         let buyer = {
             let st = self.state();

@@ -173,7 +173,11 @@ impl Lines {
                 .collect();
             if words.is_empty() {
                 let line = t.zh.first().map_or(0, |s| line_of(text, s.span().start));
-                problems.push(file, line, "[[usage_tips]] needs `match` words (item title words)");
+                problems.push(
+                    file,
+                    line,
+                    "[[usage_tips]] needs `match` words (item title words)",
+                );
             }
             out.tips.push(Tips {
                 words,
@@ -266,9 +270,18 @@ mod tests {
     #[test]
     fn problems_name_the_line() {
         let rows: &[(&str, &str)] = &[
-            ("[payment_reminder]\nzh = [\"亲 {tracking}\"]\n", ":2: {tracking} has a value only in [shipped_notice]"),
-            ("[payment_reminder]\nzh = [\"亲\"]\n", "[order_check] needs at least one zh line"),
-            ("[payment_reminder]\nzh = [\"亲 {nope}\"]\n", "neither an order variable"),
+            (
+                "[payment_reminder]\nzh = [\"亲 {tracking}\"]\n",
+                ":2: {tracking} has a value only in [shipped_notice]",
+            ),
+            (
+                "[payment_reminder]\nzh = [\"亲\"]\n",
+                "[order_check] needs at least one zh line",
+            ),
+            (
+                "[payment_reminder]\nzh = [\"亲 {nope}\"]\n",
+                "neither an order variable",
+            ),
             ("[payment_reminder\n", "replies/_proactive.toml"),
         ];
         for (text, want) in rows {
@@ -286,7 +299,10 @@ mod tests {
                     [shipped_notice]\nzh = [\"{courier} {tracking}\", \"发了{courier}\"]\nen = [\"{courier}: {tracking}\"]\n";
         let (l, p) = build(text);
         assert!(p.is_empty(), "{p}");
-        let both = [("courier", "中通".to_string()), ("tracking", "ZT1".to_string())];
+        let both = [
+            ("courier", "中通".to_string()),
+            ("tracking", "ZT1".to_string()),
+        ];
         let only = [("courier", "中通".to_string())];
         let rows: &[(Lang, u64, &[(&str, String)], Option<&str>)] = &[
             (Lang::Zh, 0, &both, Some("中通 ZT1")),
@@ -298,7 +314,8 @@ mod tests {
         ];
         for (lang, seed, vars, want) in rows {
             assert_eq!(
-                l.render("shipped_notice", None, *lang, *seed, vars).as_deref(),
+                l.render("shipped_notice", None, *lang, *seed, vars)
+                    .as_deref(),
                 *want,
                 "{lang:?} {seed} {vars:?}"
             );

@@ -167,7 +167,13 @@ pub enum Plan {
 /// The messages `ev` makes due or cancels, given the order before it
 /// (`before`) and after it (`after`, from [`merge`]). A late or repeated
 /// event whose status the order has passed makes nothing due.
-pub fn plan(before: Option<OrderStatus>, after: &StoredOrder, ev: &OrderEvent, r: &Rules, now: i64) -> Vec<Plan> {
+pub fn plan(
+    before: Option<OrderStatus>,
+    after: &StoredOrder,
+    ev: &OrderEvent,
+    r: &Rules,
+    now: i64,
+) -> Vec<Plan> {
     let Some(status) = OrderStatus::parse(&after.status) else {
         return Vec::new();
     };
@@ -176,7 +182,10 @@ pub fn plan(before: Option<OrderStatus>, after: &StoredOrder, ev: &OrderEvent, r
     match status {
         OrderStatus::Created if current => {
             let created = after.created_ms.unwrap_or(now);
-            out.push(Plan::Due(PAYMENT_REMINDER, created + r.payment_reminder_after));
+            out.push(Plan::Due(
+                PAYMENT_REMINDER,
+                created + r.payment_reminder_after,
+            ));
         }
         OrderStatus::Created => {}
         OrderStatus::Closed => out.push(Plan::Cancel(None, "closed")),
@@ -285,7 +294,8 @@ pub(crate) async fn on_order(bot: &Bot, ev: OrderEvent) {
     });
     match store.write(ops).await {
         Ok(()) => {
-            metrics::counter!(crate::metrics::ORDER_EVENTS, "status" => ev.status.as_str()).increment(1);
+            metrics::counter!(crate::metrics::ORDER_EVENTS, "status" => ev.status.as_str())
+                .increment(1);
             tracing::info!(order = %escape(&ev.order), status = ev.status.as_str(), now_status = %after.status, "order event stored");
             bot.send_frame(&ack).await;
             bot.wake_proactive();
@@ -322,8 +332,9 @@ pub struct Situation {
 }
 
 fn seed(id: &str) -> u64 {
-    id.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn money(v: f64) -> String {
@@ -375,11 +386,12 @@ pub fn decide(
     match status {
         Some(s) if s == wanted => {}
         Some(OrderStatus::Closed) => return Verdict::Cancel("closed"),
-        Some(OrderStatus::Paid) if wanted == OrderStatus::Created => return Verdict::Cancel("paid"),
+        Some(OrderStatus::Paid) if wanted == OrderStatus::Created => {
+            return Verdict::Cancel("paid")
+        }
         _ => return Verdict::Cancel("moved_on"),
     }
-    if wanted == OrderStatus::Created
-        && now - order.created_ms.unwrap_or(now) > REMINDER_MAX_AGE_MS
+    if wanted == OrderStatus::Created && now - order.created_ms.unwrap_or(now) > REMINDER_MAX_AGE_MS
     {
         return Verdict::Cancel("too_old");
     }
@@ -472,7 +484,9 @@ fn situation(bot: &Bot, row: &ProactiveRow, rules: &Rules, now: i64) -> Situatio
     }
     let since = crate::store::now_ms() - COMPLAINT_DAYS * DAY_MS;
     // A store that cannot answer counts as a complaint: better silent than wrong.
-    s.complained = store.complained_since(&row.conversation, since).unwrap_or(true);
+    s.complained = store
+        .complained_since(&row.conversation, since)
+        .unwrap_or(true);
     let start = rules.day_start(rules.day(now));
     s.sent_today = store
         .sends_to_buyer(&row.buyer, start, start + DAY_MS)
@@ -575,7 +589,10 @@ async fn resend_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
     };
     tried.retain(|id, _| rows.iter().any(|r| &r.id == id));
     for row in rows {
-        if tried.get(&row.id).is_some_and(|t| t.elapsed() < RESEND_EVERY) {
+        if tried
+            .get(&row.id)
+            .is_some_and(|t| t.elapsed() < RESEND_EVERY)
+        {
             continue;
         }
         if now - row.sending_ms.unwrap_or(now) > GIVE_UP_AFTER_MS {
@@ -599,7 +616,14 @@ async fn resend_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
 /// Stores the gateway's `sent`: the message is delivered, never sent again.
 pub async fn on_sent(bot: &Bot, id: String) {
     let at_ms = bot.clock().now_ms();
-    if let Err(e) = bot.store().write(vec![Op::ProactiveSent { id: id.clone(), at_ms }]).await {
+    if let Err(e) = bot
+        .store()
+        .write(vec![Op::ProactiveSent {
+            id: id.clone(),
+            at_ms,
+        }])
+        .await
+    {
         tracing::error!(id = %escape(&id), error = %e, "`sent` not stored; the send goes again and the gateway answers again");
     }
 }

@@ -66,8 +66,8 @@ impl Rules {
         let key = |k: &str, v: &str, why: String| format!("proactive.{k} = {v:?} {why}");
         let payment_reminder_after = parse_duration(&p.payment_reminder_after)
             .map_err(|e| key("payment_reminder_after", &p.payment_reminder_after, e))?;
-        let working_hours = parse_hours(&p.working_hours)
-            .map_err(|e| key("working_hours", &p.working_hours, e))?;
+        let working_hours =
+            parse_hours(&p.working_hours).map_err(|e| key("working_hours", &p.working_hours, e))?;
         let delivered_followup_after = if p.delivered_followup_after.trim().is_empty() {
             None
         } else {
@@ -183,7 +183,8 @@ fn on_off(v: &serde_json::Value) -> Result<bool, String> {
 /// `30m`, `2s`, `1d`, `1h30m`, `500ms` → milliseconds (at most [`MAX_DURATION_MS`]).
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let t = s.trim();
-    let usage = "must be a duration like \"30m\", \"2s\", \"1h30m\" or \"1d\" (units ms, s, m, h, d)";
+    let usage =
+        "must be a duration like \"30m\", \"2s\", \"1h30m\" or \"1d\" (units ms, s, m, h, d)";
     if t.is_empty() {
         return Err(usage.into());
     }
@@ -314,8 +315,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
     let b = s.as_bytes();
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':'
-    {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
         return None;
     }
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
@@ -396,10 +396,20 @@ mod tests {
     #[test]
     fn bad_values_say_which_key_and_how_to_write_it() {
         let rows: &[(&str, &str, &str, &str)] = &[
-            ("9-22", "+08:00", "", "proactive.working_hours = \"9-22\" must be"),
+            (
+                "9-22",
+                "+08:00",
+                "",
+                "proactive.working_hours = \"9-22\" must be",
+            ),
             ("09:00-09:00", "+08:00", "", "same time"),
             ("25:00-26:00", "+08:00", "", "working_hours"),
-            ("09:00-22:00", "Mars/Olympus", "", "shop.timezone = \"Mars/Olympus\""),
+            (
+                "09:00-22:00",
+                "Mars/Olympus",
+                "",
+                "shop.timezone = \"Mars/Olympus\"",
+            ),
             ("09:00-22:00", "+08:00", "5pm", "shop.cutoff = \"5pm\""),
         ];
         for (h, tz, c, want) in rows {
@@ -411,7 +421,10 @@ mod tests {
             (r.working_hours, r.utc_offset_min, r.cutoff, r.order_check),
             ((540, 1320), 480, Some(960), true)
         );
-        assert_eq!(rules("22:00-02:00", "-05:30", "").unwrap().utc_offset_min, -330);
+        assert_eq!(
+            rules("22:00-02:00", "-05:30", "").unwrap().utc_offset_min,
+            -330
+        );
     }
 
     #[test]
@@ -434,13 +447,18 @@ mod tests {
             r.next_day_opening(at("2026-11-22T03:00:00Z")),
             at("2026-11-23T01:00:00Z")
         );
-        assert_eq!(r.cutoff_ahead(at("2026-11-22T07:59:00Z")).as_deref(), Some("16:00"));
+        assert_eq!(
+            r.cutoff_ahead(at("2026-11-22T07:59:00Z")).as_deref(),
+            Some("16:00")
+        );
         assert_eq!(r.cutoff_ahead(at("2026-11-22T08:00:00Z")), None);
         let night = rules("22:00-02:00", "+00:00", "").unwrap();
         assert!(night.working(at("2026-11-22T23:00:00Z")));
         assert!(night.working(at("2026-11-22T01:00:00Z")));
         assert!(!night.working(at("2026-11-22T12:00:00Z")));
-        assert!(rules("00:00-24:00", "UTC", "").unwrap().working(at("2026-11-22T23:59:00Z")));
+        assert!(rules("00:00-24:00", "UTC", "")
+            .unwrap()
+            .working(at("2026-11-22T23:59:00Z")));
     }
 
     #[test]

@@ -38,7 +38,11 @@ fn events_in_any_order_move_the_order_forward_only() {
     use OrderStatus::*;
     let after = rules().payment_reminder_after;
     let rows: &[(&[OrderStatus], &str, &[Plan])] = &[
-        (&[Created], "created", &[Plan::Due(PAYMENT_REMINDER, T0 + after)]),
+        (
+            &[Created],
+            "created",
+            &[Plan::Due(PAYMENT_REMINDER, T0 + after)],
+        ),
         (
             &[Created, Paid],
             "paid",
@@ -52,12 +56,19 @@ fn events_in_any_order_move_the_order_forward_only() {
         (
             &[Paid, Created],
             "paid",
-            &[Plan::Cancel(Some(PAYMENT_REMINDER), "paid"), Plan::Due(ORDER_CHECK, T0), Plan::Cancel(Some(PAYMENT_REMINDER), "paid")],
+            &[
+                Plan::Cancel(Some(PAYMENT_REMINDER), "paid"),
+                Plan::Due(ORDER_CHECK, T0),
+                Plan::Cancel(Some(PAYMENT_REMINDER), "paid"),
+            ],
         ),
         (
             &[Created, Closed],
             "closed",
-            &[Plan::Due(PAYMENT_REMINDER, T0 + after), Plan::Cancel(None, "closed")],
+            &[
+                Plan::Due(PAYMENT_REMINDER, T0 + after),
+                Plan::Cancel(None, "closed"),
+            ],
         ),
         (
             &[Shipped, Paid],
@@ -103,11 +114,23 @@ fn merge_keeps_newer_facts_and_first_times() {
     let o = merge(None, &shipped, T0 + 9000, false);
     let o = merge(Some(&o), &created, T0 + 9000, true);
     assert_eq!(o.status, "shipped");
-    assert_eq!(o.address.as_deref(), Some("上海"), "the older event does not overwrite");
+    assert_eq!(
+        o.address.as_deref(),
+        Some("上海"),
+        "the older event does not overwrite"
+    );
     assert_eq!((o.created_ms, o.shipped_ms), (Some(T0), Some(T0 + 5000)));
-    assert!(!o.chatted, "chatted is decided when the order is first seen");
+    assert!(
+        !o.chatted,
+        "chatted is decided when the order is first seen"
+    );
     // A gateway clock ahead of the bot's: the event counts as now.
-    let ahead = merge(None, &ev("e-3", OrderStatus::Created, T0 + DAY_MS), T0, false);
+    let ahead = merge(
+        None,
+        &ev("e-3", OrderStatus::Created, T0 + DAY_MS),
+        T0,
+        false,
+    );
     assert_eq!(ahead.created_ms, Some(T0));
 }
 
@@ -145,7 +168,11 @@ fn ok() -> Situation {
 #[test]
 fn due_messages_are_decided_by_the_rules() {
     use OrderStatus::*;
-    let engine = crate::Engine::load(crate::config::Config::defaults(), crate::FileSource::Embedded).unwrap();
+    let engine = crate::Engine::load(
+        crate::config::Config::defaults(),
+        crate::FileSource::Embedded,
+    )
+    .unwrap();
     let lines = &engine.proactive;
     let mut r = engine.config.proactive().clone(); // 09:00-22:00 Beijing, cutoff 16:00
     r.max_per_buyer_per_day = 2;
@@ -153,26 +180,122 @@ fn due_messages_are_decided_by_the_rules() {
     let night = T0 + 5 * rules::HOUR_MS; // 23:00 Beijing
     let tomorrow_9 = T0 + 15 * rules::HOUR_MS; // 09:00 Beijing next day
     let fine = ok();
-    let agent = Situation { status: "taken".into(), ..ok() };
-    let waiting = Situation { status: "escalated".into(), ..ok() };
-    let complained = Situation { complained: true, ..ok() };
-    let capped = Situation { sent_today: 2, ..ok() };
-    type Row<'a> = (&'a str, Option<StoredOrder>, &'a Situation, i64, Result<&'a str, Verdict>);
+    let agent = Situation {
+        status: "taken".into(),
+        ..ok()
+    };
+    let waiting = Situation {
+        status: "escalated".into(),
+        ..ok()
+    };
+    let complained = Situation {
+        complained: true,
+        ..ok()
+    };
+    let capped = Situation {
+        sent_today: 2,
+        ..ok()
+    };
+    type Row<'a> = (
+        &'a str,
+        Option<StoredOrder>,
+        &'a Situation,
+        i64,
+        Result<&'a str, Verdict>,
+    );
     let rows: Vec<Row> = vec![
-        (PAYMENT_REMINDER, Some(order(Created, false)), &fine, morning + 30 * rules::MINUTE_MS, Ok("白色雪纺连衣裙")),
-        (PAYMENT_REMINDER, Some(order(Paid, false)), &fine, morning, Err(Verdict::Cancel("paid"))),
-        (PAYMENT_REMINDER, Some(order(Closed, false)), &fine, morning, Err(Verdict::Cancel("closed"))),
-        (PAYMENT_REMINDER, Some(order(Created, false)), &fine, T0 + DAY_MS + 1, Err(Verdict::Cancel("too_old"))),
-        (PAYMENT_REMINDER, Some(order(Created, false)), &agent, T0, Err(Verdict::Cancel("agent"))),
-        (PAYMENT_REMINDER, Some(order(Created, false)), &waiting, T0, Err(Verdict::Cancel("agent"))),
-        (PAYMENT_REMINDER, Some(order(Created, false)), &complained, T0, Err(Verdict::Cancel("complaint"))),
-        (PAYMENT_REMINDER, Some(order(Created, false)), &fine, night, Err(Verdict::Delay(tomorrow_9, "closed_hours"))),
-        (PAYMENT_REMINDER, Some(order(Created, false)), &capped, T0, Err(Verdict::Delay(tomorrow_9, "daily_cap"))),
-        (PAYMENT_REMINDER, None, &fine, T0, Err(Verdict::Cancel("no_order"))),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Created, false)),
+            &fine,
+            morning + 30 * rules::MINUTE_MS,
+            Ok("白色雪纺连衣裙"),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Paid, false)),
+            &fine,
+            morning,
+            Err(Verdict::Cancel("paid")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Closed, false)),
+            &fine,
+            morning,
+            Err(Verdict::Cancel("closed")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Created, false)),
+            &fine,
+            T0 + DAY_MS + 1,
+            Err(Verdict::Cancel("too_old")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Created, false)),
+            &agent,
+            T0,
+            Err(Verdict::Cancel("agent")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Created, false)),
+            &waiting,
+            T0,
+            Err(Verdict::Cancel("agent")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Created, false)),
+            &complained,
+            T0,
+            Err(Verdict::Cancel("complaint")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Created, false)),
+            &fine,
+            night,
+            Err(Verdict::Delay(tomorrow_9, "closed_hours")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            Some(order(Created, false)),
+            &capped,
+            T0,
+            Err(Verdict::Delay(tomorrow_9, "daily_cap")),
+        ),
+        (
+            PAYMENT_REMINDER,
+            None,
+            &fine,
+            T0,
+            Err(Verdict::Cancel("no_order")),
+        ),
         (ORDER_CHECK, Some(order(Paid, false)), &fine, T0, Ok("杭州")),
-        (ORDER_CHECK, Some(order(Shipped, false)), &fine, T0, Err(Verdict::Cancel("moved_on"))),
-        (SHIPPED_NOTICE, Some(order(Shipped, false)), &fine, T0, Ok("ZT1")),
-        (DELIVERED_FOLLOWUP, Some(order(Delivered, false)), &fine, T0, Ok("雪纺")),
+        (
+            ORDER_CHECK,
+            Some(order(Shipped, false)),
+            &fine,
+            T0,
+            Err(Verdict::Cancel("moved_on")),
+        ),
+        (
+            SHIPPED_NOTICE,
+            Some(order(Shipped, false)),
+            &fine,
+            T0,
+            Ok("ZT1"),
+        ),
+        (
+            DELIVERED_FOLLOWUP,
+            Some(order(Delivered, false)),
+            &fine,
+            T0,
+            Ok("雪纺"),
+        ),
     ];
     for (kind, o, s, now, want) in rows {
         let got = decide(&row(kind), o.as_ref(), s, &r, lines, now);
@@ -187,22 +310,48 @@ fn due_messages_are_decided_by_the_rules() {
 /// The two scripts, and the cutoff line only before the cutoff.
 #[test]
 fn reminders_pick_the_script_and_the_cutoff_line() {
-    let engine = crate::Engine::load(crate::config::Config::defaults(), crate::FileSource::Embedded).unwrap();
+    let engine = crate::Engine::load(
+        crate::config::Config::defaults(),
+        crate::FileSource::Embedded,
+    )
+    .unwrap();
     let r = engine.config.proactive().clone();
     let at_10 = T0 - 8 * rules::HOUR_MS;
     let at_17 = T0 - rules::HOUR_MS;
-    let say = |chatted: bool, now: i64| match decide(&row(PAYMENT_REMINDER), Some(&order(OrderStatus::Created, chatted)), &ok(), &r, &engine.proactive, now) {
+    let say = |chatted: bool, now: i64| match decide(
+        &row(PAYMENT_REMINDER),
+        Some(&order(OrderStatus::Created, chatted)),
+        &ok(),
+        &r,
+        &engine.proactive,
+        now,
+    ) {
         Verdict::Send(t) => t,
         v => panic!("{v:?}"),
     };
     assert!(say(false, at_10).contains("16:00"), "{}", say(false, at_10));
-    assert!(!say(false, at_17).contains("16:00"), "{}", say(false, at_17));
+    assert!(
+        !say(false, at_17).contains("16:00"),
+        "{}",
+        say(false, at_17)
+    );
     let plain = say(false, at_17);
     let chatted = say(true, at_17);
     assert_ne!(plain, chatted);
     // No item title: only variants without {item}, or nothing.
     let mut bare = order(OrderStatus::Created, false);
     bare.items = "[]".into();
-    let v = decide(&row(PAYMENT_REMINDER), Some(&bare), &ok(), &r, &engine.proactive, at_17);
-    assert_eq!(v, Verdict::Cancel("no_line"), "every shipped reminder names the item");
+    let v = decide(
+        &row(PAYMENT_REMINDER),
+        Some(&bare),
+        &ok(),
+        &r,
+        &engine.proactive,
+        at_17,
+    );
+    assert_eq!(
+        v,
+        Verdict::Cancel("no_line"),
+        "every shipped reminder names the item"
+    );
 }

@@ -890,7 +890,9 @@ impl Store {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         // Stores from before schema 3 have no such table: nothing to report.
         let known: bool = conn
-            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'proactive'")
+            .prepare_cached(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'proactive'",
+            )
             .and_then(|mut s| s.exists([]))
             .map_err(self.reader_err())?;
         if !known {
@@ -940,7 +942,8 @@ impl Drop for Store {
     }
 }
 
-const ORDER_COLUMNS: &str = "SELECT id, conversation, buyer, status, items, total, address, courier, tracking, chatted,
+const ORDER_COLUMNS: &str =
+    "SELECT id, conversation, buyer, status, items, total, address, courier, tracking, chatted,
     created_ms, paid_ms, shipped_ms, delivered_ms, closed_ms FROM orders";
 
 fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOrder> {
@@ -963,7 +966,8 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOrder> {
     })
 }
 
-const PROACTIVE_COLUMNS: &str = "SELECT id, conversation, buyer, order_id, kind, state, due_ms, reason, text, frame,
+const PROACTIVE_COLUMNS: &str =
+    "SELECT id, conversation, buyer, order_id, kind, state, due_ms, reason, text, frame,
     sending_ms, sent_ms FROM proactive";
 
 fn proactive_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProactiveRow> {
