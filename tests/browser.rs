@@ -14,6 +14,13 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     in_chromium("demo.mjs", 9, &[]);
 }
 
+/// Orders in the demo: place an order, see 催付 arrive, pay, see the order
+/// check, and the console's order list (tests/browser/orders.mjs).
+#[test]
+fn orders_and_the_payment_reminder_in_chromium() {
+    in_chromium("orders.mjs", 4, &[]);
+}
+
 /// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`
 /// added) and drives it with `tests/browser/<script>`, which must print
 /// "`steps` passed, 0 failed". Scripts share tests/browser/lib.mjs.

@@ -156,6 +156,27 @@ pub struct LastView {
     pub ts_ms: i64,
 }
 
+/// What the bot sent about an order (protocol 1.1 `send`), for the console.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentView {
+    /// The reason (`payment_reminder`, `order_check`, …).
+    pub kind: String,
+    /// The text the buyer got.
+    pub text: String,
+    /// When it reached the buyer, ms since the epoch.
+    pub ts_ms: i64,
+}
+
+/// An order with what the bot sent about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderDetail {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// The bot's messages about it, oldest first.
+    pub sent: Vec<SentView>,
+}
+
 /// An order as the gateway shows it (the address only to its buyer).
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderView {
@@ -1392,6 +1413,36 @@ impl Gateway {
         };
         self.event(Some(conversation), "message");
         Ok(id)
+    }
+
+    /// A conversation's orders with what the bot sent about each (console).
+    pub fn orders(&self, conversation: &str) -> Result<Vec<OrderDetail>, GatewayError> {
+        let st = self.state();
+        let c = st
+            .conversations
+            .get(conversation)
+            .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+        Ok(c.orders
+            .iter()
+            .map(|o| {
+                let prefix = format!("s-{}/", o.id);
+                OrderDetail {
+                    order: o.clone(),
+                    sent: c
+                        .messages
+                        .iter()
+                        .filter_map(|m| {
+                            let kind = m.id.strip_prefix(&prefix)?;
+                            Some(SentView {
+                                kind: kind.to_string(),
+                                text: m.text.clone(),
+                                ts_ms: m.ts_ms,
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
     }
 
     /// The buyer page places an order for one of the demo's items (`token`
