@@ -1666,6 +1666,91 @@ mod tests {
         assert_eq!(v.messages[0].name.as_deref(), Some("张三"));
     }
 
+    /// A `send` reaches the buyer once however often the bot repeats it; the
+    /// console's order list shows it beside its order. Without the orders
+    /// feature there are no order events and sends are refused.
+    #[test]
+    fn sends_are_delivered_once_and_listed_with_their_order() {
+        let gw = Gateway::new(GatewayConfig {
+            name: "t".into(),
+            token: "k".into(),
+            shop: "s".into(),
+            items: vec![],
+        });
+        gw.order_event(
+            "c-1",
+            "b-1",
+            "o-1",
+            OrderStatus::Created,
+            vec![],
+            Some(9.0),
+            None,
+            None,
+            0,
+        )
+        .unwrap();
+        gw.order_event(
+            "c-1",
+            "b-1",
+            "o-1",
+            OrderStatus::Paid,
+            vec![],
+            None,
+            None,
+            None,
+            1,
+        )
+        .unwrap();
+        // A late `created` does not move the order back.
+        gw.order_event(
+            "c-1",
+            "b-1",
+            "o-1",
+            OrderStatus::Created,
+            vec![],
+            None,
+            None,
+            None,
+            2,
+        )
+        .unwrap();
+        let send = FromBot::Send {
+            id: "o-1/order_check".into(),
+            conversation: "c-1".into(),
+            kind: "order_check".into(),
+            order: Some("o-1".into()),
+            text: "亲，核对一下".into(),
+        }
+        .to_json();
+        for _ in 0..3 {
+            gw.on_bot_frame(&send);
+        }
+        let s = gw.stats();
+        assert_eq!((s.orders, s.sends, s.send_repeats), (3, 1, 2));
+        let orders = gw.orders("c-1").unwrap();
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0].order.status, "paid");
+        assert_eq!(orders[0].sent.len(), 1);
+        assert_eq!(orders[0].sent[0].kind, "order_check");
+        assert!(matches!(gw.orders("c-404"), Err(GatewayError::NotFound(_))));
+        gw.set_features(&[]);
+        assert!(gw
+            .order_event(
+                "c-1",
+                "b-1",
+                "o-2",
+                OrderStatus::Created,
+                vec![],
+                None,
+                None,
+                None,
+                3
+            )
+            .is_err());
+        gw.on_bot_frame(&send.replace("o-1/order_check", "o-1/other"));
+        assert_eq!(gw.stats().bad_frames, 1);
+    }
+
     #[test]
     fn secrets_compare_whole() {
         assert!(same_secret(b"abc", b"abc"));

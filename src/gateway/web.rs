@@ -594,7 +594,8 @@ struct AgentIn {
 
 #[derive(Deserialize)]
 struct PlaceOrder {
-    /// The item's title (one of the shop's).
+    /// The item's title (one of the shop's); read after the token is checked.
+    #[serde(default)]
     title: String,
 }
 
