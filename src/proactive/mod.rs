@@ -564,6 +564,14 @@ async fn due_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
                 metrics::counter!(crate::metrics::PROACTIVE, "kind" => row.kind.clone(), "outcome" => what).increment(1);
                 tracing::info!(id = %escape(&row.id), outcome = what, verdict = ?match &verdict { Verdict::Send(_) => "text".to_string(), v => format!("{v:?}") }, "proactive message decided");
                 if let Some(f) = frame {
+                    // An event of the order may have cancelled the row between
+                    // the decision and the write (`sending` only replaces
+                    // `due`): send only what the store holds as sending.
+                    let stored = bot.store().proactive_row(&row.id);
+                    if !matches!(&stored, Ok(Some(r)) if r.state == "sending") {
+                        tracing::info!(id = %escape(&row.id), "cancelled meanwhile: not sent");
+                        continue;
+                    }
                     tried.insert(row.id.clone(), Instant::now());
                     bot.send_frame(&f).await;
                 }

@@ -854,6 +854,23 @@ impl Store {
         .map_err(self.reader_err())
     }
 
+    /// One started message.
+    pub fn proactive_row(&self, id: &str) -> Result<Option<ProactiveRow>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(&format!("{PROACTIVE_COLUMNS} WHERE id = ?1"))
+            .and_then(|mut s| s.query_row(params![id], proactive_row).optional())
+            .map_err(self.reader_err())
+    }
+
+    /// Started messages by state (due, sending, sent, cancelled, failed), in
+    /// one read.
+    pub fn proactive_counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached("SELECT state, COUNT(*) FROM proactive GROUP BY state")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(self.reader_err())
+    }
+
     /// The earliest due time of a message not sent yet.
     pub fn next_due(&self) -> Result<Option<i64>, StoreError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
