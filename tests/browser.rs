@@ -42,7 +42,8 @@ pub fn in_chromium(script: &str, steps: usize, args: &[&str]) {
     );
     // The demo runs on a copy of the shipped files: step 9 teaches the bot,
     // which edits intents/.
-    let dir = crate::scratch("browser");
+    // One folder per script: browser tests run in parallel.
+    let dir = crate::scratch(&format!("browser-{}", script.trim_end_matches(".mjs")));
     crate::copy_files(&dir);
     let state = dir.join("s.db");
     let mut all = vec!["demo", "--port", "0", "--state", state.to_str().unwrap()];
