@@ -39,6 +39,11 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The agent console's logins.
     pub console: ConsoleConfig,
+    /// Messages the bot starts itself (催付, order check, shipped, follow-up).
+    pub proactive: crate::proactive::rules::ProactiveConfig,
+    /// `[proactive]` checked (not a key of its own).
+    #[serde(skip)]
+    proactive_rules: Option<crate::proactive::rules::Rules>,
     /// The configuration file read, if any (not a key).
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -199,6 +204,10 @@ pub struct DemoConfig {
     pub state: String,
     /// Products offered on the buyer page.
     pub items: Vec<String>,
+    /// The demo's payment reminder delay (e.g. `20s`, so a newcomer sees 催付
+    /// happen), replacing `proactive.payment_reminder_after`; empty: that key.
+    #[serde(default)]
+    pub payment_reminder_after: String,
 }
 
 /// Folders of the operators' files.
@@ -301,6 +310,18 @@ impl Config {
         cfg.file = path.clone();
         cfg.origins = origins;
         cfg.ships_to = countries(&cfg.shop).map_err(located)?;
+        cfg.proactive_rules = Some(
+            crate::proactive::rules::Rules::from_config(&cfg.proactive, &cfg.shop)
+                .map_err(|e| located(Error::Config(e)))?,
+        );
+        let demo = cfg.demo.payment_reminder_after.trim();
+        if !demo.is_empty() {
+            crate::proactive::rules::parse_duration(demo).map_err(|e| {
+                located(Error::Config(format!(
+                    "demo.payment_reminder_after = {demo:?} {e}"
+                )))
+            })?;
+        }
         cfg.validate().map_err(located)?;
         Ok(cfg)
     }
@@ -433,6 +454,18 @@ impl Config {
     /// when the shop lists none (then every "do you ship to X?" goes to a person).
     pub fn ships_to(&self) -> &[Country] {
         &self.ships_to
+    }
+
+    /// The checked `[proactive]` rules.
+    pub fn proactive(&self) -> &crate::proactive::rules::Rules {
+        self.proactive_rules
+            .as_ref()
+            .expect("checked when the configuration was built")
+    }
+
+    /// Replaces the proactive rules (the demo shortens the reminder delay).
+    pub fn set_proactive(&mut self, rules: crate::proactive::rules::Rules) {
+        self.proactive_rules = Some(rules);
     }
 
     /// Priority of an escalation for `reason`: `high` or `normal`.

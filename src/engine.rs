@@ -113,6 +113,8 @@ pub struct Engine {
     pub replies: Replies,
     /// The configuration in force.
     pub config: Config,
+    /// The lines of messages the bot starts (`replies/_proactive.toml`).
+    pub proactive: crate::proactive::lines::Lines,
 }
 
 impl Engine {
@@ -153,6 +155,8 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
+        let proactive =
+            crate::proactive::lines::Lines::build(src.proactive.as_ref(), &config, &mut problems);
         let bargain = &config.dialogue.bargain_intent;
         if !bargain.is_empty() && !ids.contains(&bargain.as_str()) {
             problems.push(
@@ -166,6 +170,7 @@ impl Engine {
                 nlu,
                 replies,
                 config,
+                proactive,
             }),
             _ => Err(Error::Files { problems }),
         }

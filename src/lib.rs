@@ -23,6 +23,7 @@ pub mod gateway;
 pub mod live;
 pub mod logsafe;
 pub mod metrics;
+pub mod proactive;
 pub mod reply;
 pub mod report;
 pub mod store;

@@ -91,13 +91,31 @@ pub fn start_bot(
     state: &Path,
     client: ClientConfig,
 ) -> Result<BotHandle, LiveError> {
+    start_bot_with_clock(engine, state, client, None)
+}
+
+/// [`start_bot`] with the proactive scheduler on `clock` (tests move theirs;
+/// `None`: the system's).
+pub fn start_bot_with_clock(
+    engine: Arc<Engine>,
+    state: &Path,
+    client: ClientConfig,
+    clock: Option<Arc<dyn crate::proactive::Clock>>,
+) -> Result<BotHandle, LiveError> {
     let full = engine.config.store.synchronous == "full";
     let store = Arc::new(Store::open_with(state, full)?);
     let (out_tx, out_rx) = crate::channel::outbox();
     let bot = Bot::new(engine, store, out_tx);
+    if let Some(c) = clock {
+        bot.set_clock(c);
+    }
     let client = Client::new(client, bot.clone(), out_rx)?;
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(client.run(rx));
+    let scheduler = tokio::spawn(crate::proactive::run(bot.clone(), rx.clone()));
+    let task = tokio::spawn(async move {
+        client.run(rx).await;
+        let _ = scheduler.await;
+    });
     Ok(BotHandle {
         shutdown,
         task,
@@ -382,7 +400,12 @@ impl Demo {
                 )));
         }
         let engine = Arc::new(engine);
+        let demo_reminder = engine.config.demo.payment_reminder_after.clone();
         let bot = start_bot(engine, &state, client).map_err(LiveError::starting("the demo bot"))?;
+        if let Ok(ms) = crate::proactive::rules::parse_duration(&demo_reminder) {
+            // Checked with the configuration; "" keeps the [proactive] values.
+            bot.bot.set_reminder_override(ms);
+        }
         let watch = hot_reload(reload, bot.bot.clone());
         {
             let b = bot.bot.clone();

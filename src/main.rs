@@ -305,10 +305,14 @@ fn run(cli: Cli) -> Result<i32> {
             let store = xiaoer::store::Store::open_read_only(&state)?;
             let mut r = xiaoer::report::build(&store, &engine, from, to, *examples)?;
             r.clusters.truncate(*limit);
+            let p = xiaoer::report::proactive(&store, engine.config.proactive(), from, to)?;
             if *json {
-                out!("{}", serde_json::to_string_pretty(&r)?);
+                let mut v = serde_json::to_value(&r)?;
+                v["proactive"] = serde_json::to_value(&p)?;
+                out!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 out!("{}", xiaoer::report::render_text(&r, &state).trim_end());
+                out!("\n{}", xiaoer::report::render_proactive_text(&p).trim_end());
             }
             Ok(0)
         }

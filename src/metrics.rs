@@ -45,6 +45,10 @@ pub const STORE_GAUGE: &str = "xiaoer_store_writable";
 pub const DECIDE_TIMEOUTS: &str = "xiaoer_decide_timeouts_total";
 /// Hand-off writes retried after a store error.
 pub const HANDOFF_RETRIES: &str = "xiaoer_handoff_retries_total";
+/// Order events stored, by `status`.
+pub const ORDER_EVENTS: &str = "xiaoer_order_events_total";
+/// Proactive messages decided, by `kind` and `outcome` (send, cancel, delay).
+pub const PROACTIVE: &str = "xiaoer_proactive_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static CONNECTED: AtomicBool = AtomicBool::new(false);

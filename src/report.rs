@@ -410,6 +410,114 @@ pub fn render_text(r: &Report, state: &std::path::Path) -> String {
     o
 }
 
+/// Payment reminders a report looks at (the oldest in the range first).
+pub const MAX_REMINDERS: usize = 100_000;
+
+/// Reminders sent in one hour of the shop's day, and how many of their
+/// orders were paid within 24 hours.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReminderHour {
+    /// Hour of the day, shop time (0-23).
+    pub hour: u32,
+    /// Reminders sent in that hour.
+    pub reminders: u64,
+    /// Their orders paid within 24 h of the reminder.
+    pub paid: u64,
+}
+
+/// The proactive part of the report: payment reminders (催付) and how many
+/// turned into payments within 24 hours.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProactiveReport {
+    /// Reminders sent in the range.
+    pub reminders: u64,
+    /// Their orders paid within 24 h of the reminder.
+    pub paid_within_24h: u64,
+    /// paid_within_24h / reminders.
+    pub conversion: Option<f64>,
+    /// By hour of the shop's day (hours with reminders only).
+    pub by_hour: Vec<ReminderHour>,
+    /// The shop's offset from UTC the hours are in, minutes.
+    pub utc_offset_min: i32,
+}
+
+/// The proactive part for reminders sent in `[from_ms, to_ms]`, by the hour
+/// of `rules`' time zone.
+pub fn proactive(
+    store: &Store,
+    rules: &crate::proactive::rules::Rules,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<ProactiveReport, StoreError> {
+    let rows = store.reminder_outcomes(from_ms, to_ms.saturating_add(1), MAX_REMINDERS)?;
+    let mut hours: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    let (mut reminders, mut paid) = (0, 0);
+    for r in rows {
+        let converted = r
+            .paid_ms
+            .is_some_and(|p| p >= r.sent_ms && p - r.sent_ms <= crate::proactive::rules::DAY_MS);
+        let h = hours
+            .entry(rules.minute_of_day(r.sent_ms) / 60)
+            .or_default();
+        h.0 += 1;
+        reminders += 1;
+        if converted {
+            h.1 += 1;
+            paid += 1;
+        }
+    }
+    Ok(ProactiveReport {
+        reminders,
+        paid_within_24h: paid,
+        conversion: (reminders > 0).then(|| paid as f64 / reminders as f64),
+        by_hour: hours
+            .into_iter()
+            .map(|(hour, (reminders, paid))| ReminderHour {
+                hour,
+                reminders,
+                paid,
+            })
+            .collect(),
+        utc_offset_min: rules.utc_offset_min,
+    })
+}
+
+/// The proactive part as text, after [`render_text`].
+pub fn render_proactive_text(p: &ProactiveReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let Some(c) = p.conversion else {
+        o.push_str("payment reminders (催付): none sent in this range\n");
+        return o;
+    };
+    let off = p.utc_offset_min;
+    let zone = format!(
+        "UTC{}{:02}:{:02}",
+        if off < 0 { '-' } else { '+' },
+        off.abs() / 60,
+        off.abs() % 60
+    );
+    let _ = writeln!(
+        o,
+        "payment reminders (催付): {} sent · {} paid within 24 h · conversion {:.1}%",
+        p.reminders,
+        p.paid_within_24h,
+        c * 100.0
+    );
+    let _ = writeln!(o, "by hour sent ({zone}):");
+    for h in &p.by_hour {
+        let _ = writeln!(
+            o,
+            "    {:02}:00  {:>5} sent  {:>5} paid  {:>5.1}%",
+            h.hour,
+            h.reminders,
+            h.paid,
+            h.paid as f64 * 100.0 / h.reminders.max(1) as f64
+        );
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +672,81 @@ mod tests {
         assert_eq!(
             (empty.decided, empty.automation_rate, empty.clusters.len()),
             (0, None, 0)
+        );
+    }
+
+    /// Reminders by hour of shop time; paid within 24 h counts, later or
+    /// never does not.
+    #[test]
+    fn the_proactive_part_counts_conversions_by_hour() {
+        let dir = std::env::temp_dir().join(format!("xiaoer-report-pro-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir.join("s.db")).unwrap();
+        let rules = crate::config::Config::defaults().proactive().clone();
+        let t0 = 1_795_312_800_000; // 10:00 Beijing
+        let h = crate::proactive::rules::HOUR_MS;
+        // (order, reminder sent at, paid at)
+        let rows: &[(&str, i64, Option<i64>)] = &[
+            ("o-1", t0, Some(t0 + h)),
+            ("o-2", t0 + 60_000, Some(t0 + 25 * h)),
+            ("o-3", t0 + 5 * h, None),
+            ("o-4", t0 + 5 * h + 1, Some(t0 + 5 * h + 2)),
+        ];
+        let mut ops = Vec::new();
+        for (o, sent, paid) in rows {
+            ops.push(Op::Order(crate::store::StoredOrder {
+                id: o.to_string(),
+                conversation: "c".into(),
+                status: if paid.is_some() { "paid" } else { "created" }.into(),
+                items: "[]".into(),
+                paid_ms: *paid,
+                ..Default::default()
+            }));
+            let id = format!("{o}/payment_reminder");
+            ops.push(Op::ProactiveDue {
+                id: id.clone(),
+                conversation: "c".into(),
+                buyer: "b".into(),
+                order_id: Some(o.to_string()),
+                kind: "payment_reminder".into(),
+                due_ms: *sent,
+                at_ms: *sent,
+            });
+            ops.push(Op::ProactiveSending {
+                id,
+                text: "亲".into(),
+                frame: "{}".into(),
+                at_ms: *sent,
+            });
+        }
+        store.write_blocking(ops).unwrap();
+        let p = proactive(&store, &rules, t0 - h, t0 + 6 * h).unwrap();
+        assert_eq!((p.reminders, p.paid_within_24h), (4, 2));
+        assert_eq!(
+            p.by_hour,
+            [
+                ReminderHour {
+                    hour: 10,
+                    reminders: 2,
+                    paid: 1
+                },
+                ReminderHour {
+                    hour: 15,
+                    reminders: 2,
+                    paid: 1
+                },
+            ]
+        );
+        let text = render_proactive_text(&p);
+        assert!(
+            text.contains("conversion 50.0%") && text.contains("UTC+08:00"),
+            "{text}"
+        );
+        assert_eq!(
+            proactive(&store, &rules, t0 + 7 * h, t0 + 8 * h)
+                .unwrap()
+                .reminders,
+            0
         );
     }
 }

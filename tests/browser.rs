@@ -14,6 +14,13 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     in_chromium("demo.mjs", 9, &[]);
 }
 
+/// Orders in the demo: place an order, see 催付 arrive, pay, see the order
+/// check, and the console's order list (tests/browser/orders.mjs).
+#[test]
+fn orders_and_the_payment_reminder_in_chromium() {
+    in_chromium("orders.mjs", 4, &[]);
+}
+
 /// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`
 /// added) and drives it with `tests/browser/<script>`, which must print
 /// "`steps` passed, 0 failed". Scripts share tests/browser/lib.mjs.
@@ -35,7 +42,8 @@ pub fn in_chromium(script: &str, steps: usize, args: &[&str]) {
     );
     // The demo runs on a copy of the shipped files: step 9 teaches the bot,
     // which edits intents/.
-    let dir = crate::scratch("browser");
+    // One folder per script: browser tests run in parallel.
+    let dir = crate::scratch(&format!("browser-{}", script.trim_end_matches(".mjs")));
     crate::copy_files(&dir);
     let state = dir.join("s.db");
     let mut all = vec!["demo", "--port", "0", "--state", state.to_str().unwrap()];

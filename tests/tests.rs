@@ -9,6 +9,7 @@ mod eval_agreement;
 mod files;
 mod live;
 mod nlu_crate;
+mod proactive;
 mod properties;
 mod regression;
 mod reload;

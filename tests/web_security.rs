@@ -372,6 +372,8 @@ async fn the_public_routes_are_these_and_show_no_conversation() {
         ("GET", "/assets/app.css"),
         ("GET", "/assets/buyer.js"),
         ("GET", "/assets/agent.js"),
+        ("GET", "/assets/orders-buyer.js"),
+        ("GET", "/assets/orders.js"),
         ("POST", "/api/login"),
         ("POST", "/api/logout"),
         ("GET", "/api/shop"),

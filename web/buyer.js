@@ -138,6 +138,8 @@
         panel.token = res.token;
         panel.root.dataset.conversation = res.id;
         panel.idLine.textContent = res.id;
+        // orders-buyer.js adds its order buttons to this panel.
+        panel.root.dispatchEvent(new CustomEvent('xiaoer:opened', { bubbles: true, detail: { id: res.id, token: res.token } }));
         setError(panel, '');
         connectEvents();
         return true;
@@ -203,6 +205,7 @@
         const ids = new Set(panel.messages.map((m) => m.id));
         panel.pending = panel.pending.filter((p) => !(p.serverId && ids.has(p.serverId)));
         render(panel);
+        panel.root.dispatchEvent(new CustomEvent('xiaoer:refreshed', { bubbles: true, detail: { conv } }));
       } while (panel.again);
     } catch (err) {
       setError(panel, `刷新失败 Refresh failed: ${err.message}`);

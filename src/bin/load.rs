@@ -15,11 +15,20 @@
 //! reply and to its ack (median, p90, p99, max), and checks that every message
 //! was acknowledged and none answered twice. Typing delays (`[timing]`) are
 //! turned off: they are the shop's chosen pauses, not the bot's speed.
+//!
+//! Orders (protocol 1.1) are mixed in: each new conversation places an order
+//! (`created`) with its first message, and every other one pays at its third;
+//! the bot's payment reminder comes after 1 s, its order check on payment. At
+//! the end every started message must have reached the gateway exactly once
+//! (first copies = stored sends, none still waiting for `sent`), also under
+//! `--chaos` (SIGKILLs between storing a send and `sent` make repeats, which
+//! the gateway answers without showing them again).
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use xiaoer::channel::frame::{OrderItem, OrderStatus};
 use xiaoer::eval::percentile;
 use xiaoer::gateway::GatewayConfig;
 use xiaoer::live::{start_bot, start_gateway};
@@ -162,12 +171,23 @@ async fn run(args: Args) -> i32 {
     let state = args.state.clone().unwrap_or_else(|| dir.join("state.db"));
     let _ = std::fs::remove_file(&state);
 
+    // Orders: reminders after 1 s at any hour, and no daily cap in the way.
+    let proactive_env = [
+        ("XIAOER_PROACTIVE__PAYMENT_REMINDER_AFTER", "1s"),
+        ("XIAOER_PROACTIVE__WORKING_HOURS", "00:00-24:00"),
+        ("XIAOER_PROACTIVE__MAX_PER_BUYER_PER_DAY", "100000"),
+    ];
     let mut child = None;
     let mut in_process = None;
     let mut spawn: Option<Box<dyn Fn() -> std::process::Child>> = None;
     if args.in_process {
         let mut config = xiaoer::config::Config::defaults();
         config.timing.enabled = false;
+        let mut rules = config.proactive().clone();
+        rules.payment_reminder_after = 1000;
+        rules.working_hours = (0, 24 * 60);
+        rules.max_per_buyer_per_day = 100_000;
+        config.set_proactive(rules);
         let engine = xiaoer::Engine::load(config, xiaoer::FileSource::Embedded).expect("engine");
         in_process = Some(
             start_bot(
@@ -198,6 +218,7 @@ async fn run(args: Args) -> i32 {
                 .env("XIAOER_CHANNEL__TOKEN", &tk)
                 .env("XIAOER_LOG", "error")
                 .env("XIAOER_TIMING__ENABLED", "false")
+                .envs(proactive_env)
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("xiaoer run starts")
@@ -225,6 +246,7 @@ async fn run(args: Args) -> i32 {
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sent: u64 = 0;
+    let mut order_events: u64 = 0;
     let mut ids = Vec::with_capacity(total as usize);
     let mut rng = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -272,13 +294,61 @@ async fn run(args: Args) -> i32 {
                     return 1;
                 }
             }
+            let order = format!("o-{slot}-{generation}");
+            let status = match turn {
+                0 => Some(OrderStatus::Created),
+                2 if generation % 2 == 0 => Some(OrderStatus::Paid),
+                _ => None,
+            };
+            if let Some(status) = status {
+                let item = OrderItem {
+                    id: None,
+                    title: Some("白色雪纺连衣裙".into()),
+                    options: None,
+                    qty: Some(1),
+                    price: Some(129.0),
+                };
+                let r = gw.order_event(
+                    &conv,
+                    &format!("b-{slot}"),
+                    &order,
+                    status,
+                    vec![item],
+                    Some(129.0),
+                    Some("杭州"),
+                    None,
+                    xiaoer::store::now_ms(),
+                );
+                if let Err(e) = r {
+                    eprintln!("xiaoer-load: {e}");
+                    return 1;
+                }
+                order_events += 1;
+            }
             sent += 1;
         }
     }
     let send_secs = start.elapsed().as_secs_f64();
     let drain = Instant::now();
-    while gw.stats().acked < total && drain.elapsed() < Duration::from_secs(60) {
+    while gw.stats().acked < total + order_events && drain.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The last reminders are due 1 s after the last orders; repeats of sends
+    // cut off by a kill go out at the next connection.
+    let mut waiting_sent = u64::MAX;
+    let mut stored_sends = 0u64;
+    while drain.elapsed() < Duration::from_secs(90) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Ok(counts) =
+            xiaoer::store::Store::open_read_only(&state).and_then(|s| s.proactive_counts())
+        {
+            let n = |st: &str| counts.get(st).copied().unwrap_or(0) as u64;
+            waiting_sent = n("sending");
+            stored_sends = n("sending") + n("sent");
+            if n("due") == 0 && waiting_sent == 0 && gw.stats().sends == stored_sends {
+                break;
+            }
+        }
     }
     if args.chaos {
         println!("chaos: {kills} SIGKILLs of the bot, {drops} connection drops by the gateway");
@@ -298,6 +368,10 @@ async fn run(args: Args) -> i32 {
     );
     summary("reply", reply);
     summary("ack", ack);
+    println!(
+        "orders: {} events sent, {} sends shown to buyers, {} repeats answered again, {} stored as sent or sending, {} still waiting for `sent`",
+        order_events, s.sends, s.send_repeats, stored_sends, waiting_sent
+    );
     if let Some(b) = in_process {
         b.stop().await;
     }
@@ -342,8 +416,14 @@ async fn run(args: Args) -> i32 {
     if args.state.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    if s.acked < total || s.double_answers > 0 || lost > 0 {
+    if s.acked < total + order_events || s.double_answers > 0 || lost > 0 {
         eprintln!("xiaoer-load: FAILED: not every message acknowledged exactly once");
+        return 1;
+    }
+    if waiting_sent != 0 || s.sends != stored_sends {
+        eprintln!(
+            "xiaoer-load: FAILED: not every started message reached the gateway exactly once"
+        );
         return 1;
     }
     0

@@ -89,6 +89,8 @@ pub enum Event {
     Takeover(Option<String>),
     /// The agent hands it back.
     Release(Option<String>),
+    /// Something happened to an order of this conversation (protocol 1.1).
+    Order(crate::channel::frame::OrderEvent),
 }
 
 /// What the bot shares between its conversation tasks.
@@ -101,6 +103,17 @@ pub struct Bot {
     /// Threads of the decision pool ([`DECIDE_THREADS`]).
     deciders: Arc<Semaphore>,
     decide_hook: OnceLock<DecideHook>,
+    /// The clock of everything proactive (tests move their own).
+    clock: OnceLock<Arc<dyn crate::proactive::Clock>>,
+    /// The gateway's last `welcome` listed the `orders` feature.
+    orders: std::sync::atomic::AtomicBool,
+    /// A connection was welcomed since the scheduler last looked: unanswered
+    /// sends go again at once.
+    reconnected: std::sync::atomic::AtomicBool,
+    /// Wakes the scheduler (an order event made something due).
+    proactive_wake: tokio::sync::Notify,
+    /// The demo's payment reminder delay (ms), with no working hours.
+    reminder_override: OnceLock<i64>,
 }
 
 impl Bot {
@@ -123,7 +136,77 @@ impl Bot {
             waiting: std::sync::atomic::AtomicI64::new(waiting),
             deciders: Arc::new(Semaphore::new(DECIDE_THREADS)),
             decide_hook: OnceLock::new(),
+            clock: OnceLock::new(),
+            orders: std::sync::atomic::AtomicBool::new(false),
+            reconnected: std::sync::atomic::AtomicBool::new(false),
+            proactive_wake: tokio::sync::Notify::new(),
+            reminder_override: OnceLock::new(),
         })
+    }
+
+    /// Uses `clock` for everything proactive (once per bot, before events;
+    /// tests move it).
+    pub fn set_clock(&self, clock: Arc<dyn crate::proactive::Clock>) {
+        let _ = self.clock.set(clock);
+    }
+
+    /// The clock of everything proactive.
+    pub fn clock(&self) -> Arc<dyn crate::proactive::Clock> {
+        self.clock
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(crate::proactive::SystemClock))
+    }
+
+    /// The demo: reminders `ms` after the order, at any hour.
+    pub fn set_reminder_override(&self, ms: i64) {
+        let _ = self.reminder_override.set(ms);
+    }
+
+    /// The proactive rules in force with `engine`.
+    pub fn rules(&self, engine: &Engine) -> crate::proactive::rules::Rules {
+        let mut r = engine.config.proactive().clone();
+        if let Some(ms) = self.reminder_override.get() {
+            r.payment_reminder_after = *ms;
+            r.working_hours = (0, 24 * 60);
+        }
+        r
+    }
+
+    /// Records what the gateway's `welcome` said about the `orders` feature.
+    pub fn set_orders_feature(&self, on: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.orders.store(on, SeqCst);
+        if on {
+            self.reconnected.store(true, SeqCst);
+            self.proactive_wake.notify_one();
+        }
+    }
+
+    /// True while the gateway has the `orders` feature.
+    pub fn orders_feature(&self) -> bool {
+        self.orders.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn take_reconnected(&self) -> bool {
+        self.reconnected
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn wake_proactive(&self) {
+        self.proactive_wake.notify_one();
+    }
+
+    pub(crate) async fn proactive_woken(&self) {
+        self.proactive_wake.notified().await
+    }
+
+    pub(crate) async fn send_frame(&self, frame: &FromBot) {
+        self.send(frame).await
+    }
+
+    pub(crate) async fn send_text(&self, frame: String) {
+        let _ = self.outbox.send(frame).await;
     }
 
     /// Runs `hook` with each buyer text on the decision's thread just before
@@ -406,6 +489,7 @@ async fn handle(bot: &Bot, live: &mut Live, event: Event) {
         Event::Message(m) => on_message(bot, live, m).await,
         Event::Takeover(agent) => on_handoff(bot, live, Status::Taken, agent).await,
         Event::Release(agent) => on_handoff(bot, live, Status::Bot, agent).await,
+        Event::Order(ev) => crate::proactive::on_order(bot, ev).await,
     }
 }
 

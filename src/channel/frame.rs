@@ -101,6 +101,120 @@ pub struct Message {
     pub item: Option<Item>,
 }
 
+/// The protocol 1.1 feature that brings `order` frames and lets the bot
+/// send `send` frames (listed in `welcome.features`).
+pub const FEATURE_ORDERS: &str = "orders";
+
+/// An order's status (protocol 1.1), in the order an order moves through
+/// them: a later status never goes back to an earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Placed, not paid.
+    Created,
+    /// Paid.
+    Paid,
+    /// Shipped (courier and tracking set).
+    Shipped,
+    /// Delivered.
+    Delivered,
+    /// Cancelled, or timed out unpaid.
+    Closed,
+}
+
+impl OrderStatus {
+    /// The status's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Created => "created",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Closed => "closed",
+        }
+    }
+
+    /// The status named `s`.
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        Some(match s {
+            "created" => OrderStatus::Created,
+            "paid" => OrderStatus::Paid,
+            "shipped" => OrderStatus::Shipped,
+            "delivered" => OrderStatus::Delivered,
+            "closed" => OrderStatus::Closed,
+            _ => return None,
+        })
+    }
+}
+
+/// The buyer of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderBuyer {
+    /// The buyer's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderItem {
+    /// The product id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Selected options (颜色, 尺码, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<std::collections::BTreeMap<String, String>>,
+    /// Quantity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qty: Option<u32>,
+    /// Unit price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+}
+
+/// An order event (protocol 1.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    /// The event's id (acknowledged, deduplicated like a message id).
+    pub id: String,
+    /// The order's id.
+    pub order: String,
+    /// The chat with this buyer.
+    pub conversation: String,
+    /// The shop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop: Option<String>,
+    /// The buyer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<OrderBuyer>,
+    /// What happened.
+    pub status: OrderStatus,
+    /// The gateway's timestamp (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
+    /// The order's lines.
+    #[serde(default)]
+    pub items: Vec<OrderItem>,
+    /// The total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// The shipping address (never logged in full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The courier, once shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub courier: Option<String>,
+    /// The tracking number, once shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<String>,
+}
+
 /// Gateway → bot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -113,9 +227,19 @@ pub enum ToBot {
         /// Its protocol version.
         #[serde(default)]
         version: Option<u32>,
+        /// What it supports beyond version 1 (`orders`, `instances`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        features: Option<Vec<String>>,
     },
     /// A chat message.
     Message(Message),
+    /// Something happened to an order.
+    Order(OrderEvent),
+    /// The gateway delivered (or already had delivered) a `send`.
+    Sent {
+        /// The `send` id.
+        id: String,
+    },
     /// An agent owns the conversation now.
     Takeover {
         /// Conversation id.
@@ -180,6 +304,20 @@ pub enum FromBot {
         /// The message id.
         id: String,
     },
+    /// A message the bot starts itself (protocol 1.1).
+    Send {
+        /// Stable for one reason about one order (`<order>/<kind>`).
+        id: String,
+        /// Conversation id.
+        conversation: String,
+        /// The reason.
+        kind: String,
+        /// The order it is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<String>,
+        /// What the buyer sees.
+        text: String,
+    },
 }
 
 impl FromBot {
@@ -190,6 +328,7 @@ impl FromBot {
             FromBot::Reply { .. } => "reply",
             FromBot::Escalate { .. } => "escalate",
             FromBot::Ack { .. } => "ack",
+            FromBot::Send { .. } => "send",
         }
     }
 
@@ -237,12 +376,15 @@ fn parse<T: for<'de> Deserialize<'de>>(
 
 /// Parses a gateway → bot frame.
 pub fn parse_to_bot(text: &str) -> Result<Parsed<ToBot>, FrameError> {
-    parse(text, &["welcome", "message", "takeover", "release"])
+    parse(
+        text,
+        &["welcome", "message", "takeover", "release", "order", "sent"],
+    )
 }
 
 /// Parses a bot → gateway frame.
 pub fn parse_from_bot(text: &str) -> Result<Parsed<FromBot>, FrameError> {
-    let parsed = parse(text, &["hello", "reply", "escalate", "ack"])?;
+    let parsed = parse(text, &["hello", "reply", "escalate", "ack", "send"])?;
     // 1e39 parses into an f32 as infinity, which JSON cannot carry back
     // (found by the fuzzer).
     if let Parsed::Frame(FromBot::Reply { confidence, .. }) = &parsed {
@@ -285,6 +427,51 @@ mod tests {
                 panic!("{f}")
             };
             assert_eq!(parse_from_bot(&p.to_json()), Ok(Parsed::Frame(p)));
+        }
+    }
+
+    #[test]
+    fn the_protocol_1_1_examples_parse() {
+        let o = r#"{"type":"order","id":"e-501","order":"o-88","conversation":"c-7","shop":"demo","buyer":{"id":"b-3","name":"小王"},"status":"created","ts":"2026-11-22T10:05:00Z","items":[{"id":"i-9","title":"白色雪纺连衣裙","options":{"颜色":"白色","尺码":"M"},"qty":1,"price":129.0}],"total":129.0,"address":"浙江省杭州市西湖区***","courier":null,"tracking":null}"#;
+        let Parsed::Frame(ToBot::Order(o)) = parse_to_bot(o).unwrap() else {
+            panic!("not an order")
+        };
+        assert_eq!(
+            (o.status, o.total, o.items.len()),
+            (OrderStatus::Created, Some(129.0), 1)
+        );
+        let w =
+            r#"{"type":"welcome","gateway":"name","version":1,"features":["orders","instances"]}"#;
+        let Parsed::Frame(ToBot::Welcome { features, .. }) = parse_to_bot(w).unwrap() else {
+            panic!("not a welcome")
+        };
+        assert_eq!(features.unwrap(), ["orders", "instances"]);
+        assert_eq!(
+            parse_to_bot(r#"{"type":"sent","id":"o-88/payment_reminder"}"#),
+            Ok(Parsed::Frame(ToBot::Sent {
+                id: "o-88/payment_reminder".into()
+            }))
+        );
+        let s = r#"{"type":"send","id":"o-88/payment_reminder","conversation":"c-7","kind":"payment_reminder","order":"o-88","text":"亲，看到您刚拍下的白色雪纺连衣裙还没有付款哦"}"#;
+        let Ok(Parsed::Frame(p)) = parse_from_bot(s) else {
+            panic!("{s}")
+        };
+        assert_eq!(p.kind(), "send");
+        assert_eq!(parse_from_bot(&p.to_json()), Ok(Parsed::Frame(p)));
+        let rows: &[(&str, &str)] = &[
+            (
+                r#"{"type":"order","id":"e","order":"o","conversation":"c","status":"refunded"}"#,
+                "unknown variant `refunded`",
+            ),
+            (
+                r#"{"type":"order","id":"e","conversation":"c","status":"paid"}"#,
+                "missing field `order`",
+            ),
+            (r#"{"type":"sent"}"#, "missing field `id`"),
+        ];
+        for (f, want) in rows {
+            let e = parse_to_bot(f).unwrap_err().to_string();
+            assert!(e.contains(want), "{f}: {e}");
         }
     }
 

@@ -194,6 +194,8 @@ pub struct Client {
     pending: Option<String>,
     /// One permit per event in hand ([`MAX_IN_FLIGHT`]).
     in_flight: Arc<Semaphore>,
+    /// The bot (for what is not one conversation's: `welcome`, `sent`).
+    bot: Arc<Bot>,
 }
 
 impl Client {
@@ -217,10 +219,11 @@ impl Client {
         )?;
         Ok(Client {
             config,
-            dispatcher: Dispatcher::new(bot),
+            dispatcher: Dispatcher::new(bot.clone()),
             outbox,
             pending: None,
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            bot,
         })
     }
 
@@ -243,6 +246,8 @@ impl Client {
                     let mut welcomed_at = None;
                     let end = self.serve(ws, &mut shutdown, &mut welcomed_at).await;
                     crate::metrics::set_connected(false);
+                    // The next gateway says again whether it takes `send`s.
+                    self.bot.set_orders_feature(false);
                     if welcomed_at.is_some_and(|t: Instant| t.elapsed() >= STABLE_AFTER) {
                         attempt = 0;
                     }
@@ -455,11 +460,30 @@ impl Client {
             return false;
         }
         match frame::parse_to_bot(text) {
-            Ok(Parsed::Frame(ToBot::Welcome { gateway, version })) => {
-                tracing::info!(gateway = ?gateway.as_deref().map(escape), version = ?version, "welcomed by the gateway");
+            Ok(Parsed::Frame(ToBot::Welcome {
+                gateway,
+                version,
+                features,
+            })) => {
+                let orders = features
+                    .as_ref()
+                    .is_some_and(|f| f.iter().any(|x| x == frame::FEATURE_ORDERS));
+                tracing::info!(gateway = ?gateway.as_deref().map(escape), version = ?version, orders, "welcomed by the gateway");
                 if version.is_some_and(|v| v != frame::VERSION) {
                     tracing::warn!(version = ?version, "the gateway speaks another protocol version");
                 }
+                self.bot.set_orders_feature(orders);
+                true
+            }
+            Ok(Parsed::Frame(ToBot::Order(o))) => {
+                let conv = o.conversation.clone();
+                self.dispatcher
+                    .dispatch(&conv, Event::Order(o), permit.take());
+                true
+            }
+            Ok(Parsed::Frame(ToBot::Sent { id })) => {
+                let bot = self.bot.clone();
+                tokio::spawn(async move { crate::proactive::on_sent(&bot, id).await });
                 true
             }
             Ok(Parsed::Frame(ToBot::Message(m))) => {

@@ -7,7 +7,10 @@
 pub mod auth;
 pub mod web;
 
-use crate::channel::frame::{self, FromBot, Item, Message, Parsed, Role, Sender, ToBot};
+use crate::channel::frame::{
+    self, FromBot, Item, Message, OrderBuyer, OrderEvent, OrderItem, OrderStatus, Parsed, Role,
+    Sender, ToBot,
+};
 use crate::channel::ws_config;
 use crate::store::now_ms;
 use futures_util::{SinkExt, StreamExt};
@@ -57,6 +60,8 @@ pub const MAX_CONVERSATION_BYTES: usize = 64 * 1024;
 /// Live events buffered per listener; a listener that falls further behind
 /// is told to fetch everything again (`kind: "resync"`).
 pub const EVENT_QUEUE: usize = 1024;
+/// Orders one conversation takes; past it new ones are refused.
+pub const MAX_ORDERS_PER_CONVERSATION: usize = 20;
 /// Latency samples kept between two `take_latencies` calls; later ones are
 /// dropped (the load tool takes them every second).
 pub const MAX_LATENCY_SAMPLES: usize = 100_000;
@@ -151,6 +156,46 @@ pub struct LastView {
     pub ts_ms: i64,
 }
 
+/// What the bot sent about an order (protocol 1.1 `send`), for the console.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentView {
+    /// The reason (`payment_reminder`, `order_check`, …).
+    pub kind: String,
+    /// The text the buyer got.
+    pub text: String,
+    /// When it reached the buyer, ms since the epoch.
+    pub ts_ms: i64,
+}
+
+/// An order with what the bot sent about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderDetail {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// The bot's messages about it, oldest first.
+    pub sent: Vec<SentView>,
+}
+
+/// An order as the gateway shows it (the address only to its buyer).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    /// The order id.
+    pub id: String,
+    /// created, paid, shipped, delivered or closed.
+    pub status: String,
+    /// Its lines.
+    pub items: Vec<OrderItem>,
+    /// The total.
+    pub total: Option<f64>,
+    /// Courier, once shipped.
+    pub courier: Option<String>,
+    /// Tracking number, once shipped.
+    pub tracking: Option<String>,
+    /// Last change, ms since the epoch.
+    pub updated_ms: i64,
+}
+
 #[derive(Debug)]
 struct Conv {
     id: String,
@@ -170,6 +215,10 @@ struct Conv {
     /// Buyer and agent messages and their text bytes, for the caps.
     posted: usize,
     bytes: usize,
+    /// Orders (protocol 1.1), oldest first.
+    orders: Vec<OrderView>,
+    /// `send` ids delivered to the buyer (each once).
+    sends: std::collections::HashSet<String>,
 }
 
 /// A conversation as its buyer sees it: no bot decisions, no escalation notes.
@@ -183,6 +232,8 @@ pub struct BuyerConvView {
     pub agent: Option<String>,
     /// Oldest first.
     pub messages: Vec<BuyerMsgView>,
+    /// The buyer's orders, oldest first.
+    pub orders: Vec<OrderView>,
 }
 
 /// One message as the buyer sees it.
@@ -222,6 +273,9 @@ pub struct ConvView {
     /// Oldest first; only in the detail view.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<MsgView>>,
+    /// The buyer's orders (protocol 1.1), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<OrderView>,
 }
 
 impl Conv {
@@ -240,6 +294,7 @@ impl Conv {
             }),
             updated_ms: self.updated_ms,
             messages: with_messages.then(|| self.messages.clone()),
+            orders: self.orders.clone(),
         }
     }
 
@@ -259,6 +314,7 @@ impl Conv {
                     ts_ms: m.ts_ms,
                 })
                 .collect(),
+            orders: self.orders.clone(),
         }
     }
 
@@ -296,6 +352,8 @@ impl Conv {
             token,
             posted: 0,
             bytes: 0,
+            orders: Vec::new(),
+            sends: Default::default(),
         }
     }
 
@@ -329,6 +387,12 @@ pub struct Stats {
     pub bad_frames: u64,
     /// Bot connections accepted.
     pub connections: u64,
+    /// Order events sent to the bot (first deliveries).
+    pub orders: u64,
+    /// `send` frames delivered to a buyer (first copies).
+    pub sends: u64,
+    /// Further copies of a `send` already delivered (answered `sent` again).
+    pub send_repeats: u64,
     /// Upgrade requests refused for a wrong or missing token.
     pub refused: u64,
 }
@@ -338,8 +402,9 @@ struct Unacked {
     frame: String,
 }
 
-#[derive(Default)]
 struct State {
+    /// What `welcome` lists (`orders` by default).
+    features: Vec<String>,
     next_id: u64,
     conversations: HashMap<String, Conv>,
     /// Unacknowledged frames in send order (seq → (message id, frame)).
@@ -351,6 +416,24 @@ struct State {
     sent_at: HashMap<String, Instant>,
     reply_latency: Vec<Duration>,
     ack_latency: Vec<Duration>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            features: vec![frame::FEATURE_ORDERS.to_string()],
+            next_id: 0,
+            conversations: HashMap::new(),
+            unacked: BTreeMap::new(),
+            unacked_seq: HashMap::new(),
+            bot: None,
+            stats: Stats::default(),
+            answered: HashMap::new(),
+            sent_at: HashMap::new(),
+            reply_latency: Vec::new(),
+            ack_latency: Vec::new(),
+        }
+    }
 }
 
 /// Builds the operator's report for the last `hours` (JSON), when the
@@ -591,9 +674,11 @@ impl Gateway {
             let _ = sink.send(WsMessage::Close(None)).await;
             return;
         }
+        let features = self.state().features.clone();
         let welcome = ToBot::Welcome {
             gateway: Some(self.shared.config.name.clone()),
             version: Some(frame::VERSION),
+            features: Some(features),
         };
         if sink
             .send(WsMessage::text(
@@ -765,6 +850,47 @@ impl Gateway {
                 }
                 conv
             }
+            Ok(Parsed::Frame(FromBot::Send {
+                id,
+                conversation,
+                text,
+                ..
+            })) => {
+                if !st.features.iter().any(|f| f == frame::FEATURE_ORDERS) {
+                    st.stats.bad_frames += 1;
+                    tracing::warn!(
+                        "send frame from the bot, but this gateway has no orders feature"
+                    );
+                    return;
+                }
+                let Some(c) = st.conversations.get_mut(&conversation) else {
+                    st.stats.bad_frames += 1;
+                    tracing::warn!(conversation = %crate::logsafe::esc(&conversation), "send for an unknown conversation dropped");
+                    return;
+                };
+                let first = c.sends.insert(id.clone());
+                if first {
+                    st.stats.sends += 1;
+                    c.push(MsgView {
+                        id: format!("s-{id}"),
+                        role: "bot".into(),
+                        name: None,
+                        text,
+                        ts_ms: now_ms(),
+                        acked: None,
+                        decision: None,
+                    });
+                } else {
+                    st.stats.send_repeats += 1;
+                }
+                let sent = ToBot::Sent { id };
+                if let Some((_, tx, _)) = &st.bot {
+                    let _ = tx.send(WsMessage::text(
+                        serde_json::to_string(&sent).unwrap_or_default(),
+                    ));
+                }
+                first.then_some(conversation)
+            }
             Ok(Parsed::Frame(FromBot::Hello { .. })) => None,
             Ok(Parsed::Unknown(kind)) => {
                 tracing::info!(%kind, "unknown frame type from the bot ignored");
@@ -783,17 +909,25 @@ impl Gateway {
 
     fn deliver(&self, st: &mut State, m: &Message) {
         let f = serde_json::to_string(&ToBot::Message(m.clone())).unwrap_or_default();
+        self.deliver_frame(st, &m.id, &m.conversation, f);
+    }
+
+    /// Sends `f` (a message or an order event with id `id`) and keeps it
+    /// for redelivery until acknowledged.
+    fn deliver_frame(&self, st: &mut State, id: &str, conversation: &str, f: String) {
+        let m_id = id.to_string();
+        let m_conversation = conversation.to_string();
         st.next_id += 1;
         let seq = st.next_id;
         st.unacked.insert(
             seq,
             Unacked {
-                conversation: m.conversation.clone(),
+                conversation: m_conversation,
                 frame: f.clone(),
             },
         );
-        st.unacked_seq.insert(m.id.clone(), seq);
-        st.sent_at.insert(m.id.clone(), Instant::now());
+        st.unacked_seq.insert(m_id.clone(), seq);
+        st.sent_at.insert(m_id, Instant::now());
         st.stats.sent += 1;
         if let Some((_, tx, _)) = &st.bot {
             let _ = tx.send(WsMessage::text(f));
@@ -1165,6 +1299,242 @@ impl Gateway {
         )
     }
 
+    /// What `welcome` lists from the next connection on (default: `orders`);
+    /// without `orders` the gateway sends no order events and refuses sends.
+    pub fn set_features(&self, features: &[&str]) {
+        self.state().features = features.iter().map(|f| f.to_string()).collect();
+    }
+
+    /// Something happens to an order of `conversation` (created on its first
+    /// event, for `buyer_id`): the order is recorded and the event sent to
+    /// the bot until acknowledged. `ts_ms` stamps the event. Returns the
+    /// event id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn order_event(
+        &self,
+        conversation: &str,
+        buyer_id: &str,
+        order: &str,
+        status: OrderStatus,
+        items: Vec<OrderItem>,
+        total: Option<f64>,
+        address: Option<&str>,
+        shipping: Option<(&str, &str)>,
+        ts_ms: i64,
+    ) -> Result<String, GatewayError> {
+        valid_id("conversation", conversation)?;
+        valid_id("buyer id", buyer_id)?;
+        valid_id("order", order)?;
+        let id = {
+            let mut guard = self.state();
+            let st = &mut *guard;
+            if !st.features.iter().any(|f| f == frame::FEATURE_ORDERS) {
+                return Err(GatewayError::Conflict(
+                    "this gateway has no orders feature".into(),
+                ));
+            }
+            let full = st.conversations.len() >= MAX_CONVERSATIONS;
+            if full && !st.conversations.contains_key(conversation) {
+                return Err(GatewayError::Limit(format!(
+                    "the gateway holds {MAX_CONVERSATIONS} conversations, its most"
+                )));
+            }
+            let c = st
+                .conversations
+                .entry(conversation.to_string())
+                .or_insert_with(|| {
+                    Conv::new(
+                        conversation,
+                        BuyerView {
+                            id: buyer_id.to_string(),
+                            name: String::new(),
+                        },
+                        ts_ms,
+                        None,
+                    )
+                });
+            let known = c.orders.iter().position(|o| o.id == order);
+            if known.is_none() && c.orders.len() >= MAX_ORDERS_PER_CONVERSATION {
+                return Err(GatewayError::Limit(format!(
+                    "this conversation has {MAX_ORDERS_PER_CONVERSATION} orders, its most"
+                )));
+            }
+            let i = known.unwrap_or_else(|| {
+                c.orders.push(OrderView {
+                    id: order.to_string(),
+                    status: status.as_str().into(),
+                    items: items.clone(),
+                    total,
+                    courier: None,
+                    tracking: None,
+                    updated_ms: ts_ms,
+                });
+                c.orders.len() - 1
+            });
+            let o = &mut c.orders[i];
+            if OrderStatus::parse(&o.status).is_none_or(|s| status >= s) {
+                o.status = status.as_str().into();
+            }
+            if !items.is_empty() {
+                o.items = items.clone();
+            }
+            if total.is_some() {
+                o.total = total;
+            }
+            if let Some((courier, tracking)) = shipping {
+                o.courier = Some(courier.to_string());
+                o.tracking = Some(tracking.to_string());
+            }
+            o.updated_ms = ts_ms;
+            let buyer = c.buyer.clone();
+            st.next_id += 1;
+            let id = format!("e-{}", st.next_id);
+            let ev = OrderEvent {
+                id: id.clone(),
+                order: order.to_string(),
+                conversation: conversation.to_string(),
+                shop: Some(self.shared.config.name.clone()),
+                buyer: Some(OrderBuyer {
+                    id: Some(buyer.id.clone()),
+                    name: (!buyer.name.is_empty()).then_some(buyer.name),
+                }),
+                status,
+                ts: Some(rfc3339(ts_ms)),
+                items,
+                total,
+                address: address.map(str::to_string),
+                courier: shipping.map(|s| s.0.to_string()),
+                tracking: shipping.map(|s| s.1.to_string()),
+            };
+            let f = serde_json::to_string(&ToBot::Order(ev)).unwrap_or_default();
+            st.stats.orders += 1;
+            self.deliver_frame(st, &id, conversation, f);
+            id
+        };
+        self.event(Some(conversation), "message");
+        Ok(id)
+    }
+
+    /// A conversation's orders with what the bot sent about each (console).
+    pub fn orders(&self, conversation: &str) -> Result<Vec<OrderDetail>, GatewayError> {
+        let st = self.state();
+        let c = st
+            .conversations
+            .get(conversation)
+            .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+        Ok(c.orders
+            .iter()
+            .map(|o| {
+                let prefix = format!("s-{}/", o.id);
+                OrderDetail {
+                    order: o.clone(),
+                    sent: c
+                        .messages
+                        .iter()
+                        .filter_map(|m| {
+                            let kind = m.id.strip_prefix(&prefix)?;
+                            Some(SentView {
+                                kind: kind.to_string(),
+                                text: m.text.clone(),
+                                ts_ms: m.ts_ms,
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// The buyer page places an order for one of the demo's items (`token`
+    /// checked). Returns the order id.
+    pub fn buyer_order(
+        &self,
+        conversation: &str,
+        token: &str,
+        title: &str,
+    ) -> Result<String, GatewayError> {
+        self.check_token(conversation, token)?;
+        if !self.shared.config.items.iter().any(|i| i == title) {
+            return Err(GatewayError::Invalid("pick one of the shop's items".into()));
+        }
+        let buyer = {
+            let st = self.state();
+            let c = st
+                .conversations
+                .get(conversation)
+                .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+            c.buyer.id.clone()
+        };
+        // A believable price from the title, the same for the same item.
+        let price = 59.0
+            + f64::from(
+                title
+                    .bytes()
+                    .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+                    % 200,
+            );
+        let order = format!("o-{}", random_hex(6));
+        let item = OrderItem {
+            id: None,
+            title: Some(title.to_string()),
+            options: None,
+            qty: Some(1),
+            price: Some(price),
+        };
+        self.order_event(
+            conversation,
+            &buyer,
+            &order,
+            OrderStatus::Created,
+            vec![item],
+            Some(price),
+            Some("浙江省杭州市西湖区文三路 ***"),
+            None,
+            now_ms(),
+        )?;
+        Ok(order)
+    }
+
+    /// The buyer page pays an order of its conversation (`token` checked).
+    pub fn buyer_pay(
+        &self,
+        conversation: &str,
+        token: &str,
+        order: &str,
+    ) -> Result<(), GatewayError> {
+        self.check_token(conversation, token)?;
+        let buyer = {
+            let st = self.state();
+            let c = st
+                .conversations
+                .get(conversation)
+                .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+            match c.orders.iter().find(|o| o.id == order) {
+                None => return Err(GatewayError::NotFound(order.into())),
+                Some(o) if o.status != "created" => {
+                    return Err(GatewayError::Conflict(format!(
+                        "the order is {} already",
+                        o.status
+                    )))
+                }
+                Some(_) => {}
+            }
+            c.buyer.id.clone()
+        };
+        self.order_event(
+            conversation,
+            &buyer,
+            order,
+            OrderStatus::Paid,
+            Vec::new(),
+            None,
+            Some("浙江省杭州市西湖区文三路 ***"),
+            None,
+            now_ms(),
+        )
+        .map(drop)
+    }
+
     /// Drops the bot's connection (tests, chaos runs): it must reconnect.
     pub fn drop_bot(&self) {
         if let Some((_, _, kill)) = self.state().bot.take() {
@@ -1294,6 +1664,91 @@ mod tests {
         let v = gw.buyer_view(&id, &token).unwrap();
         assert_eq!(v.messages.len(), 1);
         assert_eq!(v.messages[0].name.as_deref(), Some("张三"));
+    }
+
+    /// A `send` reaches the buyer once however often the bot repeats it; the
+    /// console's order list shows it beside its order. Without the orders
+    /// feature there are no order events and sends are refused.
+    #[test]
+    fn sends_are_delivered_once_and_listed_with_their_order() {
+        let gw = Gateway::new(GatewayConfig {
+            name: "t".into(),
+            token: "k".into(),
+            shop: "s".into(),
+            items: vec![],
+        });
+        gw.order_event(
+            "c-1",
+            "b-1",
+            "o-1",
+            OrderStatus::Created,
+            vec![],
+            Some(9.0),
+            None,
+            None,
+            0,
+        )
+        .unwrap();
+        gw.order_event(
+            "c-1",
+            "b-1",
+            "o-1",
+            OrderStatus::Paid,
+            vec![],
+            None,
+            None,
+            None,
+            1,
+        )
+        .unwrap();
+        // A late `created` does not move the order back.
+        gw.order_event(
+            "c-1",
+            "b-1",
+            "o-1",
+            OrderStatus::Created,
+            vec![],
+            None,
+            None,
+            None,
+            2,
+        )
+        .unwrap();
+        let send = FromBot::Send {
+            id: "o-1/order_check".into(),
+            conversation: "c-1".into(),
+            kind: "order_check".into(),
+            order: Some("o-1".into()),
+            text: "亲，核对一下".into(),
+        }
+        .to_json();
+        for _ in 0..3 {
+            gw.on_bot_frame(&send);
+        }
+        let s = gw.stats();
+        assert_eq!((s.orders, s.sends, s.send_repeats), (3, 1, 2));
+        let orders = gw.orders("c-1").unwrap();
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0].order.status, "paid");
+        assert_eq!(orders[0].sent.len(), 1);
+        assert_eq!(orders[0].sent[0].kind, "order_check");
+        assert!(matches!(gw.orders("c-404"), Err(GatewayError::NotFound(_))));
+        gw.set_features(&[]);
+        assert!(gw
+            .order_event(
+                "c-1",
+                "b-1",
+                "o-2",
+                OrderStatus::Created,
+                vec![],
+                None,
+                None,
+                None,
+                3
+            )
+            .is_err());
+        gw.on_bot_frame(&send.replace("o-1/order_check", "o-1/other"));
+        assert_eq!(gw.stats().bad_frames, 1);
     }
 
     #[test]

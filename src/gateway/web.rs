@@ -91,6 +91,14 @@ const AGENT_JS: Asset = Asset(
     "text/javascript; charset=utf-8",
     include_str!("../../web/agent.js"),
 );
+const ORDERS_BUYER_JS: Asset = Asset(
+    "text/javascript; charset=utf-8",
+    include_str!("../../web/orders-buyer.js"),
+);
+const ORDERS_JS: Asset = Asset(
+    "text/javascript; charset=utf-8",
+    include_str!("../../web/orders.js"),
+);
 
 impl IntoResponse for Asset {
     fn into_response(self) -> Response {
@@ -219,6 +227,25 @@ fn routes() -> Routes {
         buyer_message,
     )
     .add(Buyer, GET, "/api/buyer/events", buyer_events)
+    // Orders (protocol 1.1): the buyer page places and pays orders; the
+    // console lists a conversation's orders and what the bot sent about them.
+    .add(Public, GET, "/assets/orders-buyer.js", || async {
+        ORDERS_BUYER_JS
+    })
+    .add(Public, GET, "/assets/orders.js", || async { ORDERS_JS })
+    .add(
+        Buyer,
+        POST,
+        "/api/buyer/conversations/{id}/orders",
+        buyer_place_order,
+    )
+    .add(
+        Buyer,
+        POST,
+        "/api/buyer/conversations/{id}/orders/{order}/pay",
+        buyer_pay,
+    )
+    .add(Agent, GET, "/api/conversations/{id}/orders", orders)
     .add(Agent, GET, "/agent", || async { AGENT_HTML })
     .add(Agent, GET, "/api/conversations", list)
     .add(Agent, GET, "/api/conversations/{id}", detail)
@@ -563,6 +590,40 @@ struct AgentIn {
     agent: String,
     #[serde(default)]
     text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PlaceOrder {
+    /// The item's title (one of the shop's); read after the token is checked.
+    #[serde(default)]
+    title: String,
+}
+
+async fn buyer_place_order(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(o): Json<PlaceOrder>,
+) -> Response {
+    created(app.gw.buyer_order(&id, token_of(&headers), &o.title))
+}
+
+async fn buyer_pay(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path((id, order)): Path<(String, String)>,
+) -> Response {
+    match app.gw.buyer_pay(&id, token_of(&headers), &order) {
+        Ok(()) => Json(serde_json::json!({"id": order})).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn orders(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.gw.orders(&id) {
+        Ok(o) => Json(serde_json::json!({ "orders": o })).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn created(r: Result<String, GatewayError>) -> Response {

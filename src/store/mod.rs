@@ -186,6 +186,56 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE decisions2 RENAME TO decisions;
     CREATE INDEX decisions_by_time ON decisions(decided_ms);
     CREATE TABLE health(k INTEGER PRIMARY KEY CHECK (k = 1), probed_ms INTEGER NOT NULL);",
+    // 3: orders from the channel (protocol 1.1) and the messages the bot
+    // starts about them. `order_events` dedups event ids like `messages`;
+    // `orders` keeps each order's latest state; `proactive` holds every due,
+    // sent or cancelled message the bot starts (its id is the `send` id).
+    "CREATE TABLE order_events(
+        id TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        ts TEXT,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (conversation, id)
+    );
+    CREATE TABLE orders(
+        id TEXT PRIMARY KEY,
+        conversation TEXT NOT NULL,
+        buyer TEXT,
+        status TEXT NOT NULL,
+        items TEXT NOT NULL,
+        total REAL,
+        address TEXT,
+        courier TEXT,
+        tracking TEXT,
+        chatted INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER,
+        paid_ms INTEGER,
+        shipped_ms INTEGER,
+        delivered_ms INTEGER,
+        closed_ms INTEGER,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE INDEX orders_by_conversation ON orders(conversation);
+    CREATE TABLE proactive(
+        id TEXT PRIMARY KEY,
+        conversation TEXT NOT NULL,
+        buyer TEXT NOT NULL,
+        order_id TEXT,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        due_ms INTEGER NOT NULL,
+        reason TEXT,
+        text TEXT,
+        frame TEXT,
+        created_ms INTEGER NOT NULL,
+        sending_ms INTEGER,
+        sent_ms INTEGER
+    );
+    CREATE INDEX proactive_due ON proactive(state, due_ms);
+    CREATE INDEX proactive_by_conversation ON proactive(conversation);
+    CREATE INDEX proactive_by_buyer ON proactive(buyer, sending_ms);",
 ];
 
 /// One row to write; a message and everything decided about it are one batch.
@@ -278,6 +328,161 @@ pub enum Op {
         /// The agent.
         agent: String,
     },
+    /// An order event (protocol 1.1); its id marks it handled.
+    OrderEvent {
+        /// The event id.
+        id: String,
+        /// Conversation id.
+        conversation: String,
+        /// The order id.
+        order_id: String,
+        /// Its status.
+        status: String,
+        /// The gateway's timestamp.
+        ts: Option<String>,
+    },
+    /// An order's latest state (replaces the stored one).
+    Order(StoredOrder),
+    /// A message the bot will start; a second one with the same id changes
+    /// nothing (the same reason about the same order is said once).
+    ProactiveDue {
+        /// The `send` id.
+        id: String,
+        /// Conversation id.
+        conversation: String,
+        /// Buyer id, else the conversation.
+        buyer: String,
+        /// The order.
+        order_id: Option<String>,
+        /// The reason.
+        kind: String,
+        /// When (bot clock, ms).
+        due_ms: i64,
+        /// Now (bot clock, ms).
+        at_ms: i64,
+    },
+    /// Cancels due (not yet sent) messages: one id, or every one of an order
+    /// (of one kind, when given).
+    ProactiveCancel {
+        /// One message.
+        id: Option<String>,
+        /// Every due message of this order.
+        order_id: Option<String>,
+        /// Only this kind of them.
+        kind: Option<String>,
+        /// Why (paid, closed, agent, complaint, too_old, no_line, ...).
+        reason: String,
+    },
+    /// A due message waits (working hours, the daily cap).
+    ProactiveDelay {
+        /// The `send` id.
+        id: String,
+        /// The new due time (bot clock, ms).
+        due_ms: i64,
+        /// Why.
+        reason: String,
+    },
+    /// The message is decided and stored before its `send` goes out.
+    ProactiveSending {
+        /// The `send` id.
+        id: String,
+        /// The text.
+        text: String,
+        /// The frame.
+        frame: String,
+        /// Now (bot clock, ms).
+        at_ms: i64,
+    },
+    /// The gateway answered `sent`.
+    ProactiveSent {
+        /// The `send` id.
+        id: String,
+        /// Now (bot clock, ms).
+        at_ms: i64,
+    },
+    /// Gave up resending (the gateway never answered `sent`).
+    ProactiveFailed {
+        /// The `send` id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An order as the store keeps it: the latest state of all its events.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct StoredOrder {
+    /// The order id.
+    pub id: String,
+    /// The conversation with its buyer.
+    pub conversation: String,
+    /// The buyer's id.
+    pub buyer: Option<String>,
+    /// created, paid, shipped, delivered or closed.
+    pub status: String,
+    /// The items, JSON array as the gateway sent them.
+    pub items: String,
+    /// The total.
+    pub total: Option<f64>,
+    /// The address (shown to the buyer in the order check only).
+    #[serde(skip)]
+    pub address: Option<String>,
+    /// Courier, once shipped.
+    pub courier: Option<String>,
+    /// Tracking number, once shipped.
+    pub tracking: Option<String>,
+    /// The buyer chatted in the conversation before ordering.
+    pub chatted: bool,
+    /// When each status was first seen (bot clock, ms).
+    pub created_ms: Option<i64>,
+    /// Paid.
+    pub paid_ms: Option<i64>,
+    /// Shipped.
+    pub shipped_ms: Option<i64>,
+    /// Delivered.
+    pub delivered_ms: Option<i64>,
+    /// Closed.
+    pub closed_ms: Option<i64>,
+}
+
+/// A message the bot starts, as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProactiveRow {
+    /// The `send` id (`<order>/<kind>`).
+    pub id: String,
+    /// Conversation id.
+    pub conversation: String,
+    /// The buyer it counts against (buyer id, else the conversation).
+    pub buyer: String,
+    /// The order, if any.
+    pub order_id: Option<String>,
+    /// payment_reminder, order_check, shipped_notice, delivered_followup.
+    pub kind: String,
+    /// due, sending (stored, `sent` not heard yet), sent, cancelled, failed.
+    pub state: String,
+    /// When it is due (bot clock, ms).
+    pub due_ms: i64,
+    /// Why it was cancelled or delayed.
+    pub reason: Option<String>,
+    /// The text, once decided.
+    pub text: Option<String>,
+    /// The `send` frame, once decided.
+    #[serde(skip)]
+    pub frame: Option<String>,
+    /// When it was first sent (bot clock, ms).
+    pub sending_ms: Option<i64>,
+    /// When the gateway answered `sent` (bot clock, ms).
+    pub sent_ms: Option<i64>,
+}
+
+/// One payment reminder for the report: when it went out, and when its
+/// order was paid (if it was).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderOutcome {
+    /// When the reminder was sent (bot clock, ms).
+    pub sent_ms: i64,
+    /// When the order was paid, if it was.
+    pub paid_ms: Option<i64>,
 }
 
 struct Job {
@@ -555,6 +760,178 @@ impl Store {
         })
     }
 
+    fn reader_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// True when the order event `id` of `conversation` was handled.
+    pub fn order_event_seen(&self, conversation: &str, id: &str) -> Result<bool, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached("SELECT 1 FROM order_events WHERE conversation = ?1 AND id = ?2")
+            .and_then(|mut s| s.exists(params![conversation, id]))
+            .map_err(self.reader_err())
+    }
+
+    /// An order's latest state.
+    pub fn order(&self, id: &str) -> Result<Option<StoredOrder>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(&format!("{ORDER_COLUMNS} WHERE id = ?1"))
+            .and_then(|mut s| s.query_row(params![id], order_row).optional())
+            .map_err(self.reader_err())
+    }
+
+    /// A conversation's orders, latest first, at most `limit`.
+    pub fn conversation_orders(
+        &self,
+        conversation: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredOrder>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(&format!(
+            "{ORDER_COLUMNS} WHERE conversation = ?1 ORDER BY updated_ms DESC, id LIMIT ?2"
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![conversation, limit as i64], order_row)?
+                .collect()
+        })
+        .map_err(self.reader_err())
+    }
+
+    /// Buyer messages stored for `conversation`.
+    pub fn buyer_messages(&self, conversation: &str) -> Result<i64, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(
+            "SELECT COUNT(*) FROM messages WHERE conversation = ?1 AND role = 'buyer'",
+        )
+        .and_then(|mut s| s.query_row(params![conversation], |r| r.get(0)))
+        .map_err(self.reader_err())
+    }
+
+    /// True when the bot read a complaint in `conversation` since `since_ms`
+    /// (the store's own clock).
+    pub fn complained_since(&self, conversation: &str, since_ms: i64) -> Result<bool, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(
+            r#"SELECT 1 FROM decisions WHERE conversation = ?1 AND decided_ms >= ?2
+             AND (reason = 'complaint' OR intents LIKE '%"complaint"%') LIMIT 1"#,
+        )
+        .and_then(|mut s| s.exists(params![conversation, since_ms]))
+        .map_err(self.reader_err())
+    }
+
+    /// Started messages `buyer` was sent in `[from_ms, to_ms)` (bot clock).
+    pub fn sends_to_buyer(&self, buyer: &str, from_ms: i64, to_ms: i64) -> Result<i64, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(
+            "SELECT COUNT(*) FROM proactive WHERE buyer = ?1 AND sending_ms >= ?2 AND sending_ms < ?3",
+        )
+        .and_then(|mut s| s.query_row(params![buyer, from_ms, to_ms], |r| r.get(0)))
+        .map_err(self.reader_err())
+    }
+
+    /// Messages in `state`, due by `until_ms` (any time for `None`), oldest
+    /// first, at most `limit`.
+    pub fn proactive_in(
+        &self,
+        state: &str,
+        until_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<ProactiveRow>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(&format!(
+            "{PROACTIVE_COLUMNS} WHERE state = ?1 AND due_ms <= ?2 ORDER BY due_ms, id LIMIT ?3"
+        ))
+        .and_then(|mut s| {
+            s.query_map(
+                params![state, until_ms.unwrap_or(i64::MAX), limit as i64],
+                proactive_row,
+            )?
+            .collect()
+        })
+        .map_err(self.reader_err())
+    }
+
+    /// One started message.
+    pub fn proactive_row(&self, id: &str) -> Result<Option<ProactiveRow>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(&format!("{PROACTIVE_COLUMNS} WHERE id = ?1"))
+            .and_then(|mut s| s.query_row(params![id], proactive_row).optional())
+            .map_err(self.reader_err())
+    }
+
+    /// Started messages by state (due, sending, sent, cancelled, failed), in
+    /// one read.
+    pub fn proactive_counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached("SELECT state, COUNT(*) FROM proactive GROUP BY state")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(self.reader_err())
+    }
+
+    /// The earliest due time of a message not sent yet.
+    pub fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached("SELECT MIN(due_ms) FROM proactive WHERE state = 'due'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(self.reader_err())
+    }
+
+    /// Every started message of a conversation (and its orders), oldest first.
+    pub fn conversation_proactive(
+        &self,
+        conversation: &str,
+        limit: usize,
+    ) -> Result<Vec<ProactiveRow>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached(&format!(
+            "{PROACTIVE_COLUMNS} WHERE conversation = ?1 ORDER BY created_ms, id LIMIT ?2"
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![conversation, limit as i64], proactive_row)?
+                .collect()
+        })
+        .map_err(self.reader_err())
+    }
+
+    /// Payment reminders sent in `[from_ms, to_ms)` (bot clock) with when
+    /// their order was paid; at most `limit`, oldest first.
+    pub fn reminder_outcomes(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ReminderOutcome>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        // Stores from before schema 3 have no such table: nothing to report.
+        let known: bool = conn
+            .prepare_cached(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'proactive'",
+            )
+            .and_then(|mut s| s.exists([]))
+            .map_err(self.reader_err())?;
+        if !known {
+            return Ok(Vec::new());
+        }
+        conn.prepare_cached(
+            "SELECT p.sending_ms, o.paid_ms FROM proactive p LEFT JOIN orders o ON o.id = p.order_id
+             WHERE p.kind = 'payment_reminder' AND p.sending_ms >= ?1 AND p.sending_ms < ?2
+             ORDER BY p.sending_ms LIMIT ?3",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![from_ms, to_ms, limit as i64], |r| {
+                Ok(ReminderOutcome {
+                    sent_ms: r.get(0)?,
+                    paid_ms: r.get(1)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(self.reader_err())
+    }
+
     /// Runs a read-only query on the reader connection (reports, tests).
     pub fn read<T>(
         &self,
@@ -580,6 +957,51 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+const ORDER_COLUMNS: &str =
+    "SELECT id, conversation, buyer, status, items, total, address, courier, tracking, chatted,
+    created_ms, paid_ms, shipped_ms, delivered_ms, closed_ms FROM orders";
+
+fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOrder> {
+    Ok(StoredOrder {
+        id: r.get(0)?,
+        conversation: r.get(1)?,
+        buyer: r.get(2)?,
+        status: r.get(3)?,
+        items: r.get(4)?,
+        total: r.get(5)?,
+        address: r.get(6)?,
+        courier: r.get(7)?,
+        tracking: r.get(8)?,
+        chatted: r.get::<_, i64>(9)? != 0,
+        created_ms: r.get(10)?,
+        paid_ms: r.get(11)?,
+        shipped_ms: r.get(12)?,
+        delivered_ms: r.get(13)?,
+        closed_ms: r.get(14)?,
+    })
+}
+
+const PROACTIVE_COLUMNS: &str =
+    "SELECT id, conversation, buyer, order_id, kind, state, due_ms, reason, text, frame,
+    sending_ms, sent_ms FROM proactive";
+
+fn proactive_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProactiveRow> {
+    Ok(ProactiveRow {
+        id: r.get(0)?,
+        conversation: r.get(1)?,
+        buyer: r.get(2)?,
+        order_id: r.get(3)?,
+        kind: r.get(4)?,
+        state: r.get(5)?,
+        due_ms: r.get(6)?,
+        reason: r.get(7)?,
+        text: r.get(8)?,
+        frame: r.get(9)?,
+        sending_ms: r.get(10)?,
+        sent_ms: r.get(11)?,
+    })
 }
 
 /// Most jobs one transaction carries.
@@ -731,6 +1153,102 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op, now: i64) -> rusqlite::Result<
                  WHERE conversation = ?1 AND status IN ('open', 'taken')",
             )?
             .execute(params![conversation, agent, now])?;
+        }
+        Op::OrderEvent {
+            id,
+            conversation,
+            order_id,
+            status,
+            ts,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO order_events(id, conversation, order_id, status, ts, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![id, conversation, order_id, status, ts, now])?;
+        }
+        Op::Order(o) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO orders(id, conversation, buyer, status, items, total, address, courier,
+                 tracking, chatted, created_ms, paid_ms, shipped_ms, delivered_ms, closed_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                o.id,
+                o.conversation,
+                o.buyer,
+                o.status,
+                o.items,
+                o.total,
+                o.address,
+                o.courier,
+                o.tracking,
+                i64::from(o.chatted),
+                o.created_ms,
+                o.paid_ms,
+                o.shipped_ms,
+                o.delivered_ms,
+                o.closed_ms,
+                now
+            ])?;
+        }
+        Op::ProactiveDue {
+            id,
+            conversation,
+            buyer,
+            order_id,
+            kind,
+            due_ms,
+            at_ms,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO proactive(id, conversation, buyer, order_id, kind, state, due_ms, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'due', ?6, ?7)",
+            )?
+            .execute(params![id, conversation, buyer, order_id, kind, due_ms, at_ms])?;
+        }
+        Op::ProactiveCancel {
+            id,
+            order_id,
+            kind,
+            reason,
+        } => {
+            tx.prepare_cached(
+                "UPDATE proactive SET state = 'cancelled', reason = ?4
+                 WHERE state = 'due' AND (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR order_id = ?2)
+                 AND (?3 IS NULL OR kind = ?3) AND (?1 IS NOT NULL OR ?2 IS NOT NULL)",
+            )?
+            .execute(params![id, order_id, kind, reason])?;
+        }
+        Op::ProactiveDelay { id, due_ms, reason } => {
+            tx.prepare_cached(
+                "UPDATE proactive SET due_ms = ?2, reason = ?3 WHERE id = ?1 AND state = 'due'",
+            )?
+            .execute(params![id, due_ms, reason])?;
+        }
+        Op::ProactiveSending {
+            id,
+            text,
+            frame,
+            at_ms,
+        } => {
+            tx.prepare_cached(
+                "UPDATE proactive SET state = 'sending', text = ?2, frame = ?3, sending_ms = ?4
+                 WHERE id = ?1 AND state = 'due'",
+            )?
+            .execute(params![id, text, frame, at_ms])?;
+        }
+        Op::ProactiveSent { id, at_ms } => {
+            tx.prepare_cached(
+                "UPDATE proactive SET state = 'sent', sent_ms = ?2 WHERE id = ?1 AND state = 'sending'",
+            )?
+            .execute(params![id, at_ms])?;
+        }
+        Op::ProactiveFailed { id, reason } => {
+            tx.prepare_cached(
+                "UPDATE proactive SET state = 'failed', reason = ?2 WHERE id = ?1 AND state = 'sending'",
+            )?
+            .execute(params![id, reason])?;
         }
     }
     Ok(())

@@ -114,6 +114,9 @@ pub struct Sources {
     pub replies: Vec<ReplyFile>,
     /// The system lines.
     pub system: SystemFile,
+    /// `replies/_proactive.toml` as `(file name, text)`: the lines of messages
+    /// the bot starts itself, compiled by the main crate (not the NLU's).
+    pub proactive: Option<(String, String)>,
 }
 
 /// The taxonomy's id for "nothing fits". An intent file may use it to teach the
@@ -442,6 +445,10 @@ impl Sources {
             }
         }
         for (file, text) in replies {
+            if file.ends_with("_proactive.toml") {
+                out.proactive = Some((file.clone(), text.clone()));
+                continue;
+            }
             if file.ends_with("_system.toml") {
                 out.system.file = file.clone();
                 if let Some(tables) =
