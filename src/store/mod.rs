@@ -186,6 +186,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE decisions2 RENAME TO decisions;
     CREATE INDEX decisions_by_time ON decisions(decided_ms);
     CREATE TABLE health(k INTEGER PRIMARY KEY CHECK (k = 1), probed_ms INTEGER NOT NULL);",
+    // 3 (desk): what agents did in the console, as one log: takeover,
+    // release, reassign, note, close (detail: the outcome) and wrong (an
+    // agent marked the bot's answer to `message_id` wrong; the report
+    // teaches from these).
+    "CREATE TABLE desk_events(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        message_id TEXT,
+        detail TEXT,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX desk_events_by_conversation ON desk_events(conversation, at_ms);
+    CREATE INDEX desk_events_by_kind ON desk_events(kind, at_ms);",
 ];
 
 /// One row to write; a message and everything decided about it are one batch.
@@ -278,6 +293,19 @@ pub enum Op {
         /// The agent.
         agent: String,
     },
+    /// Something an agent did in the console (the desk log).
+    DeskEvent {
+        /// Conversation id.
+        conversation: String,
+        /// takeover, release, reassign, note, close or wrong.
+        kind: String,
+        /// The agent who did it.
+        agent: String,
+        /// The buyer message it is about (`wrong`).
+        message_id: Option<String>,
+        /// The note, the outcome, `from -> to`.
+        detail: Option<String>,
+    },
 }
 
 struct Job {
@@ -296,6 +324,21 @@ pub struct StoredConversation {
     pub state: String,
     /// Ids of the messages already handled.
     pub handled: HashSet<String>,
+}
+
+/// One row of the desk log ([`Op::DeskEvent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskRow {
+    /// takeover, release, reassign, note, close or wrong.
+    pub kind: String,
+    /// Who.
+    pub agent: String,
+    /// The buyer message (`wrong`).
+    pub message_id: Option<String>,
+    /// The note, outcome or `from -> to`.
+    pub detail: Option<String>,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
 }
 
 /// Handle to the store: cheap to share between tasks.
@@ -555,6 +598,52 @@ impl Store {
         })
     }
 
+    /// Buyer messages whose bot answer an agent marked wrong in
+    /// `[from_ms, to_ms]`, newest first, at most `limit`: (text,
+    /// conversation, marked at). Each message once, however often marked.
+    pub fn marked_wrong(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT m.text, m.conversation, MAX(e.at_ms) AS at
+                 FROM desk_events e JOIN messages m
+                   ON m.id = e.message_id AND m.conversation = e.conversation
+                 WHERE e.kind = 'wrong' AND e.at_ms BETWEEN ?1 AND ?2
+                 GROUP BY m.conversation, m.id
+                 ORDER BY at DESC LIMIT ?3",
+            )?
+            .query_map(params![from_ms, to_ms, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+    }
+
+    /// The desk log of a conversation, oldest first: (kind, agent,
+    /// message id, detail, at).
+    pub fn desk_events(&self, conversation: &str) -> Result<Vec<DeskRow>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT kind, agent, message_id, detail, at_ms FROM desk_events
+                 WHERE conversation = ?1 ORDER BY at_ms, id",
+            )?
+            .query_map(params![conversation], |r| {
+                Ok(DeskRow {
+                    kind: r.get(0)?,
+                    agent: r.get(1)?,
+                    message_id: r.get(2)?,
+                    detail: r.get(3)?,
+                    at_ms: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
     /// Runs a read-only query on the reader connection (reports, tests).
     pub fn read<T>(
         &self,
@@ -731,6 +820,19 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op, now: i64) -> rusqlite::Result<
                  WHERE conversation = ?1 AND status IN ('open', 'taken')",
             )?
             .execute(params![conversation, agent, now])?;
+        }
+        Op::DeskEvent {
+            conversation,
+            kind,
+            agent,
+            message_id,
+            detail,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO desk_events(conversation, kind, agent, message_id, detail, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![conversation, kind, agent, message_id, detail, now])?;
         }
     }
     Ok(())
