@@ -462,7 +462,10 @@ impl Config {
     /// line in the configuration file.
     fn check_team(&self) -> Result<()> {
         use crate::gateway::auth;
-        let text = self.file.as_deref().and_then(|p| std::fs::read_to_string(p).ok());
+        let text = self
+            .file
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok());
         let mut seen: std::collections::BTreeSet<&str> =
             self.console.agents.keys().map(String::as_str).collect();
         for (n, e) in self.console.team.iter().enumerate() {
@@ -490,7 +493,11 @@ impl Config {
                     "role = {:?} must be \"agent\" or \"supervisor\"",
                     crate::logsafe::esc(&e.role).to_string()
                 ))
-            } else if e.password.as_deref().is_some_and(|h| !h.is_empty() && !auth::is_hash(h)) {
+            } else if e
+                .password
+                .as_deref()
+                .is_some_and(|h| !h.is_empty() && !auth::is_hash(h))
+            {
                 Some("password = …: not a password hash: make one with `xiaoer hash-password` and paste it (never the password itself)".into())
             } else {
                 None
@@ -794,7 +801,11 @@ mod tests {
             let c = Config::build(Some(&f), false).unwrap();
             c.team().into_iter().map(|m| m.id).collect::<Vec<_>>()
         };
-        assert_eq!(Config::defaults().team().len(), 2, "the demo ships two agents");
+        assert_eq!(
+            Config::defaults().team().len(),
+            2,
+            "the demo ships two agents"
+        );
         let rows: &[(&str, &[&str])] = &[
             ("[[console.team]]\nid = \"a-9\"\nname = \"小九\"\n", &["a-9"]),
             ("[console]\nteam = []\n", &[]),

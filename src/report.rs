@@ -427,7 +427,9 @@ pub fn render_text(r: &Report, state: &std::path::Path) -> String {
     if r.clusters.is_empty() {
         return o;
     }
-    o.push_str("\nmessages the bot could not read or read wrong, similar ones together, newest first:\n");
+    o.push_str(
+        "\nmessages the bot could not read or read wrong, similar ones together, newest first:\n",
+    );
     for c in &r.clusters {
         let reasons: Vec<String> = c
             .reasons
@@ -619,8 +621,16 @@ mod tests {
             .iter()
             .flat_map(|c| c.examples.iter().map(|e| e.text.as_str()))
             .collect();
-        for understood in ["我要投诉你们 东西是坏的", "转人工", "能便宜点吗", "我要投诉"] {
-            assert!(!clustered.contains(&understood), "{understood} clustered: {clustered:?}");
+        for understood in [
+            "我要投诉你们 东西是坏的",
+            "转人工",
+            "能便宜点吗",
+            "我要投诉",
+        ] {
+            assert!(
+                !clustered.contains(&understood),
+                "{understood} clustered: {clustered:?}"
+            );
         }
         assert!(clustered.contains(&"这件起球吗"), "{clustered:?}");
         assert!(r
@@ -630,7 +640,11 @@ mod tests {
         assert_eq!(r.clusters.len(), 3, "{:#?}", r.clusters);
         // Every reason shown has its Chinese label.
         for c in &r.reasons {
-            assert!(r.labels.contains_key(&c.reason), "{} has no label", c.reason);
+            assert!(
+                r.labels.contains_key(&c.reason),
+                "{} has no label",
+                c.reason
+            );
         }
         assert_eq!(r.labels[MARKED_WRONG], "客服标记答错");
         let huabei = r

@@ -207,7 +207,12 @@ impl Gateway {
 
     /// An internal note in the history: agents see it, the buyer and the bot
     /// never do. Counts toward the conversation's caps.
-    pub fn note(&self, conversation: &str, agent: &str, text: &str) -> Result<String, GatewayError> {
+    pub fn note(
+        &self,
+        conversation: &str,
+        agent: &str,
+        text: &str,
+    ) -> Result<String, GatewayError> {
         super::valid_agent(agent)?;
         let name = self.display_name(agent);
         let id = self.with_conv(conversation, |st, conv| {
@@ -282,7 +287,13 @@ impl Gateway {
             );
             Ok(view)
         })?;
-        self.record(conversation, "close", agent, None, Some(outcome.to_string()));
+        self.record(
+            conversation,
+            "close",
+            agent,
+            None,
+            Some(outcome.to_string()),
+        );
         self.event(Some(conversation), "status");
         Ok(view)
     }
@@ -291,8 +302,8 @@ impl Gateway {
     /// shows it and the store logs it.
     pub fn assign(&self, conversation: &str, by: &str, to: &str) -> Result<ConvView, GatewayError> {
         super::valid_agent(by)?;
-        let supervisor = self.auth().is_none()
-            || self.member(by).is_some_and(|m| m.role == Role::Supervisor);
+        let supervisor =
+            self.auth().is_none() || self.member(by).is_some_and(|m| m.role == Role::Supervisor);
         if !supervisor {
             return Err(GatewayError::Forbidden(
                 "only a supervisor can reassign a conversation".into(),
@@ -357,9 +368,10 @@ impl Gateway {
         let (view, asked) = self.with_conv(conversation, |st, conv| {
             let c = st.conversations.get_mut(&conv).expect("checked");
             owner_only(c, agent, "mark answers in it")?;
-            let i = *c.index.get(message).ok_or_else(|| {
-                GatewayError::NotFound(format!("{conversation}/{message}"))
-            })?;
+            let i = *c
+                .index
+                .get(message)
+                .ok_or_else(|| GatewayError::NotFound(format!("{conversation}/{message}")))?;
             let m = &c.messages[i];
             let Some(asked) = m.in_reply_to.clone().filter(|_| m.role == "bot") else {
                 return Err(GatewayError::Invalid(
@@ -417,8 +429,7 @@ impl Gateway {
                 "mine" => c.status == "taken" && c.agent.is_some() && c.agent.as_deref() == agent,
                 "unassigned" => c.status == "escalated",
                 "high" => {
-                    c.status != "bot"
-                        && c.escalation.as_ref().is_some_and(|e| e.priority == "high")
+                    c.status != "bot" && c.escalation.as_ref().is_some_and(|e| e.priority == "high")
                 }
                 "closed" => c.status == "bot" && c.desk.closed.is_some(),
                 _ => true,
@@ -428,7 +439,9 @@ impl Gateway {
                     || c.id.to_lowercase().contains(&q)
                     || c.buyer.id.to_lowercase().contains(&q)
                     || c.buyer.name.to_lowercase().contains(&q)
-                    || c.messages.iter().any(|m| m.text.to_lowercase().contains(&q))
+                    || c.messages
+                        .iter()
+                        .any(|m| m.text.to_lowercase().contains(&q))
             })
             .map(|c| c.view(false))
             .collect();
@@ -496,7 +509,9 @@ impl Gateway {
             return Ok(serde_json::json!({"text": null, "why": "no buyer message yet"}));
         };
         let Some(h) = self.hooks() else {
-            return Ok(serde_json::json!({"for": id, "text": null, "why": "no bot beside this console"}));
+            return Ok(
+                serde_json::json!({"for": id, "text": null, "why": "no bot beside this console"}),
+            );
         };
         Ok(match h.draft(&text, item.as_deref()) {
             Some((intent, draft)) => {

@@ -255,10 +255,10 @@ impl Conv {
                 .rev()
                 .find(|m| m.role != "event" && m.role != "note")
                 .map(|m| LastView {
-                role: m.role.clone(),
-                text: m.text.chars().take(80).collect(),
-                ts_ms: m.ts_ms,
-            }),
+                    role: m.role.clone(),
+                    text: m.text.chars().take(80).collect(),
+                    ts_ms: m.ts_ms,
+                }),
             updated_ms: self.updated_ms,
             closed: self.desk.closed.clone(),
             buyer_messages: self.messages.iter().filter(|m| m.role == "buyer").count(),

@@ -234,7 +234,9 @@ fn quick_replies(file: &str, text: &str, problems: &mut Problems) -> Vec<QuickRe
             problems.push(
                 file,
                 title.line,
-                format!("[{key}] title: 1 to {MAX_QUICK_TITLE} characters, a few words for the list"),
+                format!(
+                    "[{key}] title: 1 to {MAX_QUICK_TITLE} characters, a few words for the list"
+                ),
             );
         }
         let n = body.value.trim().chars().count();
