@@ -22,7 +22,9 @@ pub const SIMILAR: f32 = 0.5;
 /// Messages a report clusters (the newest).
 pub const MAX_MESSAGES: usize = 5000;
 /// Escalation reasons that mean the bot could not read the message: the ones
-/// the clusters teach from (besides answers an agent marked wrong).
+/// the clusters teach from, besides escalations decided below the confidence
+/// threshold (an escalating intent read on thin evidence) and answers an
+/// agent marked wrong.
 pub const TEACHABLE: &[&str] = &["unclassified", "low_confidence"];
 /// The reason of a message whose bot answer an agent marked wrong.
 pub const MARKED_WRONG: &str = "marked_wrong";
@@ -145,12 +147,19 @@ pub fn build(
              FROM decisions d JOIN messages m
                ON m.id = d.message_id AND m.conversation = d.conversation
              WHERE d.action = 'escalate' AND d.decided_ms BETWEEN ?1 AND ?2
-               AND d.reason IN (?4, ?5)
+               AND (d.reason IN (?4, ?5) OR d.confidence < ?6)
              ORDER BY d.decided_ms DESC, m.rowid DESC LIMIT ?3",
         )?;
         let rows = stmt
             .query_map(
-                rusqlite::params![from_ms, to_ms, MAX_MESSAGES as i64, TEACHABLE[0], TEACHABLE[1]],
+                rusqlite::params![
+                    from_ms,
+                    to_ms,
+                    MAX_MESSAGES as i64,
+                    TEACHABLE[0],
+                    TEACHABLE[1],
+                    f64::from(engine.config.nlu.threshold)
+                ],
                 |r| {
                     Ok(Row {
                         text: r.get(0)?,
@@ -570,6 +579,7 @@ mod tests {
             ("m-7", "能便宜点吗", "repeated_bargain"),
             ("m-8", "我要投诉", "complaint"),
             ("m-9", "这件起球吗", "reply"),
+            ("m-10", "帮我写张贺卡放进去", "order_change@0.17"),
         ];
         let mut ops = Vec::new();
         for (id, text, reason) in rows {
@@ -584,12 +594,17 @@ mod tests {
                 item: None,
             });
             let reply = *reason == "reply";
+            // "intent@0.17": escalated for the intent, at that confidence.
+            let (reason, confidence) = match reason.split_once('@') {
+                Some((r, c)) => (r, Some(c.parse::<f32>().unwrap())),
+                None => (*reason, Some(0.9)),
+            };
             ops.push(Op::Decision {
                 message_id: id.to_string(),
                 conversation: format!("c-{id}"),
                 action: if reply { "reply" } else { "escalate" }.into(),
                 intents: "[]".into(),
-                confidence: None,
+                confidence,
                 reason: (!reply).then(|| reason.to_string()),
                 lang: None,
                 reply: None,
@@ -607,7 +622,7 @@ mod tests {
         }
         store.write_blocking(ops).unwrap();
         let r = build(&store, &engine, 0, i64::MAX, 3).unwrap();
-        assert_eq!((r.decided, r.replied, r.escalated), (9, 2, 7));
+        assert_eq!((r.decided, r.replied, r.escalated), (10, 2, 8));
         assert_eq!(r.marked_wrong, 1);
         assert_eq!(
             r.reasons[0],
@@ -633,11 +648,15 @@ mod tests {
             );
         }
         assert!(clustered.contains(&"这件起球吗"), "{clustered:?}");
+        assert!(
+            clustered.contains(&"帮我写张贺卡放进去"),
+            "read on thin evidence: {clustered:?}"
+        );
         assert!(r
             .clusters
             .iter()
             .any(|c| c.reasons.iter().any(|x| x.reason == MARKED_WRONG)));
-        assert_eq!(r.clusters.len(), 3, "{:#?}", r.clusters);
+        assert_eq!(r.clusters.len(), 4, "{:#?}", r.clusters);
         // Every reason shown has its Chinese label.
         for c in &r.reasons {
             assert!(

@@ -14,6 +14,16 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     in_chromium("demo.mjs", 9, &[]);
 }
 
+/// The agent desk with two agents at once (tests/browser/desk.mjs): the
+/// first agent of the loopback console and a supervisor picked on the login
+/// page; ownership, the waiting count in the title, desktop notifications,
+/// quick replies, drafts, notes, reassigning, closing, search, filters,
+/// unread counts, the buyer context and the report's clusters.
+#[test]
+fn the_agent_desk_works_for_two_agents_in_chromium() {
+    in_chromium("desk.mjs", 9, &[]);
+}
+
 /// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`
 /// added) and drives it with `tests/browser/<script>`, which must print
 /// "`steps` passed, 0 failed". Scripts share tests/browser/lib.mjs.
