@@ -608,6 +608,16 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
         self.read(|c| {
+            // A file of an older version, opened read-only (`report`), has
+            // no desk log yet: nothing was marked.
+            let has_log: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'desk_events')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !has_log {
+                return Ok(Vec::new());
+            }
             c.prepare_cached(
                 "SELECT m.text, m.conversation, MAX(e.at_ms) AS at
                  FROM desk_events e JOIN messages m
@@ -847,6 +857,47 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("state.db")
+    }
+
+    #[test]
+    fn the_desk_log_is_kept_and_an_older_file_reads_without_it() {
+        let p = tmp("desk-log");
+        let s = Store::open(&p).unwrap();
+        s.write_blocking(vec![
+            message("m-1", "c-1"),
+            Op::DeskEvent {
+                conversation: "c-1".into(),
+                kind: "note".into(),
+                agent: "a-1".into(),
+                message_id: None,
+                detail: Some("老客户".into()),
+            },
+            Op::DeskEvent {
+                conversation: "c-1".into(),
+                kind: "wrong".into(),
+                agent: "a-1".into(),
+                message_id: Some("m-1".into()),
+                detail: None,
+            },
+        ])
+        .unwrap();
+        let log = s.desk_events("c-1").unwrap();
+        let kinds: Vec<&str> = log.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["note", "wrong"]);
+        assert_eq!(log[0].detail.as_deref(), Some("老客户"));
+        assert_eq!(s.marked_wrong(0, i64::MAX, 10).unwrap().len(), 1);
+        s.close();
+        // A version-2 file (before the desk log), opened read-only as
+        // `report` does: nothing marked, no error.
+        let old = tmp("desk-log-v2");
+        {
+            let c = Connection::open(&old).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(MIGRATIONS[1]).unwrap();
+            c.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let r = Store::open_read_only(&old).unwrap();
+        assert!(r.marked_wrong(0, i64::MAX, 10).unwrap().is_empty());
     }
 
     fn message(id: &str, conv: &str) -> Op {
