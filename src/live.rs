@@ -336,6 +336,8 @@ pub struct Demo {
     pub temporary: bool,
     /// Agents with a password (a login is required when any).
     pub agents: usize,
+    /// On an open loopback console: the agent it works as ("小美 (xiaomei)").
+    pub first_agent: Option<String>,
 }
 
 impl Demo {
@@ -412,6 +414,10 @@ impl Demo {
                     .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
             }));
         }
+        let first_agent = team
+            .first()
+            .filter(|_| with_password == 0)
+            .map(|m| format!("{} ({})", m.name, m.id));
         if !team.is_empty() {
             gw.gateway
                 .set_auth(Arc::new(crate::gateway::auth::Auth::for_team(
@@ -427,6 +433,7 @@ impl Demo {
             state,
             temporary,
             agents: with_password,
+            first_agent,
         })
     }
 

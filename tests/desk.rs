@@ -725,3 +725,92 @@ fn team_and_quick_replies_are_checked_on_load() {
         assert!(e.contains(want), "{text}: {e}");
     }
 }
+
+/// `xiaoer demo` on a copy of the files: a broken `replies/_agent.toml`
+/// shows in the console's list (file and line) until it is fixed, and the
+/// quick replies in force stay the previous ones meanwhile.
+#[test]
+fn a_failed_reload_shows_in_the_console_with_its_line() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = crate::scratch("desk-reload");
+    crate::copy_files(&dir);
+    let mut demo = crate::xiaoer(&[
+        "demo",
+        "--port",
+        "0",
+        "--state",
+        dir.join("s.db").to_str().unwrap(),
+    ])
+    .current_dir(&dir)
+    .env("XIAOER_LOG", "warn")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let demo = Kill(demo);
+    let mut addr = None;
+    let mut works_as = String::new();
+    for l in lines.by_ref().map_while(Result::ok).take(20) {
+        if let Some(u) = l.trim().strip_prefix("buyer page:") {
+            addr = Some(
+                u.trim()
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string(),
+            );
+        }
+        if l.contains("works as") {
+            works_as = l;
+            break;
+        }
+    }
+    assert!(works_as.contains("小美 (xiaomei)"), "{works_as:?}");
+    let addr = addr.expect("the demo printed its address");
+    let get = |path: &str| -> serde_json::Value {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        json(&r)
+    };
+    let wait_for = |what: &str, f: &dyn Fn(&serde_json::Value) -> bool| {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = get("/api/conversations");
+            if f(&v) {
+                return v;
+            }
+            assert!(Instant::now() < end, "timed out waiting for {what}: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("the bot", &|v| v["bot_connected"] == true);
+    assert!(get("/api/conversations")["reload_problem"].is_null());
+    let file = dir.join("replies/_agent.toml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, "[wait]\ntitle = \"稍等\"\ntext = \"\"\n").unwrap();
+    let v = wait_for("the reload problem", &|v| v["reload_problem"].is_string());
+    let problem = v["reload_problem"].as_str().unwrap();
+    assert!(problem.contains("_agent.toml:3"), "{problem}");
+    let quick = get("/api/quick-replies");
+    assert!(
+        quick["replies"].as_array().unwrap().len() >= 5,
+        "the previous ones stay: {quick}"
+    );
+    std::fs::write(&file, good).unwrap();
+    wait_for("the problem to clear", &|v| v["reload_problem"].is_null());
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1081,6 +1081,8 @@
   source.addEventListener('message', (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }
+    // A reload (or a failed one): the quick replies may have changed.
+    if (ev.kind === 'health') quick.all = null;
     refreshList();
     // resync: this page fell behind the server's event queue; fetch all again.
     if (ev.kind === 'resync' || (ev.conversation && ev.conversation === state.selected)) refreshConv();
