@@ -477,11 +477,21 @@ impl crate::gateway::desk::DeskHooks for BotDesk {
             detail: r.detail,
         };
         let bot = self.0.clone();
-        // The web handlers run on the runtime: write without waiting.
-        tokio::spawn(async move {
-            if let Err(e) = bot.store().write(vec![op]).await {
-                tracing::error!(error = %e, "the desk log could not be stored");
+        // The web handlers run on the runtime: write without waiting there;
+        // elsewhere (a caller on its own thread) wait for the commit.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = bot.store().write(vec![op]).await {
+                        tracing::error!(error = %e, "the desk log could not be stored");
+                    }
+                });
             }
-        });
+            Err(_) => {
+                if let Err(e) = bot.store().write_blocking(vec![op]) {
+                    tracing::error!(error = %e, "the desk log could not be stored");
+                }
+            }
+        }
     }
 }

@@ -43,9 +43,13 @@ pub fn in_chromium(script: &str, steps: usize, args: &[&str]) {
             .is_dir(),
         "playwright-core is missing: npm ci --prefix tests/browser (or XIAOER_SKIP_BROWSER=1)"
     );
-    // The demo runs on a copy of the shipped files: step 9 teaches the bot,
-    // which edits intents/.
-    let dir = crate::scratch("browser");
+    // One script at a time: each runs a demo and a Chromium, and two at once
+    // on a small machine turn waits into timeouts.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    // The demo runs on its own copy of the shipped files (a folder per
+    // script): step 9 of demo.mjs teaches the bot, which edits intents/.
+    let dir = crate::scratch(&format!("browser-{}", script.trim_end_matches(".mjs")));
     crate::copy_files(&dir);
     let state = dir.join("s.db");
     let mut all = vec!["demo", "--port", "0", "--state", state.to_str().unwrap()];

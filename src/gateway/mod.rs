@@ -1047,7 +1047,8 @@ impl Gateway {
                     c.agent.as_deref().unwrap_or("?")
                 )));
             }
-            if c.status != "taken" {
+            let fresh = c.status != "taken";
+            if fresh {
                 c.marker(mid, "takeover", &name, String::new());
             }
             c.desk.closed = None;
@@ -1060,9 +1061,12 @@ impl Gateway {
                 agent: Some(agent.into()),
             };
             self.control(st, &f);
-            view
+            (view, fresh)
         };
-        self.record(conversation, "takeover", agent, None, None);
+        let (view, fresh) = view;
+        if fresh {
+            self.record(conversation, "takeover", agent, None, None);
+        }
         self.event(Some(conversation), "status");
         Ok(view)
     }
