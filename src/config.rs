@@ -117,9 +117,36 @@ impl std::fmt::Display for Origin {
 pub struct ConsoleConfig {
     /// Login lifetime in minutes.
     pub session_minutes: u64,
-    /// Agent id → password hash.
+    /// Agent id → password hash (the form of earlier releases: each such
+    /// agent is named by its id and has the role `agent`).
     #[serde(default)]
     pub agents: BTreeMap<String, String>,
+    /// The agents as people (`[[console.team]]`): id, display name, role and
+    /// password hash. A list, so an operator's file replaces the shipped demo
+    /// team instead of adding to it.
+    #[serde(default)]
+    pub team: Vec<TeamEntry>,
+}
+
+/// One `[[console.team]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamEntry {
+    /// The agent id (the rule of [`crate::gateway::auth::valid_agent_id`]).
+    pub id: String,
+    /// The name buyers and colleagues see ("小美").
+    pub name: String,
+    /// `agent` or `supervisor` (supervisors may reassign chats).
+    #[serde(default = "default_role")]
+    pub role: String,
+    /// A password hash from `xiaoer hash-password`; without one the agent can
+    /// only be picked on a loopback console with no passwords at all.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+fn default_role() -> String {
+    "agent".into()
 }
 
 /// Logs.
@@ -427,6 +454,7 @@ impl Config {
                     )));
                 }
             }
+            self.check_team()?;
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(Error::Config(format!(
@@ -448,6 +476,86 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `[[console.team]]`: each entry's id, name, role and password, ids
+    /// unique across the team and `[console.agents]`. Errors name the entry's
+    /// line in the configuration file.
+    fn check_team(&self) -> Result<()> {
+        use crate::gateway::auth;
+        let text = self
+            .file
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        let mut seen: std::collections::BTreeSet<&str> =
+            self.console.agents.keys().map(String::as_str).collect();
+        for (n, e) in self.console.team.iter().enumerate() {
+            let at = match (&self.file, text.as_deref().and_then(|t| team_line(t, n))) {
+                (Some(p), Some(line)) => format!("{}:{line}: ", p.display()),
+                _ => String::new(),
+            };
+            let id = crate::logsafe::esc(&e.id).to_string();
+            let what = format!("{at}[[console.team]] #{} (id = {id:?})", n + 1);
+            let why = if !auth::valid_agent_id(&e.id) {
+                Some(format!("the id must be {}", auth::AGENT_ID_RULE))
+            } else if !seen.insert(e.id.as_str()) {
+                Some("this id is listed twice: every agent needs their own".into())
+            } else if e.name.trim().is_empty()
+                || e.name.chars().count() > auth::MAX_NAME_CHARS
+                || e.name.chars().any(char::is_control)
+            {
+                Some(format!(
+                    "name = {:?} must be 1 to {} characters (what buyers see, e.g. \"小美\")",
+                    crate::logsafe::esc(&e.name).to_string(),
+                    auth::MAX_NAME_CHARS
+                ))
+            } else if auth::Role::parse(&e.role).is_none() {
+                Some(format!(
+                    "role = {:?} must be \"agent\" or \"supervisor\"",
+                    crate::logsafe::esc(&e.role).to_string()
+                ))
+            } else if e
+                .password
+                .as_deref()
+                .is_some_and(|h| !h.is_empty() && !auth::is_hash(h))
+            {
+                Some("password = …: not a password hash: make one with `xiaoer hash-password` and paste it (never the password itself)".into())
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Error::Config(format!("{what}: {why}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The console's agents as people: `[[console.team]]`, then the agents of
+    /// `[console.agents]` (named by their id, role `agent`).
+    pub fn team(&self) -> Vec<crate::gateway::auth::Member> {
+        use crate::gateway::auth::{Member, Role};
+        let mut out: Vec<Member> = self
+            .console
+            .team
+            .iter()
+            .map(|e| Member {
+                id: e.id.clone(),
+                name: e.name.trim().to_string(),
+                role: Role::parse(&e.role).unwrap_or(Role::Agent),
+                hash: e.password.clone().filter(|h| !h.is_empty()),
+            })
+            .collect();
+        for (id, hash) in &self.console.agents {
+            if !out.iter().any(|m| &m.id == id) {
+                out.push(Member {
+                    id: id.clone(),
+                    name: id.clone(),
+                    role: Role::Agent,
+                    hash: Some(hash.clone()),
+                });
+            }
+        }
+        out
     }
 
     /// The countries international orders ship to (`[shop] ships_to`); empty
@@ -608,6 +716,18 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
     None
 }
 
+/// The 1-based line of the `n`-th (0-based) `[[console.team]]` header.
+fn team_line(text: &str, n: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            t.starts_with("[[console.team]]")
+        })
+        .nth(n)
+        .map(|(i, _)| i + 1)
+}
+
 /// `[shop] ships_to`: a list of `"Name|other|ways"` strings.
 fn countries(shop: &BTreeMap<String, serde_json::Value>) -> Result<Vec<Country>> {
     let bad = |why: &str| {
@@ -702,5 +822,31 @@ mod tests {
         assert_eq!(ms(&["stock"], None, &c), 100);
         c.timing.enabled = false;
         assert_eq!(ms(&["bargain"], None, &c), 0);
+    }
+
+    #[test]
+    fn a_team_of_ones_own_replaces_the_demo_team() {
+        let dir = std::env::temp_dir().join(format!("xiaoer-team-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let f = dir.join("x.toml");
+        let ids = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            let c = Config::build(Some(&f), false).unwrap();
+            c.team().into_iter().map(|m| m.id).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            Config::defaults().team().len(),
+            2,
+            "the demo ships two agents"
+        );
+        let rows: &[(&str, &[&str])] = &[
+            ("[[console.team]]\nid = \"a-9\"\nname = \"小九\"\n", &["a-9"]),
+            ("[console]\nteam = []\n", &[]),
+            ("[console]\nteam = []\n[console.agents]\nold = \"$pbkdf2-sha256$i=1$AAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n", &["old"]),
+        ];
+        for (text, want) in rows {
+            assert_eq!(ids(text), *want, "{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

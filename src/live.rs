@@ -224,6 +224,17 @@ pub struct Reload {
 /// Starts hot reload into `bot`: logs what it watches and each outcome, counts
 /// reloads. `None` when there is nothing to watch or watching failed (logged).
 pub fn hot_reload(reload: Reload, bot: Arc<Bot>) -> Option<WatchHandle> {
+    hot_reload_telling(reload, bot, |_| {})
+}
+
+/// [`hot_reload`] that also tells `tell` each outcome: the problems when the
+/// files failed to load, none when a reload succeeded (the agent console
+/// shows them).
+pub fn hot_reload_telling(
+    reload: Reload,
+    bot: Arc<Bot>,
+    tell: impl Fn(Option<String>) + Send + 'static,
+) -> Option<WatchHandle> {
     let Reload { what, rebuild } = reload;
     if what.is_empty() {
         tracing::info!("hot reload off: no folder or configuration file to watch");
@@ -239,8 +250,9 @@ pub fn hot_reload(reload: Reload, bot: Arc<Bot>) -> Option<WatchHandle> {
         what,
         rebuild,
         move |e| bot.set_engine(e),
-        |outcome| match outcome {
+        move |outcome| match outcome {
             Reloaded::Ok { intents, took } => {
+                tell(None);
                 metrics::counter!(crate::metrics::RELOADS, "result" => "ok").increment(1);
                 tracing::info!(
                     intents,
@@ -249,6 +261,7 @@ pub fn hot_reload(reload: Reload, bot: Arc<Bot>) -> Option<WatchHandle> {
                 )
             }
             Reloaded::Invalid(problems) => {
+                tell(Some(problems.clone()));
                 metrics::counter!(crate::metrics::RELOADS, "result" => "invalid").increment(1);
                 tracing::error!(
                     "the changed files are invalid; the previous version stays in force:\n{problems}"
@@ -339,8 +352,10 @@ pub struct Demo {
     pub state: PathBuf,
     /// The state file is removed at [`Demo::stop`].
     pub temporary: bool,
-    /// Agents configured (a login is required when any).
+    /// Agents with a password (a login is required when any).
     pub agents: usize,
+    /// On an open loopback console: the agent it works as ("小美 (xiaomei)").
+    pub first_agent: Option<String>,
 }
 
 impl Demo {
@@ -368,11 +383,12 @@ impl Demo {
             .map(|a| a.ip().is_loopback())
             .unwrap_or(listen.starts_with("localhost:"));
         serve_metrics(&engine.config).await?;
-        let agents = engine.config.console.agents.clone();
+        let team = engine.config.team();
+        let with_password = team.iter().filter(|m| m.hash.is_some()).count();
         let session = std::time::Duration::from_secs(
             engine.config.console.session_minutes.saturating_mul(60),
         );
-        if !ip_loopback && agents.is_empty() {
+        if !ip_loopback && with_password == 0 {
             return Err(LiveError::OpenConsole { listen });
         }
         let gw = start_gateway(gw_config, "127.0.0.1:0", Some(&listen))
@@ -406,7 +422,11 @@ impl Demo {
             // Checked with the configuration; "" keeps the [proactive] values.
             bot.bot.set_reminder_override(ms);
         }
-        let watch = hot_reload(reload, bot.bot.clone());
+        let watch = {
+            let g = gw.gateway.clone();
+            hot_reload_telling(reload, bot.bot.clone(), move |p| g.set_reload_problem(p))
+        };
+        gw.gateway.set_desk(Arc::new(BotDesk(bot.bot.clone())));
         {
             let b = bot.bot.clone();
             gw.gateway.set_report(Arc::new(move |hours| {
@@ -417,11 +437,14 @@ impl Demo {
                     .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
             }));
         }
-        if !agents.is_empty() {
+        let first_agent = team
+            .first()
+            .filter(|_| with_password == 0)
+            .map(|m| format!("{} ({})", m.name, m.id));
+        if !team.is_empty() {
             gw.gateway
-                .set_auth(Arc::new(crate::gateway::auth::Auth::new(
-                    agents.clone().into_iter().collect(),
-                    session,
+                .set_auth(Arc::new(crate::gateway::auth::Auth::for_team(
+                    team, session,
                 )));
         }
         let web = gw.web_addr.map(|a| a.to_string()).unwrap_or(listen);
@@ -432,7 +455,8 @@ impl Demo {
             web,
             state,
             temporary,
-            agents: agents.len(),
+            agents: with_password,
+            first_agent,
         })
     }
 
@@ -444,6 +468,52 @@ impl Demo {
         if self.temporary {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", self.state.display()));
+            }
+        }
+    }
+}
+
+/// The desk's view of the bot: its quick replies and drafts from the engine
+/// in force, and the agents' actions into its store.
+struct BotDesk(Arc<Bot>);
+
+impl crate::gateway::desk::DeskHooks for BotDesk {
+    fn quick_replies(&self) -> Vec<(String, String, String)> {
+        self.0.engine().replies.quick().to_vec()
+    }
+
+    fn draft(&self, text: &str, item: Option<&str>) -> Option<(String, String)> {
+        let engine = self.0.engine();
+        let mut conv = crate::dialogue::Conversation::default();
+        let d = engine.decide_about(&mut conv, text, item, false);
+        // Only an answer of the bot's own: a holding line is no draft.
+        (d.action == crate::files::Action::Reply && d.reason.is_none())
+            .then(|| (d.intents.first().cloned().unwrap_or_default(), d.reply))
+    }
+
+    fn record(&self, r: crate::gateway::desk::DeskRecord) {
+        let op = crate::store::Op::DeskEvent {
+            conversation: r.conversation,
+            kind: r.kind.to_string(),
+            agent: r.agent,
+            message_id: r.message_id,
+            detail: r.detail,
+        };
+        let bot = self.0.clone();
+        // The web handlers run on the runtime: write without waiting there;
+        // elsewhere (a caller on its own thread) wait for the commit.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = bot.store().write(vec![op]).await {
+                        tracing::error!(error = %e, "the desk log could not be stored");
+                    }
+                });
+            }
+            Err(_) => {
+                if let Err(e) = bot.store().write_blocking(vec![op]) {
+                    tracing::error!(error = %e, "the desk log could not be stored");
+                }
             }
         }
     }

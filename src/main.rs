@@ -439,6 +439,8 @@ fn run(cli: Cli) -> Result<i32> {
                         "  agent console login required ({} agents configured)",
                         demo.agents
                     );
+                } else if let Some(first) = demo.first_agent.as_deref() {
+                    out!("  agent console works as {first}; /login picks another agent");
                 }
                 out!("Ctrl-C stops.");
                 live::stop_signal().await;

@@ -1,7 +1,10 @@
 //! The operator's report: over a time range, how much the bot answered on its
-//! own, why it escalated, and the escalated messages grouped into clusters of
-//! similar wording, newest first, each with the intent the engine leans to, so
-//! an operator sees which phrases to add to which intent file.
+//! own, why it escalated, and the messages it could not read or read wrong
+//! grouped into clusters of similar wording, newest first, each with the
+//! intent the engine leans to, so an operator sees which phrases to add to
+//! which intent file. Only those teach: a message escalated because it was
+//! understood (a complaint, 转人工, a third bargaining ask) is the bot doing
+//! its job, so it is counted among the reasons but never clustered.
 //!
 //! Clustering is leader clustering on the same character n-gram sets the
 //! dialogue uses for repeats: a message joins the first cluster whose leader
@@ -16,8 +19,15 @@ use std::collections::BTreeMap;
 
 /// Resemblance to a cluster's leader needed to join it.
 pub const SIMILAR: f32 = 0.5;
-/// Escalated messages a report looks at (the newest).
+/// Messages a report clusters (the newest).
 pub const MAX_MESSAGES: usize = 5000;
+/// Escalation reasons that mean the bot could not read the message: the ones
+/// the clusters teach from, besides escalations decided below the confidence
+/// threshold (an escalating intent read on thin evidence) and answers an
+/// agent marked wrong.
+pub const TEACHABLE: &[&str] = &["unclassified", "low_confidence"];
+/// The reason of a message whose bot answer an agent marked wrong.
+pub const MARKED_WRONG: &str = "marked_wrong";
 
 /// A reason and how often it came up.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -72,6 +82,10 @@ pub struct Report {
     pub automation_rate: Option<f64>,
     /// Escalations by reason, most frequent first.
     pub reasons: Vec<Count>,
+    /// Bot answers agents marked wrong.
+    pub marked_wrong: u64,
+    /// The Chinese label of every reason shown (`[escalation.labels]`).
+    pub labels: BTreeMap<String, String>,
     /// Clusters, newest first.
     pub clusters: Vec<Cluster>,
 }
@@ -133,11 +147,19 @@ pub fn build(
              FROM decisions d JOIN messages m
                ON m.id = d.message_id AND m.conversation = d.conversation
              WHERE d.action = 'escalate' AND d.decided_ms BETWEEN ?1 AND ?2
+               AND (d.reason IN (?4, ?5) OR d.confidence < ?6)
              ORDER BY d.decided_ms DESC, m.rowid DESC LIMIT ?3",
         )?;
         let rows = stmt
             .query_map(
-                rusqlite::params![from_ms, to_ms, MAX_MESSAGES as i64],
+                rusqlite::params![
+                    from_ms,
+                    to_ms,
+                    MAX_MESSAGES as i64,
+                    TEACHABLE[0],
+                    TEACHABLE[1],
+                    f64::from(engine.config.nlu.threshold)
+                ],
                 |r| {
                     Ok(Row {
                         text: r.get(0)?,
@@ -150,6 +172,17 @@ pub fn build(
             .collect::<Result<Vec<_>, _>>()?;
         Ok((replied, escalated, reasons, rows))
     })?;
+    let wrong = store.marked_wrong(from_ms, to_ms, MAX_MESSAGES)?;
+    let marked_wrong = wrong.len() as u64;
+    let mut rows = rows;
+    rows.extend(wrong.into_iter().map(|(text, conversation, ts_ms)| Row {
+        text,
+        conversation,
+        ts_ms,
+        reason: MARKED_WRONG.to_string(),
+    }));
+    rows.sort_by(|a, b| b.ts_ms.cmp(&a.ts_ms));
+    rows.truncate(MAX_MESSAGES);
 
     struct Building {
         leader: Vec<u64>,
@@ -216,6 +249,17 @@ pub fn build(
         })
         .collect();
     let decided = replied + escalated;
+    let mut labels = BTreeMap::new();
+    for r in reasons
+        .keys()
+        .map(String::as_str)
+        .chain([MARKED_WRONG])
+        .chain(TEACHABLE.iter().copied())
+    {
+        if let Some(l) = engine.config.escalation.labels.get(r) {
+            labels.insert(r.to_string(), l.clone());
+        }
+    }
     Ok(Report {
         from_ms,
         to_ms,
@@ -224,6 +268,8 @@ pub fn build(
         escalated,
         automation_rate: (decided > 0).then(|| replied as f64 / decided as f64),
         reasons: counts(reasons),
+        marked_wrong,
+        labels,
         clusters,
     })
 }
@@ -351,6 +397,10 @@ pub fn render_text(r: &Report, state: &std::path::Path) -> String {
             .replace('T', " ")
             .replace('Z', "")
     };
+    let label = |reason: &str| match r.labels.get(reason) {
+        Some(l) => format!("{} ({})", escape(reason), escape(l)),
+        None => escape(reason).to_string(),
+    };
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -376,19 +426,24 @@ pub fn render_text(r: &Report, state: &std::path::Path) -> String {
         let reasons: Vec<String> = r
             .reasons
             .iter()
-            .map(|c| format!("{} {}", escape(&c.reason), c.count))
+            .map(|c| format!("{} {}", label(&c.reason), c.count))
             .collect();
         let _ = writeln!(o, "escalations by reason: {}", reasons.join(", "));
+    }
+    if r.marked_wrong > 0 {
+        let _ = writeln!(o, "bot answers marked wrong by agents: {}", r.marked_wrong);
     }
     if r.clusters.is_empty() {
         return o;
     }
-    o.push_str("\nescalated messages, similar ones together, newest first:\n");
+    o.push_str(
+        "\nmessages the bot could not read or read wrong, similar ones together, newest first:\n",
+    );
     for c in &r.clusters {
         let reasons: Vec<String> = c
             .reasons
             .iter()
-            .map(|x| format!("{} ×{}", escape(&x.reason), x.count))
+            .map(|x| format!("{} ×{}", label(&x.reason), x.count))
             .collect();
         let hint = match &c.suggest {
             Some(id) => format!(" → intents/{}.toml?", escape(id)),
@@ -583,6 +638,8 @@ mod tests {
                 reason: "x\u{1b}[2J".into(),
                 count: 1,
             }],
+            marked_wrong: 0,
+            labels: BTreeMap::new(),
             clusters: vec![Cluster {
                 size: 1,
                 latest_ms: 0,
@@ -618,12 +675,19 @@ mod tests {
             crate::engine::FileSource::Embedded,
         )
         .unwrap();
+        // Understood escalations (a complaint, 转人工, a bargain asked once
+        // too often) are counted but never clustered: nothing to teach.
         let rows: &[(&str, &str, &str)] = &[
             ("m-1", "我要投诉你们 东西是坏的", "complaint"),
             ("m-2", "这个能用花呗分期吗亲亲", "low_confidence"),
             ("m-3", "能用花呗分期吗", "low_confidence"),
             ("m-4", "今天天气真好啊", "unclassified"),
             ("m-5", "有货吗", "reply"),
+            ("m-6", "转人工", "human"),
+            ("m-7", "能便宜点吗", "repeated_bargain"),
+            ("m-8", "我要投诉", "complaint"),
+            ("m-9", "这件起球吗", "reply"),
+            ("m-10", "帮我写张贺卡放进去", "order_change@0.17"),
         ];
         let mut ops = Vec::new();
         for (id, text, reason) in rows {
@@ -638,29 +702,78 @@ mod tests {
                 item: None,
             });
             let reply = *reason == "reply";
+            // "intent@0.17": escalated for the intent, at that confidence.
+            let (reason, confidence) = match reason.split_once('@') {
+                Some((r, c)) => (r, Some(c.parse::<f32>().unwrap())),
+                None => (*reason, Some(0.9)),
+            };
             ops.push(Op::Decision {
                 message_id: id.to_string(),
                 conversation: format!("c-{id}"),
                 action: if reply { "reply" } else { "escalate" }.into(),
                 intents: "[]".into(),
-                confidence: None,
+                confidence,
                 reason: (!reply).then(|| reason.to_string()),
                 lang: None,
                 reply: None,
             });
         }
+        // An agent marks the bot's answer to m-9 wrong (twice: one row).
+        for _ in 0..2 {
+            ops.push(Op::DeskEvent {
+                conversation: "c-m-9".into(),
+                kind: "wrong".into(),
+                agent: "a-1".into(),
+                message_id: Some("m-9".into()),
+                detail: None,
+            });
+        }
         store.write_blocking(ops).unwrap();
         let r = build(&store, &engine, 0, i64::MAX, 3).unwrap();
-        assert_eq!((r.decided, r.replied, r.escalated), (5, 1, 4));
-        assert_eq!(r.automation_rate, Some(0.2));
+        assert_eq!((r.decided, r.replied, r.escalated), (10, 2, 8));
+        assert_eq!(r.marked_wrong, 1);
         assert_eq!(
             r.reasons[0],
             Count {
-                reason: "low_confidence".into(),
+                reason: "complaint".into(),
                 count: 2
             }
         );
-        assert_eq!(r.clusters.len(), 3, "{:#?}", r.clusters);
+        let clustered: Vec<&str> = r
+            .clusters
+            .iter()
+            .flat_map(|c| c.examples.iter().map(|e| e.text.as_str()))
+            .collect();
+        for understood in [
+            "我要投诉你们 东西是坏的",
+            "转人工",
+            "能便宜点吗",
+            "我要投诉",
+        ] {
+            assert!(
+                !clustered.contains(&understood),
+                "{understood} clustered: {clustered:?}"
+            );
+        }
+        assert!(clustered.contains(&"这件起球吗"), "{clustered:?}");
+        assert!(
+            clustered.contains(&"帮我写张贺卡放进去"),
+            "read on thin evidence: {clustered:?}"
+        );
+        assert!(r
+            .clusters
+            .iter()
+            .any(|c| c.reasons.iter().any(|x| x.reason == MARKED_WRONG)));
+        assert_eq!(r.clusters.len(), 4, "{:#?}", r.clusters);
+        // Every reason shown has its Chinese label.
+        for c in &r.reasons {
+            assert!(
+                r.labels.contains_key(&c.reason),
+                "{} has no label",
+                c.reason
+            );
+        }
+        assert_eq!(r.labels[MARKED_WRONG], "客服标记答错");
         let huabei = r
             .clusters
             .iter()

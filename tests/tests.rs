@@ -5,6 +5,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod deploy;
+mod desk;
 mod eval_agreement;
 mod files;
 mod live;

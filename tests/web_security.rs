@@ -375,6 +375,8 @@ async fn the_public_routes_are_these_and_show_no_conversation() {
         ("GET", "/assets/orders-buyer.js"),
         ("GET", "/assets/orders.js"),
         ("POST", "/api/login"),
+        // The agents to pick on an open loopback console (empty with passwords).
+        ("GET", "/api/login/agents"),
         ("POST", "/api/logout"),
         ("GET", "/api/shop"),
         ("POST", "/api/buyer/conversations"),

@@ -48,6 +48,43 @@ pub const MAX_CONCURRENT_HASHES: usize = 1;
 pub const MAX_WAITING_LOGINS: usize = 16;
 /// The agent id rule, for messages.
 pub const AGENT_ID_RULE: &str = "1-64 characters of ASCII letters, digits, - _ . :";
+/// Longest display name of an agent (what buyers see).
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// What an agent may do beyond their own chats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Works the chats they take.
+    Agent,
+    /// Also reassigns chats between agents.
+    Supervisor,
+}
+
+impl Role {
+    /// `agent` or `supervisor`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "agent" => Some(Role::Agent),
+            "supervisor" => Some(Role::Supervisor),
+            _ => None,
+        }
+    }
+}
+
+/// An agent as a person: who they are, what buyers see, what they may do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Member {
+    /// The agent id (logins, takeovers, the store).
+    pub id: String,
+    /// The display name.
+    pub name: String,
+    /// agent or supervisor.
+    pub role: Role,
+    /// The password hash; none on a loopback console without passwords.
+    #[serde(skip)]
+    pub hash: Option<String>,
+}
 
 const ALG: ring::pbkdf2::Algorithm = ring::pbkdf2::PBKDF2_HMAC_SHA256;
 const PHC_ID: &str = "pbkdf2-sha256";
@@ -295,6 +332,11 @@ struct Limits {
 /// The configured agents and their live sessions.
 pub struct Auth {
     agents: HashMap<String, String>,
+    /// Everyone, in the configuration's order.
+    team: Vec<Member>,
+    /// No agent has a password (a loopback console): a login picks who one
+    /// is, and a browser without a session works as the first agent.
+    open: bool,
     /// Verified in place of an unknown agent's hash, so both cost the same.
     dummy: String,
     sessions: Mutex<HashMap<String, (String, Instant)>>,
@@ -309,9 +351,32 @@ impl Auth {
     /// Agents (id → hash) whose sessions last `ttl` (at most
     /// [`MAX_SESSION_MINUTES`]).
     pub fn new(agents: HashMap<String, String>, ttl: Duration) -> Auth {
+        let mut team: Vec<Member> = agents
+            .iter()
+            .map(|(id, hash)| Member {
+                id: id.clone(),
+                name: id.clone(),
+                role: Role::Agent,
+                hash: Some(hash.clone()),
+            })
+            .collect();
+        team.sort_by(|a, b| a.id.cmp(&b.id));
+        Auth::for_team(team, ttl)
+    }
+
+    /// The agents of `team` whose sessions last `ttl`. With a password on
+    /// anyone, logins need them (agents without one cannot log in); with
+    /// none at all the console is open (loopback only, [`Auth::is_open`]).
+    pub fn for_team(team: Vec<Member>, ttl: Duration) -> Auth {
         let mut pw = [0u8; 16];
         let _ = SystemRandom::new().fill(&mut pw);
+        let agents: HashMap<String, String> = team
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), m.hash.clone()?)))
+            .collect();
         Auth {
+            open: agents.is_empty(),
+            team,
             agents,
             dummy: hash_password(&hex(&pw)),
             sessions: Mutex::new(HashMap::new()),
@@ -328,6 +393,54 @@ impl Auth {
 
     fn limits(&self) -> std::sync::MutexGuard<'_, Limits> {
         self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True when no agent has a password: the loopback console picks who one
+    /// is without one.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Everyone, in the configuration's order.
+    pub fn team(&self) -> &[Member] {
+        &self.team
+    }
+
+    /// One agent by id.
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.team.iter().find(|m| m.id == id)
+    }
+
+    /// A session for a configured agent, without a password: only on an
+    /// open console.
+    pub fn pick(&self, agent: &str) -> Result<String, LoginError> {
+        if !self.open || self.member(agent).is_none() {
+            return Err(LoginError::Wrong);
+        }
+        Ok(self.session(agent))
+    }
+
+    fn session(&self, agent: &str) -> String {
+        let mut raw = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut raw)
+            .expect("the operating system's random source works");
+        let token = hex(&raw);
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        s.retain(|_, (_, exp)| *exp > now);
+        let mine: Vec<(String, Instant)> = s
+            .iter()
+            .filter(|(_, (a, _))| a == agent)
+            .map(|(t, (_, exp))| (t.clone(), *exp))
+            .collect();
+        if mine.len() >= MAX_SESSIONS_PER_AGENT {
+            if let Some((oldest, _)) = mine.iter().min_by_key(|(_, exp)| *exp) {
+                s.remove(oldest);
+            }
+        }
+        s.insert(token.clone(), (agent.to_string(), now + self.ttl));
+        token
     }
 
     /// A new session token for a correct id and password from `client`.
@@ -375,26 +488,7 @@ impl Auth {
         if !checked? {
             return Err(LoginError::Wrong);
         }
-        let mut raw = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut raw)
-            .map_err(|_| LoginError::Busy)?;
-        let token = hex(&raw);
-        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        s.retain(|_, (_, exp)| *exp > now);
-        let mine: Vec<(String, Instant)> = s
-            .iter()
-            .filter(|(_, (a, _))| a == agent)
-            .map(|(t, (_, exp))| (t.clone(), *exp))
-            .collect();
-        if mine.len() >= MAX_SESSIONS_PER_AGENT {
-            if let Some((oldest, _)) = mine.iter().min_by_key(|(_, exp)| *exp) {
-                s.remove(oldest);
-            }
-        }
-        s.insert(token.clone(), (agent.to_string(), now + self.ttl));
-        Ok(token)
+        Ok(self.session(agent))
     }
 
     /// The password check itself, bounded and off the async workers.

@@ -5,6 +5,7 @@
 //! console ([`web`]).
 
 pub mod auth;
+pub mod desk;
 pub mod web;
 
 use crate::channel::frame::{
@@ -105,7 +106,7 @@ pub struct DecisionView {
 }
 
 /// One message of a conversation, as the web app shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct MsgView {
     /// Message id (bot replies get `r-…`).
     pub id: String,
@@ -121,6 +122,15 @@ pub struct MsgView {
     pub acked: Option<bool>,
     /// Buyer messages: the bot's decision.
     pub decision: Option<DecisionView>,
+    /// Bot replies: the buyer message answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+    /// Bot replies: marked wrong by this agent (display name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrong: Option<String>,
+    /// Role `event`: takeover, release, reassign, close or wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
 }
 
 /// An open escalation.
@@ -219,6 +229,8 @@ struct Conv {
     orders: Vec<OrderView>,
     /// `send` ids delivered to the buyer (each once).
     sends: std::collections::HashSet<String>,
+    /// Notes, markers, how it was closed.
+    desk: desk::ConvDesk,
 }
 
 /// A conversation as its buyer sees it: no bot decisions, no escalation notes.
@@ -270,6 +282,10 @@ pub struct ConvView {
     pub last: Option<LastView>,
     /// Last activity.
     pub updated_ms: i64,
+    /// How an agent closed it (until the buyer writes again).
+    pub closed: Option<desk::ClosedView>,
+    /// Buyer messages so far (the console counts unread ones from it).
+    pub buyer_messages: usize,
     /// Oldest first; only in the detail view.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<MsgView>>,
@@ -287,12 +303,19 @@ impl Conv {
             agent: self.agent.clone(),
             escalation: self.escalation.clone(),
             item: self.item.clone(),
-            last: self.messages.last().map(|m| LastView {
-                role: m.role.clone(),
-                text: m.text.chars().take(80).collect(),
-                ts_ms: m.ts_ms,
-            }),
+            last: self
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role != "event" && m.role != "note")
+                .map(|m| LastView {
+                    role: m.role.clone(),
+                    text: m.text.chars().take(80).collect(),
+                    ts_ms: m.ts_ms,
+                }),
             updated_ms: self.updated_ms,
+            closed: self.desk.closed.clone(),
+            buyer_messages: self.messages.iter().filter(|m| m.role == "buyer").count(),
             messages: with_messages.then(|| self.messages.clone()),
             orders: self.orders.clone(),
         }
@@ -306,6 +329,7 @@ impl Conv {
             messages: self
                 .messages
                 .iter()
+                .filter(|m| m.role != "note" && m.role != "event")
                 .map(|m| BuyerMsgView {
                     id: m.id.clone(),
                     role: m.role.clone(),
@@ -354,6 +378,7 @@ impl Conv {
             bytes: 0,
             orders: Vec::new(),
             sends: Default::default(),
+            desk: desk::ConvDesk::default(),
         }
     }
 
@@ -452,6 +477,7 @@ pub trait Teacher: Send + Sync {
 }
 
 struct Shared {
+    desk: desk::Shared,
     report: std::sync::OnceLock<ReportFn>,
     teacher: std::sync::OnceLock<Arc<dyn Teacher>>,
     auth: std::sync::OnceLock<Arc<auth::Auth>>,
@@ -548,6 +574,7 @@ impl Gateway {
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         Gateway {
             shared: Arc::new(Shared {
+                desk: desk::Shared::default(),
                 report: std::sync::OnceLock::new(),
                 teacher: std::sync::OnceLock::new(),
                 auth: std::sync::OnceLock::new(),
@@ -796,6 +823,8 @@ impl Gateway {
                         ts_ms: ts,
                         acked: None,
                         decision: None,
+                        in_reply_to: Some(in_reply_to.clone()),
+                        ..Default::default()
                     });
                 }
                 Some(conversation)
@@ -879,6 +908,7 @@ impl Gateway {
                         ts_ms: now_ms(),
                         acked: None,
                         decision: None,
+                        ..Default::default()
                     });
                 } else {
                     st.stats.send_repeats += 1;
@@ -1020,11 +1050,15 @@ impl Gateway {
         token: &str,
     ) -> Result<BuyerConvView, GatewayError> {
         self.check_token(conversation, token)?;
-        self.state()
+        let mut v = self
+            .state()
             .conversations
             .get(conversation)
             .map(Conv::buyer_view)
-            .ok_or_else(|| GatewayError::NotFound(conversation.into()))
+            .ok_or_else(|| GatewayError::NotFound(conversation.into()))?;
+        // Buyers see the agent's display name, never the id.
+        v.agent = v.agent.map(|a| self.display_name(&a));
+        Ok(v)
     }
 
     /// Records and delivers a buyer message. `buyer_id` creates the
@@ -1094,6 +1128,8 @@ impl Gateway {
             if item.is_some() {
                 c.item = item.clone();
             }
+            // The buyer writes again: a closed chat is open again.
+            c.desk.closed = None;
             let buyer = c.buyer.clone();
             st.next_id += 1;
             let id = format!("m-{}", st.next_id);
@@ -1105,6 +1141,7 @@ impl Gateway {
                 ts_ms: ts,
                 acked: Some(false),
                 decision: None,
+                ..Default::default()
             });
             let m = Message {
                 id: id.clone(),
@@ -1129,8 +1166,12 @@ impl Gateway {
     /// An agent takes the conversation: the bot goes silent there.
     pub fn takeover(&self, conversation: &str, agent: &str) -> Result<ConvView, GatewayError> {
         valid_agent(agent)?;
+        let name = self.display_name(agent);
         let view = {
-            let mut st = self.state();
+            let mut guard = self.state();
+            let st = &mut *guard;
+            st.next_id += 1;
+            let mid = format!("e-{}", st.next_id);
             let c = st
                 .conversations
                 .get_mut(conversation)
@@ -1141,6 +1182,11 @@ impl Gateway {
                     c.agent.as_deref().unwrap_or("?")
                 )));
             }
+            let fresh = c.status != "taken";
+            if fresh {
+                c.marker(mid, "takeover", &name, String::new());
+            }
+            c.desk.closed = None;
             c.status = "taken";
             c.agent = Some(agent.to_string());
             c.updated_ms = now_ms();
@@ -1149,9 +1195,13 @@ impl Gateway {
                 conversation: conversation.into(),
                 agent: Some(agent.into()),
             };
-            self.control(&st, &f);
-            view
+            self.control(st, &f);
+            (view, fresh)
         };
+        let (view, fresh) = view;
+        if fresh {
+            self.record(conversation, "takeover", agent, None, None);
+        }
         self.event(Some(conversation), "status");
         Ok(view)
     }
@@ -1159,8 +1209,12 @@ impl Gateway {
     /// The agent hands the conversation back to the bot.
     pub fn release(&self, conversation: &str, agent: &str) -> Result<ConvView, GatewayError> {
         valid_agent(agent)?;
+        let name = self.display_name(agent);
         let view = {
-            let mut st = self.state();
+            let mut guard = self.state();
+            let st = &mut *guard;
+            st.next_id += 1;
+            let mid = format!("e-{}", st.next_id);
             let c = st
                 .conversations
                 .get_mut(conversation)
@@ -1181,14 +1235,16 @@ impl Gateway {
             c.escalation = None;
             c.released = true;
             c.updated_ms = now_ms();
+            c.marker(mid, "release", &name, String::new());
             let view = c.view(false);
             let f = ToBot::Release {
                 conversation: conversation.into(),
                 agent: Some(agent.into()),
             };
-            self.control(&st, &f);
+            self.control(st, &f);
             view
         };
+        self.record(conversation, "release", agent, None, None);
         self.event(Some(conversation), "status");
         Ok(view)
     }
@@ -1202,6 +1258,7 @@ impl Gateway {
     ) -> Result<String, GatewayError> {
         valid_agent(agent)?;
         valid_text(text)?;
+        let name = self.display_name(agent);
         let id = {
             let mut guard = self.state();
             let st = &mut *guard;
@@ -1227,11 +1284,12 @@ impl Gateway {
             c.posted(MsgView {
                 id: id.clone(),
                 role: "agent".into(),
-                name: Some(agent.to_string()),
+                name: Some(name.clone()),
                 text: text.to_string(),
                 ts_ms: ts,
                 acked: None,
                 decision: None,
+                ..Default::default()
             });
             let m = Message {
                 id: id.clone(),
@@ -1240,7 +1298,7 @@ impl Gateway {
                 from: Sender {
                     role: Role::Agent,
                     id: Some(agent.to_string()),
-                    name: None,
+                    name: Some(name),
                 },
                 text: text.to_string(),
                 ts: Some(rfc3339(ts)),

@@ -216,6 +216,7 @@ fn routes() -> Routes {
     .add(Public, GET, "/assets/buyer.js", || async { BUYER_JS })
     .add(Public, GET, "/assets/agent.js", || async { AGENT_JS })
     .add(Public, POST, "/api/login", login)
+    .add(Public, GET, "/api/login/agents", login_agents)
     .add(Public, POST, "/api/logout", logout)
     .add(Public, GET, "/api/shop", shop)
     .add(Public, POST, "/api/buyer/conversations", buyer_open)
@@ -256,6 +257,15 @@ fn routes() -> Routes {
     .add(Agent, GET, "/api/report", report)
     .add(Agent, GET, "/api/intents", intents)
     .add(Agent, POST, "/api/teach", teach)
+    // The desk (agents as people, notes, closing, reassigning, drafts).
+    .add(Agent, GET, "/api/me", me)
+    .add(Agent, GET, "/api/quick-replies", quick_replies)
+    .add(Agent, GET, "/api/conversations/{id}/draft", draft)
+    .add(Agent, GET, "/api/conversations/{id}/context", context)
+    .add(Agent, POST, "/api/conversations/{id}/note", note)
+    .add(Agent, POST, "/api/conversations/{id}/close", close)
+    .add(Agent, POST, "/api/conversations/{id}/assign", assign)
+    .add(Agent, POST, "/api/conversations/{id}/wrong", wrong)
 }
 
 /// Every route of [`router`] with who may call it.
@@ -318,6 +328,11 @@ async fn require_agent(State(app): State<App>, mut req: Request, next: Next) -> 
                 .and_then(|t| auth.agent(t));
             match who {
                 Some(a) => Some(a),
+                // A loopback console without passwords: the first agent
+                // until the login page picks another.
+                None if auth.is_open() && !auth.team().is_empty() => {
+                    Some(auth.team()[0].id.clone())
+                }
                 None if req.uri().path().starts_with("/api/") => {
                     return error(StatusCode::UNAUTHORIZED, "log in first: /login")
                 }
@@ -351,7 +366,12 @@ async fn login(State(app): State<App>, Client(ip): Client, Json(l): Json<LoginIn
             "logins are off: the console listens on loopback only",
         );
     };
-    match auth.login(ip, &l.agent, &l.password).await {
+    let result = if auth.is_open() {
+        auth.pick(&l.agent)
+    } else {
+        auth.login(ip, &l.agent, &l.password).await
+    };
+    match result {
         Ok(token) => {
             tracing::info!(agent = %esc(&l.agent), "agent logged in");
             let cookie = format!(
@@ -380,6 +400,14 @@ async fn login(State(app): State<App>, Client(ip): Client, Json(l): Json<LoginIn
             }
         }
     }
+}
+
+/// The agents a loopback console without passwords lets one pick on the
+/// login page (none when logins need passwords: no list of ids to guess).
+async fn login_agents(State(app): State<App>) -> Response {
+    let open = app.gw.auth().is_some_and(|a| a.is_open());
+    let agents = if open { app.gw.team() } else { Vec::new() };
+    Json(serde_json::json!({ "open": open, "agents": agents })).into_response()
 }
 
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
@@ -569,12 +597,123 @@ async fn agent_events(State(app): State<App>) -> Response {
     stream(app.gw.subscribe(), |_| true)
 }
 
-async fn list(State(app): State<App>) -> Response {
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    filter: String,
+}
+
+async fn list(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    match app.gw.search(&q.q, &q.filter, s.0.as_deref()) {
+        Ok(conversations) => Json(serde_json::json!({
+            "bot_connected": app.gw.bot_connected(),
+            "reload_problem": app.gw.reload_problem(),
+            "conversations": conversations,
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Who this console works as, and the team (for names and reassigning).
+async fn me(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     Json(serde_json::json!({
-        "bot_connected": app.gw.bot_connected(),
-        "conversations": app.gw.conversations(),
+        "agent": s.0.as_deref().map(|a| app.gw.agent_view(a)),
+        "team": app.gw.team(),
+        "logins": app.gw.auth().is_some_and(|a| !a.is_open()),
+        "outcomes": super::desk::OUTCOMES,
     }))
     .into_response()
+}
+
+async fn quick_replies(State(app): State<App>) -> Response {
+    Json(serde_json::json!({ "replies": app.gw.quick_replies() })).into_response()
+}
+
+async fn draft(State(app): State<App>, Path(id): Path<String>) -> Response {
+    // Classifying takes CPU: off the runtime.
+    match tokio::task::spawn_blocking(move || app.gw.draft(&id)).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn context(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.gw.context(&id) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The body of the desk's actions; every field optional, so that who may
+/// act is checked before what was asked.
+#[derive(Deserialize)]
+struct DeskIn {
+    #[serde(default)]
+    agent: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn desk_actor(s: Session, d: &DeskIn, action: &str, conv: &str) -> String {
+    let a = AgentIn {
+        agent: d.agent.clone(),
+        text: None,
+    };
+    acting(s, &a, action, conv)
+}
+
+async fn note(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+    Json(d): Json<DeskIn>,
+) -> Response {
+    let agent = desk_actor(s, &d, "note", &id);
+    created(app.gw.note(&id, &agent, &d.text))
+}
+
+async fn close(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+    Json(d): Json<DeskIn>,
+) -> Response {
+    let agent = desk_actor(s, &d, "close", &id);
+    view(app.gw.close(&id, &agent, &d.outcome))
+}
+
+async fn assign(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+    Json(d): Json<DeskIn>,
+) -> Response {
+    let agent = desk_actor(s, &d, "assign", &id);
+    view(app.gw.assign(&id, &agent, &d.to))
+}
+
+async fn wrong(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+    Json(d): Json<DeskIn>,
+) -> Response {
+    let agent = desk_actor(s, &d, "mark wrong", &id);
+    view(app.gw.mark_wrong(&id, &agent, &d.message))
 }
 
 async fn detail(State(app): State<App>, Path(id): Path<String>) -> Response {

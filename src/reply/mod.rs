@@ -50,6 +50,9 @@ pub struct Replies {
     intents: HashMap<String, Lines>,
     stages: HashMap<(String, String), Lines>,
     system: BTreeMap<String, Lines>,
+    /// Agents' quick replies: (key, title, text), rendered with the shop's
+    /// Chinese facts.
+    quick: Vec<(String, String, String)>,
     facts_zh: Facts,
     facts_en: Facts,
 }
@@ -138,6 +141,21 @@ impl Replies {
             }
         }
         debug_assert!(REQUIRED_SYSTEM.iter().all(|n| SYSTEM_TABLES.contains(n)));
+        let mut quick = Vec::new();
+        for q in &src.quick {
+            let v = Variants {
+                zh: vec![q.text.clone()],
+                en: Vec::new(),
+            };
+            let lines = compile(&q.file, &v, &known, &mut problems);
+            if let Some(t) = lines.zh.first() {
+                quick.push((
+                    q.key.clone(),
+                    q.title.value.trim().to_string(),
+                    t.render(&facts_zh, None),
+                ));
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::Files { problems });
         }
@@ -145,6 +163,7 @@ impl Replies {
             intents,
             stages,
             system,
+            quick,
             facts_zh,
             facts_en,
         })
@@ -168,6 +187,11 @@ impl Replies {
             Key::Stage(id, st) => self.stages.contains_key(&(id.to_string(), st.to_string())),
             Key::System(name) => self.system.contains_key(name),
         }
+    }
+
+    /// Agents' quick replies from `replies/_agent.toml`: (key, title, text).
+    pub fn quick(&self) -> &[(String, String, String)] {
+        &self.quick
     }
 
     /// Renders variant number `n` (taken modulo the number of variants).

@@ -236,6 +236,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX proactive_due ON proactive(state, due_ms);
     CREATE INDEX proactive_by_conversation ON proactive(conversation);
     CREATE INDEX proactive_by_buyer ON proactive(buyer, sending_ms);",
+    // 4 (desk): what agents did in the console, as one log: takeover,
+    // release, reassign, note, close (detail: the outcome) and wrong (an
+    // agent marked the bot's answer to `message_id` wrong; the report
+    // teaches from these).
+    "CREATE TABLE desk_events(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        message_id TEXT,
+        detail TEXT,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX desk_events_by_conversation ON desk_events(conversation, at_ms);
+    CREATE INDEX desk_events_by_kind ON desk_events(kind, at_ms);",
 ];
 
 /// One row to write; a message and everything decided about it are one batch.
@@ -407,6 +422,19 @@ pub enum Op {
         /// Why.
         reason: String,
     },
+    /// Something an agent did in the console (the desk log).
+    DeskEvent {
+        /// Conversation id.
+        conversation: String,
+        /// takeover, release, reassign, note, close or wrong.
+        kind: String,
+        /// The agent who did it.
+        agent: String,
+        /// The buyer message it is about (`wrong`).
+        message_id: Option<String>,
+        /// The note, the outcome, `from -> to`.
+        detail: Option<String>,
+    },
 }
 
 /// An order as the store keeps it: the latest state of all its events.
@@ -501,6 +529,21 @@ pub struct StoredConversation {
     pub state: String,
     /// Ids of the messages already handled.
     pub handled: HashSet<String>,
+}
+
+/// One row of the desk log ([`Op::DeskEvent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskRow {
+    /// takeover, release, reassign, note, close or wrong.
+    pub kind: String,
+    /// Who.
+    pub agent: String,
+    /// The buyer message (`wrong`).
+    pub message_id: Option<String>,
+    /// The note, outcome or `from -> to`.
+    pub detail: Option<String>,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
 }
 
 /// Handle to the store: cheap to share between tasks.
@@ -932,6 +975,62 @@ impl Store {
         .map_err(self.reader_err())
     }
 
+    /// Buyer messages whose bot answer an agent marked wrong in
+    /// `[from_ms, to_ms]`, newest first, at most `limit`: (text,
+    /// conversation, marked at). Each message once, however often marked.
+    pub fn marked_wrong(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.read(|c| {
+            // A file of an older version, opened read-only (`report`), has
+            // no desk log yet: nothing was marked.
+            let has_log: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'desk_events')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !has_log {
+                return Ok(Vec::new());
+            }
+            c.prepare_cached(
+                "SELECT m.text, m.conversation, MAX(e.at_ms) AS at
+                 FROM desk_events e JOIN messages m
+                   ON m.id = e.message_id AND m.conversation = e.conversation
+                 WHERE e.kind = 'wrong' AND e.at_ms BETWEEN ?1 AND ?2
+                 GROUP BY m.conversation, m.id
+                 ORDER BY at DESC LIMIT ?3",
+            )?
+            .query_map(params![from_ms, to_ms, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+    }
+
+    /// The desk log of a conversation, oldest first: (kind, agent,
+    /// message id, detail, at).
+    pub fn desk_events(&self, conversation: &str) -> Result<Vec<DeskRow>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT kind, agent, message_id, detail, at_ms FROM desk_events
+                 WHERE conversation = ?1 ORDER BY at_ms, id",
+            )?
+            .query_map(params![conversation], |r| {
+                Ok(DeskRow {
+                    kind: r.get(0)?,
+                    agent: r.get(1)?,
+                    message_id: r.get(2)?,
+                    detail: r.get(3)?,
+                    at_ms: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
     /// Runs a read-only query on the reader connection (reports, tests).
     pub fn read<T>(
         &self,
@@ -1250,6 +1349,19 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op, now: i64) -> rusqlite::Result<
             )?
             .execute(params![id, reason])?;
         }
+        Op::DeskEvent {
+            conversation,
+            kind,
+            agent,
+            message_id,
+            detail,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO desk_events(conversation, kind, agent, message_id, detail, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![conversation, kind, agent, message_id, detail, now])?;
+        }
     }
     Ok(())
 }
@@ -1263,6 +1375,47 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("state.db")
+    }
+
+    #[test]
+    fn the_desk_log_is_kept_and_an_older_file_reads_without_it() {
+        let p = tmp("desk-log");
+        let s = Store::open(&p).unwrap();
+        s.write_blocking(vec![
+            message("m-1", "c-1"),
+            Op::DeskEvent {
+                conversation: "c-1".into(),
+                kind: "note".into(),
+                agent: "a-1".into(),
+                message_id: None,
+                detail: Some("老客户".into()),
+            },
+            Op::DeskEvent {
+                conversation: "c-1".into(),
+                kind: "wrong".into(),
+                agent: "a-1".into(),
+                message_id: Some("m-1".into()),
+                detail: None,
+            },
+        ])
+        .unwrap();
+        let log = s.desk_events("c-1").unwrap();
+        let kinds: Vec<&str> = log.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["note", "wrong"]);
+        assert_eq!(log[0].detail.as_deref(), Some("老客户"));
+        assert_eq!(s.marked_wrong(0, i64::MAX, 10).unwrap().len(), 1);
+        s.close();
+        // A version-2 file (before the desk log), opened read-only as
+        // `report` does: nothing marked, no error.
+        let old = tmp("desk-log-v2");
+        {
+            let c = Connection::open(&old).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(MIGRATIONS[1]).unwrap();
+            c.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let r = Store::open_read_only(&old).unwrap();
+        assert!(r.marked_wrong(0, i64::MAX, 10).unwrap().is_empty());
     }
 
     fn message(id: &str, conv: &str) -> Op {

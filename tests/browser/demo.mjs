@@ -67,7 +67,8 @@ async function main() {
   watch(agent, 'agent page');
   const res2 = await agent.goto(`${base}/agent`, { waitUntil: 'load', timeout: T }).catch((e) => fail(`cannot open ${base}/agent: ${e.message}`));
   if (!res2 || !res2.ok()) fail(`GET ${base}/agent answered ${res2 && res2.status()}`);
-  await waitVisible(agent.getByTestId('agent-id'), 'the agent id input');
+  // On loopback without passwords the console works as the first configured agent.
+  await waitVisible(agent.locator('[data-testid="me"][data-agent="xiaomei"]'), 'the console working as the first agent (xiaomei)');
   const item2 = agent.locator(sel.queueItem(conv2));
   await waitVisible(item2, `queue item for ${conv2}`);
   await waitVisible(agent.locator(`${sel.queueItem(conv2)}[data-status="escalated"]`), `queue item ${conv2} with data-status="escalated"`);
@@ -127,7 +128,8 @@ async function main() {
   await shot(agent, 'agent.png');
   pass(`6 screenshots in ${shotDir}/ (buyer.png, agent.png, agent-taken.png)`);
 
-  // 7. The report: automation rate, reasons, clusters of what was escalated, links back to chats.
+  // 7. The report: automation rate, reasons, clusters of what the bot could not read (not of
+  // correct escalations like the complaint), links back to chats.
   setStep('7 report');
   await agent.getByTestId('tab-report').click({ timeout: T });
   const report = agent.getByTestId('report');
@@ -147,12 +149,15 @@ async function main() {
   await waitVisible(agent.locator('[data-testid="report-reason"][data-reason="complaint"]'), 'a reason row "complaint"');
   const clusterNodes = agent.getByTestId('report-cluster');
   const exampleWith = (text) => agent.getByTestId('cluster-example').filter({ has: agent.getByText(text, { exact: true }) });
-  const complaintCluster = clusterNodes.filter({ has: exampleWith(COMPLAINT) }).first();
-  const complaintExample = complaintCluster.getByTestId('cluster-example').filter({ has: agent.getByText(COMPLAINT, { exact: true }) }).first();
-  await waitVisible(complaintExample, `a cluster example "${COMPLAINT}"`);
-  await waitVisible(clusterNodes.getByTestId('cluster-example').getByText(XSS_SCRIPT, { exact: true }), `${XSS_SCRIPT} literally in a cluster example`);
+  const xssCluster = clusterNodes.filter({ has: exampleWith(XSS_SCRIPT) }).first();
+  const xssExample = xssCluster.getByTestId('cluster-example').filter({ has: agent.getByText(XSS_SCRIPT, { exact: true }) }).first();
+  await waitVisible(xssExample, `${XSS_SCRIPT} literally in a cluster example`);
+  // The complaint was escalated correctly: counted among the reasons, never a cluster to teach from.
+  if (await exampleWith(COMPLAINT).count()) fail(`the correctly escalated "${COMPLAINT}" is in a cluster to teach from`);
+  const complaintLabel = (await agent.locator('[data-testid="report-reason"][data-reason="complaint"] [data-testid="reason-label"]').textContent())?.trim() || '';
+  if (!/[\u4e00-\u9fff]/.test(complaintLabel)) fail(`the reason "complaint" has no Chinese label: ${JSON.stringify(complaintLabel)}`);
   const clusters = await clusterNodes.count();
-  const suggest = (await complaintCluster.getByTestId('cluster-suggest').textContent({ timeout: T }))?.trim();
+  const suggest = (await xssCluster.getByTestId('cluster-suggest').textContent({ timeout: T }))?.trim();
   await agent.waitForTimeout(300);
   await noXss(agent, 'report');
   const injected = await report.locator('script, img').count();
@@ -160,14 +165,14 @@ async function main() {
   await shot(agent, 'report.png');
 
   // The example's conversation link opens that chat in the console.
-  const link = complaintExample.getByTestId('example-link');
+  const link = xssExample.getByTestId('example-link');
   const href = await link.getAttribute('href', { timeout: T });
-  if (href !== `#${conv2}`) fail(`the complaint example links to ${JSON.stringify(href)}, expected "#${conv2}"`);
+  if (href !== `#${conv1}`) fail(`the ${XSS_SCRIPT} example links to ${JSON.stringify(href)}, expected "#${conv1}"`);
   await link.click({ timeout: T });
   await waitVisible(agent.locator('[data-testid="tab-chats"][aria-selected="true"]'), 'the chats tab after clicking an example link');
-  await waitVisible(agent.locator(`${sel.queueItem(conv2)}.selected`), `${conv2} selected after clicking its example link`);
-  await waitVisible(history.locator(sel.msg('buyer')).getByText(COMPLAINT, { exact: true }), 'the complaint in the history opened from the report');
-  pass(`7 report: automation ${automation}, replied ${replied}, escalated ${escalated}, ${clusters} cluster(s), complaint → ${suggest}; markup literal; link opens ${conv2} (report.png)`);
+  await waitVisible(agent.locator(`${sel.queueItem(conv1)}.selected`), `${conv1} selected after clicking its example link`);
+  await waitVisible(history.locator(sel.msg('buyer')).getByText(XSS_SCRIPT, { exact: true }), `${XSS_SCRIPT} in the history opened from the report`);
+  pass(`7 report: automation ${automation}, replied ${replied}, escalated ${escalated}, ${clusters} cluster(s) without the complaint (${complaintLabel}), ${XSS_SCRIPT} → ${suggest}; markup literal; link opens ${conv1} (report.png)`);
 
   // 8. A conversation is readable only with its token: the buyer page holds one
   // per panel; the same request without it, or with another panel's, is refused.

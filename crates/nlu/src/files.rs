@@ -117,7 +117,28 @@ pub struct Sources {
     /// `replies/_proactive.toml` as `(file name, text)`: the lines of messages
     /// the bot starts itself, compiled by the main crate (not the NLU's).
     pub proactive: Option<(String, String)>,
+    /// Agents' quick replies (`replies/_agent.toml`), in key order.
+    pub quick: Vec<QuickReply>,
 }
+
+/// One quick reply of `replies/_agent.toml`: a table `[key]` with a `title`
+/// and the `text` an agent sends (shop variables allowed, like replies).
+#[derive(Debug, Clone)]
+pub struct QuickReply {
+    /// The file's name.
+    pub file: String,
+    /// The table name, what `/key` finds in the console's composer.
+    pub key: String,
+    /// A few words for the list.
+    pub title: At<String>,
+    /// The text.
+    pub text: At<String>,
+}
+
+/// Longest quick-reply key.
+pub const MAX_QUICK_KEY: usize = 32;
+/// Longest quick-reply title, in characters.
+pub const MAX_QUICK_TITLE: usize = 40;
 
 /// The taxonomy's id for "nothing fits". An intent file may use it to teach the
 /// engine what off-topic messages look like; it has no replies of its own (the
@@ -182,6 +203,64 @@ struct RawReply {
     en: Vec<Spanned<String>>,
     later: Option<RawVariants>,
     concession: Option<RawVariants>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuick {
+    title: Spanned<String>,
+    text: Spanned<String>,
+}
+
+/// `replies/_agent.toml`: every table a quick reply, checked.
+fn quick_replies(file: &str, text: &str, problems: &mut Problems) -> Vec<QuickReply> {
+    let Some(tables) = parse::<BTreeMap<String, RawQuick>>(file, text, problems) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, raw) in tables {
+        let (title, body) = (at(text, raw.title), at(text, raw.text));
+        let key_ok = !key.is_empty()
+            && key.len() <= MAX_QUICK_KEY
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !key_ok {
+            problems.push(
+                file,
+                title.line,
+                format!("[{key}]: a quick reply's name is 1-{MAX_QUICK_KEY} ASCII letters, digits, - or _ (agents type /name to find it)"),
+            );
+        }
+        let t = title.value.trim();
+        if t.is_empty() || t.chars().count() > MAX_QUICK_TITLE {
+            problems.push(
+                file,
+                title.line,
+                format!(
+                    "[{key}] title: 1 to {MAX_QUICK_TITLE} characters, a few words for the list"
+                ),
+            );
+        }
+        let n = body.value.trim().chars().count();
+        if n == 0 || n > crate::MAX_INPUT_CHARS {
+            problems.push(
+                file,
+                body.line,
+                format!(
+                    "[{key}] text: 1 to {} characters, what the agent sends",
+                    crate::MAX_INPUT_CHARS
+                ),
+            );
+        }
+        out.push(QuickReply {
+            file: file.to_string(),
+            key,
+            title,
+            text: body,
+        });
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -447,6 +526,10 @@ impl Sources {
         for (file, text) in replies {
             if file.ends_with("_proactive.toml") {
                 out.proactive = Some((file.clone(), text.clone()));
+                continue;
+            }
+            if file.ends_with("_agent.toml") {
+                out.quick.extend(quick_replies(file, text, &mut problems));
                 continue;
             }
             if file.ends_with("_system.toml") {
