@@ -181,7 +181,7 @@ pub fn build(
         ts_ms,
         reason: MARKED_WRONG.to_string(),
     }));
-    rows.sort_by(|a, b| b.ts_ms.cmp(&a.ts_ms));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.ts_ms));
     rows.truncate(MAX_MESSAGES);
 
     struct Building {

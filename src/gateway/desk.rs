@@ -473,7 +473,7 @@ impl Gateway {
                 }
             })
             .collect();
-        earlier.sort_by(|a, b| b.1.updated_ms.cmp(&a.1.updated_ms));
+        earlier.sort_by_key(|e| std::cmp::Reverse(e.1.updated_ms));
         earlier.truncate(MAX_EARLIER);
         Ok(serde_json::json!({
             "buyer": c.buyer,
