@@ -304,7 +304,8 @@ mod tests {
             ("tracking", "ZT1".to_string()),
         ];
         let only = [("courier", "中通".to_string())];
-        let rows: &[(Lang, u64, &[(&str, String)], Option<&str>)] = &[
+        type Row<'a> = (Lang, u64, &'a [(&'a str, String)], Option<&'a str>);
+        let rows: &[Row] = &[
             (Lang::Zh, 0, &both, Some("中通 ZT1")),
             (Lang::Zh, 1, &both, Some("发了中通")),
             (Lang::Zh, 0, &only, Some("发了中通")),
