@@ -40,7 +40,10 @@
       box = el('section', { class: 'orders-box', dataset: { testid: 'conv-orders' }, hidden: 'hidden' });
       history.parentNode.insertBefore(box, history);
     }
-    if (!id) { box.hidden = true; return; }
+    // The hash also names the console's tabs (#report): only a conversation
+    // the queue lists has orders to ask for.
+    const known = id && document.querySelector(`[data-testid="queue-item"][data-conversation="${CSS.escape(id)}"]`);
+    if (!known) { box.hidden = true; return; }
     let data;
     try {
       const res = await fetch(`/api/conversations/${encodeURIComponent(id)}/orders`);
