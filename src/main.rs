@@ -10,7 +10,7 @@ use xiaoer::channel::ClientConfig;
 use xiaoer::cli::{self, why_builtin};
 use xiaoer::config::Config;
 use xiaoer::dialogue::Conversation;
-use xiaoer::engine::{resolve_folders, Folders};
+use xiaoer::engine::{resolve_catalog, resolve_folders, Folders};
 use xiaoer::eval::GoldSet;
 use xiaoer::live::{self, Demo, Reload};
 use xiaoer::watch::Watched;
@@ -33,6 +33,11 @@ struct Cli {
     /// sets it and ./replies is absent, the built-in set).
     #[arg(long, global = true)]
     replies: Option<PathBuf>,
+    /// Folder of catalog files (../shared/catalog.md; default: paths.catalog,
+    /// used when ./catalog exists). Without one the bot knows no product;
+    /// `demo` then uses the demo shop's built-in catalog.
+    #[arg(long, global = true)]
+    catalog: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -184,6 +189,9 @@ struct FilesArgs {
     config: Option<PathBuf>,
     intents: Option<PathBuf>,
     replies: Option<PathBuf>,
+    catalog: Option<PathBuf>,
+    /// No catalog configured: the demo shop's built-in one (`xiaoer demo`).
+    demo_catalog: bool,
 }
 
 impl FilesArgs {
@@ -192,7 +200,14 @@ impl FilesArgs {
             config: cli.config.clone(),
             intents: cli.intents.clone(),
             replies: cli.replies.clone(),
+            catalog: cli.catalog.clone(),
+            demo_catalog: matches!(cli.command, Command::Demo { .. }),
         }
+    }
+
+    /// The catalog folder in use (`None`: none, or the built-in demo one).
+    fn catalog_dir(&self, config: &Config) -> Result<Option<PathBuf>> {
+        Ok(resolve_catalog(config, self.catalog.as_deref())?)
     }
 
     /// The engine, and the folders its intent and reply files came from
@@ -204,15 +219,26 @@ impl FilesArgs {
             Some(f) => FileSource::Dirs(&f.intents, &f.replies),
             None => FileSource::Embedded,
         };
-        Ok((Engine::load(config, source)?, folders))
+        let catalog = self.catalog_dir(&config)?;
+        let engine = Engine::load(config, source)?;
+        let engine = match catalog {
+            Some(dir) => engine.with_catalog_dir(&dir)?,
+            None if self.demo_catalog => engine.with_catalog(&xiaoer::embedded::demo_catalog())?,
+            None => engine,
+        };
+        Ok((engine, folders))
     }
 
     /// What a running bot reloads: the folders it loaded from and the
     /// configuration file, loaded again the same way.
     fn reload(&self, engine: &Engine, folders: Option<&Folders>) -> Reload {
         let me = self.clone();
+        let mut what = Watched::new(folders, engine.config.file.as_deref());
+        if let Ok(Some(dir)) = self.catalog_dir(&engine.config) {
+            what.dirs.push(dir);
+        }
         Reload {
-            what: Watched::new(folders, engine.config.file.as_deref()),
+            what,
             rebuild: Box::new(move || me.load().map(|(e, _)| e).map_err(|e| format!("{e:#}"))),
         }
     }
@@ -457,6 +483,16 @@ fn run(cli: Cli) -> Result<i32> {
                     "checked: the built-in intents and replies ({})",
                     why_builtin()
                 ),
+            }
+            match (files.catalog_dir(&engine.config)?, &engine.knowledge) {
+                (Some(dir), Some(k)) => out!(
+                    "checked: catalog {} ({} items, {} promotions, {} shop FAQ entries)",
+                    std::fs::canonicalize(&dir).unwrap_or(dir.clone()).display(),
+                    k.len(),
+                    k.promotions.len(),
+                    k.faq.len()
+                ),
+                _ => out!("checked: no catalog (no ./catalog folder, no paths.catalog or --catalog): product questions get the intents' replies"),
             }
             match &engine.config.file {
                 Some(p) => out!("checked: configuration {}", p.display()),

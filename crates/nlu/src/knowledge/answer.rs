@@ -76,9 +76,23 @@ const MAX_LISTED: usize = 4;
 
 /// English colour words and the Chinese value they name (黑色, 藏青…).
 const COLOURS: &[(&str, &str)] = &[
-    ("black", "黑"), ("white", "白"), ("red", "红"), ("blue", "蓝"), ("navy", "藏青"), ("grey", "灰"),
-    ("gray", "灰"), ("pink", "粉"), ("green", "绿"), ("yellow", "黄"), ("beige", "米"), ("brown", "棕"),
-    ("purple", "紫"), ("orange", "橙"), ("khaki", "卡其"), ("silver", "银"), ("gold", "金"),
+    ("black", "黑"),
+    ("white", "白"),
+    ("red", "红"),
+    ("blue", "蓝"),
+    ("navy", "藏青"),
+    ("grey", "灰"),
+    ("gray", "灰"),
+    ("pink", "粉"),
+    ("green", "绿"),
+    ("yellow", "黄"),
+    ("beige", "米"),
+    ("brown", "棕"),
+    ("purple", "紫"),
+    ("orange", "橙"),
+    ("khaki", "卡其"),
+    ("silver", "银"),
+    ("gold", "金"),
 ];
 
 /// Yuan as people write them: 129, 39.9, 12.5.
@@ -115,7 +129,9 @@ fn quantities(text: &str) -> Vec<(u32, char)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit() && chars[i - 1] != '.') {
+        if chars[i].is_ascii_digit()
+            && (i == 0 || !chars[i - 1].is_ascii_digit() && chars[i - 1] != '.')
+        {
             let mut j = i;
             let mut n: u64 = 0;
             while j < chars.len() && chars[j].is_ascii_digit() && j - i < 6 {
@@ -169,12 +185,16 @@ impl Knowledge {
             }
             if !hit {
                 // An English buyer's colour word for a Chinese value.
-                hit = COLOURS.iter().any(|(en, zh)| norm.starts_with(zh) && occurs(text, en));
+                hit = COLOURS
+                    .iter()
+                    .any(|(en, zh)| norm.starts_with(zh) && occurs(text, en));
             }
             if !hit {
                 // 黑色 asked as 黑的 / 黑款.
                 if let Some(stem) = norm.strip_suffix('色').filter(|s| !s.is_empty()) {
-                    hit = ["的", "款", "色"].iter().any(|s| text.contains(&format!("{stem}{s}")))
+                    hit = ["的", "款", "色"]
+                        .iter()
+                        .any(|s| text.contains(&format!("{stem}{s}")))
                         || text.ends_with(stem);
                 }
             }
@@ -194,13 +214,19 @@ impl Knowledge {
     pub fn answer(&self, q: &Query<'_>) -> Answer {
         let Some(i) = q.item else {
             return match q.ask {
-                Ask::Promotion if self.has_shop_file => Answer::Fact(self.promotions_line(None, None, q)),
+                Ask::Promotion if self.has_shop_file => {
+                    Answer::Fact(self.promotions_line(None, None, q))
+                }
                 a if a.needs_item() => match self.faq_answer(q, FAQ_FLOOR) {
                     Some(a) => Answer::Fact(a),
                     None => Answer::NeedItem,
                 },
-                Ask::Unread => self.faq_answer(q, FAQ_FLOOR_OTHER).map_or(Answer::Pass, Answer::Fact),
-                _ => self.faq_answer(q, FAQ_FLOOR_OTHER).map_or(Answer::Pass, Answer::Fact),
+                Ask::Unread => self
+                    .faq_answer(q, FAQ_FLOOR_OTHER)
+                    .map_or(Answer::Pass, Answer::Fact),
+                _ => self
+                    .faq_answer(q, FAQ_FLOOR_OTHER)
+                    .map_or(Answer::Pass, Answer::Fact),
             };
         };
         let item = &self.items[i];
@@ -215,7 +241,9 @@ impl Knowledge {
                 Answer::Fact(self.promotions_line(Some(item), price, q))
             }
             Ask::Promotion => Answer::Pass,
-            Ask::Other => self.faq_answer(q, FAQ_FLOOR_OTHER).map_or(Answer::Pass, Answer::Fact),
+            Ask::Other => self
+                .faq_answer(q, FAQ_FLOOR_OTHER)
+                .map_or(Answer::Pass, Answer::Fact),
         }
     }
 
@@ -223,7 +251,12 @@ impl Knowledge {
         let id = q.item.map(|i| (i, self.items[i].id.as_str()));
         let mut best: Option<(f32, Option<usize>, usize)> = None;
         for h in self.index.search(q.text, id) {
-            if let Hit::Faq { item, faq, similarity } = h {
+            if let Hit::Faq {
+                item,
+                faq,
+                similarity,
+            } = h
+            {
                 // The item's own answer wins a tie with the shop's.
                 let s = similarity + if item.is_some() { 0.001 } else { 0.0 };
                 if s >= floor && best.is_none_or(|b| s > b.0) {
@@ -252,16 +285,32 @@ impl Knowledge {
 
     fn stock(&self, item: &Item, i: usize, q: &Query<'_>) -> Answer {
         if item.variants.is_empty() || item.variants.iter().all(|v| v.stock.is_none()) {
-            return self.faq_answer(q, FAQ_FLOOR).map_or_else(|| Answer::Unknown("库存".into()), Answer::Fact);
+            return self
+                .faq_answer(q, FAQ_FLOOR)
+                .map_or_else(|| Answer::Unknown("库存".into()), Answer::Fact);
         }
         let asked = self.asked(i, q);
         let fits = |v: &Variant| asked.iter().all(|a| v.options.contains(a));
         let matching: Vec<&Variant> = item.variants.iter().filter(|v| fits(v)).collect();
-        let restock_asked = ["补货", "到货", "补吗", "什么时候有", "啥时候有", "几时有", "再有", "restock", "back in stock"]
-            .iter()
-            .any(|w| q.text.contains(w));
+        let restock_asked = [
+            "补货",
+            "到货",
+            "补吗",
+            "什么时候有",
+            "啥时候有",
+            "几时有",
+            "再有",
+            "restock",
+            "back in stock",
+        ]
+        .iter()
+        .any(|w| q.text.contains(w));
         let label = if asked.is_empty() {
-            if q.en { "it".to_string() } else { "这款".to_string() }
+            if q.en {
+                "it".to_string()
+            } else {
+                "这款".to_string()
+            }
         } else {
             order_label(&asked, item)
         };
@@ -274,7 +323,11 @@ impl Knowledge {
                 .filter(|v| asked.iter().any(|a| v.options.contains(a)))
                 .collect();
             if near.is_empty() {
-                near = item.variants.iter().filter(|v| in_stock(v) && !exclude.contains(v)).collect();
+                near = item
+                    .variants
+                    .iter()
+                    .filter(|v| in_stock(v) && !exclude.contains(v))
+                    .collect();
             }
             near.iter().take(MAX_LISTED).map(|v| v.label()).collect()
         };
@@ -299,8 +352,17 @@ impl Knowledge {
             let unknown = matching.iter().any(|v| v.stock.is_none());
             if asked.is_empty() && (!sold.is_empty() || unknown) {
                 // Some variants are out: say which.
-                let soldl: Vec<String> = sold.iter().take(MAX_LISTED).map(|v| with_restock(v, q.en)).collect();
-                let have: Vec<String> = matching.iter().filter(|v| in_stock(v)).take(MAX_LISTED).map(|v| v.label()).collect();
+                let soldl: Vec<String> = sold
+                    .iter()
+                    .take(MAX_LISTED)
+                    .map(|v| with_restock(v, q.en))
+                    .collect();
+                let have: Vec<String> = matching
+                    .iter()
+                    .filter(|v| in_stock(v))
+                    .take(MAX_LISTED)
+                    .map(|v| v.label())
+                    .collect();
                 return Answer::Fact(if q.en {
                     let mut s = format!("Hi dear, in stock now: {}.", have.join(", "));
                     if !soldl.is_empty() {
@@ -308,7 +370,11 @@ impl Knowledge {
                     }
                     s
                 } else {
-                    let mut s = format!("亲，{}有现货的哦，现在有货的有：{}", item_name(item), have.join("、"));
+                    let mut s = format!(
+                        "亲，{}有现货的哦，现在有货的有：{}",
+                        item_name(item),
+                        have.join("、")
+                    );
                     if !soldl.is_empty() {
                         s += &format!("；{}暂时卖完了", soldl.join("、"));
                     }
@@ -319,7 +385,10 @@ impl Knowledge {
                 let have: Vec<&&Variant> = matching.iter().filter(|v| in_stock(v)).collect();
                 let partial = have.len() < matching.len() && !asked.is_empty();
                 let listed = if partial {
-                    have.iter().take(MAX_LISTED).map(|v| v.label()).collect::<Vec<_>>()
+                    have.iter()
+                        .take(MAX_LISTED)
+                        .map(|v| v.label())
+                        .collect::<Vec<_>>()
                 } else {
                     Vec::new()
                 };
@@ -342,7 +411,10 @@ impl Knowledge {
         }
         if matching.iter().all(|v| v.stock == Some(0)) {
             let dates: Vec<&str> = {
-                let mut d: Vec<&str> = matching.iter().filter_map(|v| v.restock.as_deref()).collect();
+                let mut d: Vec<&str> = matching
+                    .iter()
+                    .filter_map(|v| v.restock.as_deref())
+                    .collect();
                 d.sort();
                 d.dedup();
                 d
@@ -359,7 +431,10 @@ impl Knowledge {
                 }
             });
             return Answer::Fact(if q.en {
-                let mut s = format!("Sorry dear, {label} is sold out at the moment.{}", when.unwrap_or_default());
+                let mut s = format!(
+                    "Sorry dear, {label} is sold out at the moment.{}",
+                    when.unwrap_or_default()
+                );
                 if !alt.is_empty() {
                     s += &format!(" In stock now: {}.", alt.join(", "));
                 }
@@ -384,21 +459,38 @@ impl Knowledge {
     fn price(&self, item: &Item, i: usize, q: &Query<'_>) -> Answer {
         let asked = self.asked(i, q);
         let Some(list) = prices(item, &asked) else {
-            return self.faq_answer(q, FAQ_FLOOR).map_or_else(|| Answer::Unknown("价格".into()), Answer::Fact);
+            return self
+                .faq_answer(q, FAQ_FLOOR)
+                .map_or_else(|| Answer::Unknown("价格".into()), Answer::Fact);
         };
         if list.is_empty() {
             return Answer::Fact(if q.en {
-                format!("Sorry dear, this item doesn't come in {}.", order_label(&asked, item))
+                format!(
+                    "Sorry dear, this item doesn't come in {}.",
+                    order_label(&asked, item)
+                )
             } else {
                 format!("亲，这款没有{}哦～", order_label(&asked, item))
             });
         }
         // A count of pieces (买两件, 3个): the total, when the unit price is one.
-        let named_units: Vec<char> = self.values[i].iter().filter_map(|(_, _, n)| quantity(n).map(|q| q.1)).collect();
-        let count = quantities(q.text)
-            .into_iter()
-            .find(|(n, u)| *n > 1 && *n <= 999 && measure::UNITS.contains(u) && *u != '斤' && *u != '克' && !named_units.contains(u));
-        let what = if asked.is_empty() { item_name(item) } else { order_label(&asked, item) };
+        let named_units: Vec<char> = self.values[i]
+            .iter()
+            .filter_map(|(_, _, n)| quantity(n).map(|q| q.1))
+            .collect();
+        let count = quantities(q.text).into_iter().find(|(n, u)| {
+            *n > 1
+                && *n <= 999
+                && measure::UNITS.contains(u)
+                && *u != '斤'
+                && *u != '克'
+                && !named_units.contains(u)
+        });
+        let what = if asked.is_empty() {
+            item_name(item)
+        } else {
+            order_label(&asked, item)
+        };
         let mut s;
         let mut amount = None;
         if list.len() == 1 {
@@ -408,7 +500,11 @@ impl Knowledge {
                     let total = p * n as f64;
                     amount = Some(total);
                     s = if q.en {
-                        format!("Hi dear, {what} is ¥{} each, so {n} come to ¥{}.", yuan(p), yuan(total))
+                        format!(
+                            "Hi dear, {what} is ¥{} each, so {n} come to ¥{}.",
+                            yuan(p),
+                            yuan(total)
+                        )
                     } else {
                         format!("亲，{what}单价{}元，{n}{u}一共{}元哦", yuan(p), yuan(total))
                     };
@@ -438,17 +534,32 @@ impl Knowledge {
                 let own: Vec<String> = item
                     .variants
                     .iter()
-                    .filter_map(|v| v.price.filter(|p| *p != base).map(|p| format!("{} {}", v.label(), yuan(p))))
+                    .filter_map(|v| {
+                        v.price
+                            .filter(|p| *p != base)
+                            .map(|p| format!("{} {}", v.label(), yuan(p)))
+                    })
                     .take(MAX_LISTED)
                     .collect();
                 amount = Some(base);
                 s = if q.en {
-                    format!("Hi dear, {what} is ¥{}; {} (yuan).", yuan(base), own.join(", "))
+                    format!(
+                        "Hi dear, {what} is ¥{}; {} (yuan).",
+                        yuan(base),
+                        own.join(", ")
+                    )
                 } else {
-                    format!("亲，{what}的价格是{}元，{}元哦", yuan(base), own.join("元，"))
+                    format!(
+                        "亲，{what}的价格是{}元，{}元哦",
+                        yuan(base),
+                        own.join("元，")
+                    )
                 };
             } else if list.len() <= MAX_LISTED {
-                let parts: Vec<String> = list.iter().map(|(l, p)| format!("{l} {}", yuan(*p))).collect();
+                let parts: Vec<String> = list
+                    .iter()
+                    .map(|(l, p)| format!("{l} {}", yuan(*p)))
+                    .collect();
                 s = if q.en {
                     format!("Hi dear, prices: {} (yuan).", parts.join(", "))
                 } else {
@@ -457,15 +568,27 @@ impl Knowledge {
             } else {
                 let (lo, hi) = (distinct[0], distinct[distinct.len() - 1]);
                 s = if q.en {
-                    format!("Hi dear, {what} is ¥{}–{} depending on the option you choose.", yuan(lo), yuan(hi))
+                    format!(
+                        "Hi dear, {what} is ¥{}–{} depending on the option you choose.",
+                        yuan(lo),
+                        yuan(hi)
+                    )
                 } else {
-                    format!("亲，{what}的价格是{}–{}元，看您选的款式哦", yuan(lo), yuan(hi))
+                    format!(
+                        "亲，{what}的价格是{}–{}元，看您选的款式哦",
+                        yuan(lo),
+                        yuan(hi)
+                    )
                 };
             }
         }
         let promo = self.promotion_notes(Some(item), amount, q);
         if !promo.is_empty() {
-            s += &if q.en { format!(" {}", promo.join(" ")) } else { format!("；{}", promo.join("；")) };
+            s += &if q.en {
+                format!(" {}", promo.join(" "))
+            } else {
+                format!("；{}", promo.join("；"))
+            };
         }
         if !q.en {
             s += "～";
@@ -474,7 +597,12 @@ impl Knowledge {
     }
 
     /// What each promotion in force means for `amount` (yuan about to be spent).
-    fn promotion_notes(&self, item: Option<&Item>, amount: Option<f64>, q: &Query<'_>) -> Vec<String> {
+    fn promotion_notes(
+        &self,
+        item: Option<&Item>,
+        amount: Option<f64>,
+        q: &Query<'_>,
+    ) -> Vec<String> {
         let id = item.map(|i| i.id.as_str());
         self.promotions
             .iter()
@@ -482,21 +610,46 @@ impl Knowledge {
             .map(|p| match (&p.kind, amount) {
                 (PromotionKind::Discount { threshold, off }, Some(a)) if a >= *threshold => {
                     if q.en {
-                        format!("\"{}\" applies: ¥{} off, ¥{} to pay.", p.name, yuan(*off), yuan(a - off))
+                        format!(
+                            "\"{}\" applies: ¥{} off, ¥{} to pay.",
+                            p.name,
+                            yuan(*off),
+                            yuan(a - off)
+                        )
                     } else {
-                        format!("现在有「{}」，满足条件立减{}元，到手{}元", p.name, yuan(*off), yuan(a - off))
+                        format!(
+                            "可用「{}」立减{}元，到手{}元",
+                            p.name,
+                            yuan(*off),
+                            yuan(a - off)
+                        )
                     }
                 }
                 (PromotionKind::Discount { threshold, off }, Some(a)) => {
                     if q.en {
-                        format!("With \"{}\", spend ¥{} more to get ¥{} off.", p.name, yuan(threshold - a), yuan(*off))
+                        format!(
+                            "With \"{}\", spend ¥{} more to get ¥{} off.",
+                            p.name,
+                            yuan(threshold - a),
+                            yuan(*off)
+                        )
                     } else {
-                        format!("现在有「{}」，再买{}元就能减{}元", p.name, yuan(threshold - a), yuan(*off))
+                        format!(
+                            "「{}」再买{}元就能减{}元",
+                            p.name,
+                            yuan(threshold - a),
+                            yuan(*off)
+                        )
                     }
                 }
                 (PromotionKind::Discount { threshold, off }, None) => {
                     if q.en {
-                        format!("\"{}\": ¥{} off orders of ¥{} or more.", p.name, yuan(*off), yuan(*threshold))
+                        format!(
+                            "\"{}\": ¥{} off orders of ¥{} or more.",
+                            p.name,
+                            yuan(*off),
+                            yuan(*threshold)
+                        )
                     } else {
                         format!("「{}」：满{}元减{}元", p.name, yuan(*threshold), yuan(*off))
                     }
@@ -530,11 +683,25 @@ impl Knowledge {
 
     fn size(&self, item: &Item, q: &Query<'_>) -> Answer {
         let found = measure::measurements(q.text);
-        let fit_asked = ["偏大", "偏小", "正码", "标准码", "尺码准", "码数准", "宽松", "修身", "run small", "run large", "true to size"]
-            .iter()
-            .any(|w| q.text.contains(w));
+        let fit_asked = [
+            "偏大",
+            "偏小",
+            "正码",
+            "标准码",
+            "尺码准",
+            "码数准",
+            "宽松",
+            "修身",
+            "run small",
+            "run large",
+            "true to size",
+        ]
+        .iter()
+        .any(|w| q.text.contains(w));
         let Some(chart) = &item.size_chart else {
-            return self.faq_answer(q, FAQ_FLOOR).map_or_else(|| Answer::Unknown("尺码建议".into()), Answer::Fact);
+            return self
+                .faq_answer(q, FAQ_FLOOR)
+                .map_or_else(|| Answer::Unknown("尺码建议".into()), Answer::Fact);
         };
         let note = chart.note.as_deref();
         if found.is_empty() {
@@ -598,12 +765,20 @@ impl Knowledge {
                 .iter()
                 .map(|(m, _, r)| format!("按{}是{}", measure_name(*m), chart.rows[*r].0))
                 .collect();
-            format!("亲，{}，{}，建议选大一点的{size}码哦", said(&found), per.join("、"))
+            format!(
+                "亲，{}，{}，建议选大一点的{size}码哦",
+                said(&found),
+                per.join("、")
+            )
         } else {
             format!("亲，{}建议穿{size}码哦", said(&found))
         };
         if let Some(n) = note {
-            s += &if q.en { format!(" Note: {n}.") } else { format!("（{n}）") };
+            s += &if q.en {
+                format!(" Note: {n}.")
+            } else {
+                format!("（{n}）")
+            };
         }
         if !q.en {
             s += "～";
@@ -618,7 +793,11 @@ impl Knowledge {
         let mut value: Option<usize> = None;
         for h in &hits {
             match *h {
-                Hit::Faq { item: it, faq, similarity } => {
+                Hit::Faq {
+                    item: it,
+                    faq,
+                    similarity,
+                } => {
                     let s = similarity + if it.is_some() { 0.001 } else { 0.0 };
                     if best_faq.is_none_or(|b| s > b.0) {
                         best_faq = Some((s, it, faq));
@@ -686,7 +865,10 @@ fn order_label(asked: &[(String, String)], item: &Item) -> String {
         .unwrap_or_default();
     let mut a: Vec<&(String, String)> = asked.iter().collect();
     a.sort_by_key(|(o, _)| order.iter().position(|x| *x == o).unwrap_or(usize::MAX));
-    a.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" ")
+    a.iter()
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn with_restock(v: &Variant, en: bool) -> String {
@@ -701,7 +883,11 @@ fn with_restock(v: &Variant, en: bool) -> String {
 /// has no variants); `None` when one of them has no price in the file.
 fn prices(item: &Item, asked: &[(String, String)]) -> Option<Vec<(String, f64)>> {
     if item.variants.is_empty() {
-        return if asked.is_empty() { item.price.map(|p| vec![(String::new(), p)]) } else { Some(Vec::new()) };
+        return if asked.is_empty() {
+            item.price.map(|p| vec![(String::new(), p)])
+        } else {
+            Some(Vec::new())
+        };
     }
     item.variants
         .iter()

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING};
+use tantivy::schema::{
+    IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
+};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, Term};
 
@@ -58,7 +60,9 @@ impl Concept {
 
     /// An item's attribute key belongs to this concept.
     pub fn covers(&self, key_normalized: &str) -> bool {
-        self.keys.iter().any(|k| key_normalized.contains(k.as_str()))
+        self.keys
+            .iter()
+            .any(|k| key_normalized.contains(k.as_str()))
     }
 }
 
@@ -136,14 +140,17 @@ pub struct WordIndex {
 
 impl std::fmt::Debug for WordIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WordIndex").field("docs", &self.docs.len()).finish()
+        f.debug_struct("WordIndex")
+            .field("docs", &self.docs.len())
+            .finish()
     }
 }
 
 /// Characters that carry no topic in a question (particles, pronouns, modal
 /// verbs): left out of the FAQ similarity.
 fn filler(c: char) -> bool {
-    "吗呢吧啊呀么嘛的了是这个那能可以会要请问亲你我们他她它有不没在款一下还和也都就呐哦喔滴咯啦件该".contains(c)
+    "吗呢吧啊呀么嘛的了是这个那能可以会要请问亲你我们他她它有不没在款一下还和也都就呐哦喔滴咯啦件该"
+        .contains(c)
 }
 
 /// The tokens of a normalised text that carry its topic.
@@ -151,7 +158,9 @@ pub fn topic_tokens(text: &str) -> Vec<String> {
     let mut t: Vec<String> = segment::tokens(text)
         .into_iter()
         .filter(|t| t != "#num" && !t.chars().all(filler))
-        .filter(|t| !(t.chars().count() == 2 && t.chars().any(filler) && t.chars().all(segment::is_cjk)))
+        .filter(|t| {
+            !(t.chars().count() == 2 && t.chars().any(filler) && t.chars().all(segment::is_cjk))
+        })
         .collect();
     t.sort();
     t.dedup();
@@ -160,14 +169,29 @@ pub fn topic_tokens(text: &str) -> Vec<String> {
 
 impl WordIndex {
     /// Builds the index of a catalog.
-    pub fn build(items: &[Item], shop_faq: &[Faq], norm: &Normalizer) -> tantivy::Result<WordIndex> {
-        let raw: RawConcepts = toml::from_str(ATTRIBUTE_WORDS).expect("attribute_words.toml is valid (tested)");
+    pub fn build(
+        items: &[Item],
+        shop_faq: &[Faq],
+        norm: &Normalizer,
+    ) -> tantivy::Result<WordIndex> {
+        let raw: RawConcepts =
+            toml::from_str(ATTRIBUTE_WORDS).expect("attribute_words.toml is valid (tested)");
         let concepts: Vec<Concept> = raw
             .concept
             .into_iter()
             .map(|c| Concept {
-                keys: c.keys.iter().map(|k| norm.normalize(k)).filter(|k| !k.is_empty()).collect(),
-                words: c.words.iter().map(|k| norm.normalize(k)).filter(|k| !k.is_empty()).collect(),
+                keys: c
+                    .keys
+                    .iter()
+                    .map(|k| norm.normalize(k))
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+                words: c
+                    .words
+                    .iter()
+                    .map(|k| norm.normalize(k))
+                    .filter(|k| !k.is_empty())
+                    .collect(),
             })
             .filter(|c| !c.keys.is_empty())
             .collect();
@@ -187,32 +211,50 @@ impl WordIndex {
                     docs.push((Doc::Key, nk.clone(), ANY.to_string()));
                 }
                 own.push(nk);
-                docs.push((Doc::Value { item: i, attr: a }, norm.normalize(value), it.id.clone()));
+                docs.push((
+                    Doc::Value { item: i, attr: a },
+                    norm.normalize(value),
+                    it.id.clone(),
+                ));
             }
             keys.push(own);
             for (f, faq) in it.faq.iter().enumerate() {
                 for q in &faq.q {
-                    docs.push((Doc::Faq { item: Some(i), faq: f }, norm.normalize(q), it.id.clone()));
+                    docs.push((
+                        Doc::Faq {
+                            item: Some(i),
+                            faq: f,
+                        },
+                        norm.normalize(q),
+                        it.id.clone(),
+                    ));
                 }
             }
         }
         for (f, faq) in shop_faq.iter().enumerate() {
             for q in &faq.q {
-                docs.push((Doc::Faq { item: None, faq: f }, norm.normalize(q), SHOP.to_string()));
+                docs.push((
+                    Doc::Faq { item: None, faq: f },
+                    norm.normalize(q),
+                    SHOP.to_string(),
+                ));
             }
         }
         let mut schema = Schema::builder();
         let indexing = TextFieldIndexing::default()
             .set_tokenizer(TOKENIZER)
             .set_index_option(IndexRecordOption::WithFreqs);
-        let text = schema.add_text_field("t", TextOptions::default().set_indexing_options(indexing));
+        let text =
+            schema.add_text_field("t", TextOptions::default().set_indexing_options(indexing));
         let owner = schema.add_text_field("o", STRING);
         let refs = schema.add_u64_field("r", NumericOptions::default().set_fast());
         let index = Index::create_in_ram(schema.build());
-        index
-            .tokenizers()
-            .register(TOKENIZER, TextAnalyzer::from(WhitespaceTokenizer::default()));
-        let mut writer = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
+        index.tokenizers().register(
+            TOKENIZER,
+            TextAnalyzer::from(WhitespaceTokenizer::default()),
+        );
+        let mut writer =
+            index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
         let mut df: HashMap<String, u32> = HashMap::new();
         for (k, (_, t, o)) in docs.iter().enumerate() {
             let toks = segment::tokens(t);
@@ -222,15 +264,24 @@ impl WordIndex {
             for u in uniq {
                 *df.entry(u).or_default() += 1;
             }
-            writer.add_document(tantivy::doc!(text => toks.join(" "), owner => o.as_str(), refs => k as u64))?;
+            writer.add_document(
+                tantivy::doc!(text => toks.join(" "), owner => o.as_str(), refs => k as u64),
+            )?;
         }
         writer.commit()?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let searcher = reader.searcher();
         let mut doc_ref = Vec::new();
         for seg in searcher.segment_readers() {
             let col = seg.fast_fields().u64("r")?;
-            doc_ref.push((0..seg.max_doc()).map(|d| col.first(d).unwrap_or(0) as u32).collect());
+            doc_ref.push(
+                (0..seg.max_doc())
+                    .map(|d| col.first(d).unwrap_or(0) as u32)
+                    .collect(),
+            );
         }
         Ok(WordIndex {
             searcher,
@@ -262,7 +313,11 @@ impl WordIndex {
         }
         let w = |list: &[String], other: &[String]| {
             let total: f32 = list.iter().map(|t| self.weight(t)).sum();
-            let common: f32 = list.iter().filter(|t| other.binary_search(t).is_ok()).map(|t| self.weight(t)).sum();
+            let common: f32 = list
+                .iter()
+                .filter(|t| other.binary_search(t).is_ok())
+                .map(|t| self.weight(t))
+                .sum();
             if total > 0.0 {
                 common / total
             } else {
@@ -287,33 +342,54 @@ impl WordIndex {
             return Vec::new();
         }
         let mut owners: Vec<Box<dyn Query>> = vec![
-            Box::new(TermQuery::new(Term::from_field_text(self.owner, ANY), IndexRecordOption::Basic)),
-            Box::new(TermQuery::new(Term::from_field_text(self.owner, SHOP), IndexRecordOption::Basic)),
+            Box::new(TermQuery::new(
+                Term::from_field_text(self.owner, ANY),
+                IndexRecordOption::Basic,
+            )),
+            Box::new(TermQuery::new(
+                Term::from_field_text(self.owner, SHOP),
+                IndexRecordOption::Basic,
+            )),
         ];
         if let Some((_, id)) = item {
-            owners.push(Box::new(TermQuery::new(Term::from_field_text(self.owner, id), IndexRecordOption::Basic)));
+            owners.push(Box::new(TermQuery::new(
+                Term::from_field_text(self.owner, id),
+                IndexRecordOption::Basic,
+            )));
         }
         let text_q: Vec<(Occur, Box<dyn Query>)> = terms
             .iter()
             .map(|(_, t)| {
                 (
                     Occur::Should,
-                    Box::new(TermQuery::new(Term::from_field_text(self.text, t), IndexRecordOption::WithFreqs))
-                        as Box<dyn Query>,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(self.text, t),
+                        IndexRecordOption::WithFreqs,
+                    )) as Box<dyn Query>,
                 )
             })
             .collect();
         let query = BooleanQuery::new(vec![
-            (Occur::Must, Box::new(BooleanQuery::union(owners)) as Box<dyn Query>),
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::union(owners)) as Box<dyn Query>,
+            ),
             (Occur::Must, Box::new(BooleanQuery::new(text_q))),
         ]);
-        let Ok(top) = self.searcher.search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score()) else {
+        let Ok(top) = self
+            .searcher
+            .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())
+        else {
             return Vec::new();
         };
         let item_idx = item.map(|(i, _)| i);
         let mut hits = Vec::new();
         for (_, addr) in top {
-            let Some(&r) = self.doc_ref.get(addr.segment_ord as usize).and_then(|s| s.get(addr.doc_id as usize)) else {
+            let Some(&r) = self
+                .doc_ref
+                .get(addr.segment_ord as usize)
+                .and_then(|s| s.get(addr.doc_id as usize))
+            else {
                 continue;
             };
             let (doc, text) = &self.docs[r as usize];
@@ -321,16 +397,26 @@ impl WordIndex {
                 Doc::Word { concept } => {
                     if question.contains(text.as_str()) {
                         let attr = item_idx.and_then(|i| {
-                            self.keys[i].iter().position(|k| self.concepts[*concept].covers(k))
+                            self.keys[i]
+                                .iter()
+                                .position(|k| self.concepts[*concept].covers(k))
                         });
-                        hits.push(Hit::Attribute { attr, concept: Some(*concept), len: text.chars().count() });
+                        hits.push(Hit::Attribute {
+                            attr,
+                            concept: Some(*concept),
+                            len: text.chars().count(),
+                        });
                     }
                 }
                 Doc::Key => {
                     if let Some(i) = item_idx {
                         if let Some(a) = self.keys[i].iter().position(|k| k == text) {
                             if question.contains(text.as_str()) {
-                                hits.push(Hit::Attribute { attr: Some(a), concept: None, len: text.chars().count() + 1 });
+                                hits.push(Hit::Attribute {
+                                    attr: Some(a),
+                                    concept: None,
+                                    len: text.chars().count() + 1,
+                                });
                             }
                         }
                     }
@@ -348,7 +434,11 @@ impl WordIndex {
                 Doc::Faq { item: i, faq } => {
                     if i.is_none() || *i == item_idx {
                         let similarity = self.similarity(&q_topic, text);
-                        hits.push(Hit::Faq { item: *i, faq: *faq, similarity });
+                        hits.push(Hit::Faq {
+                            item: *i,
+                            faq: *faq,
+                            similarity,
+                        });
                     }
                 }
             }
@@ -363,6 +453,9 @@ mod tests {
     fn attribute_words_parse() {
         let raw: super::RawConcepts = toml::from_str(super::ATTRIBUTE_WORDS).unwrap();
         assert!(raw.concept.len() > 20);
-        assert!(raw.concept.iter().all(|c| !c.keys.is_empty() && !c.words.is_empty()));
+        assert!(raw
+            .concept
+            .iter()
+            .all(|c| !c.keys.is_empty() && !c.words.is_empty()));
     }
 }

@@ -187,7 +187,8 @@ pub fn measurements(normalized: &str) -> Measurements {
             out.push((Measure::Weight, v * 2.0));
             continue;
         }
-        let foot_before = before.ends_with("脚长") || before.ends_with("脚长是") || before.ends_with("脚");
+        let foot_before =
+            before.ends_with("脚长") || before.ends_with("脚长是") || before.ends_with("脚");
         let foot_after = has("cm的脚") || has("的脚") || has("cm脚");
         if (foot_before || foot_after) && (10.0..=35.0).contains(&v) {
             out.push((Measure::Foot, v));
@@ -201,8 +202,11 @@ pub fn measurements(normalized: &str) -> Measurements {
             out.push((Measure::Weight, if v >= 80.0 { v } else { v * 2.0 }));
             continue;
         }
-        let height_said =
-            before.ends_with("身高") || before.ends_with("高") || has("cm") || has("公分") || has("厘米");
+        let height_said = before.ends_with("身高")
+            || before.ends_with("高")
+            || has("cm")
+            || has("公分")
+            || has("厘米");
         if height_said && (50.0..=230.0).contains(&v) {
             out.push((Measure::Height, v));
             continue;
@@ -274,7 +278,20 @@ pub fn date(s: &str) -> Option<(i64, u32, u32)> {
     let m: u32 = s[5..7].parse().ok()?;
     let d: u32 = s[8..10].parse().ok()?;
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     ((1..=12).contains(&m) && d >= 1 && d <= days[m as usize - 1]).then_some((y, m, d))
 }
 
@@ -294,7 +311,9 @@ pub fn timestamp(s: &str) -> Option<i64> {
     let t = &s[11..];
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let p = t.get(r)?;
-        p.bytes().all(|b| b.is_ascii_digit()).then(|| p.parse().ok())?
+        p.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| p.parse().ok())?
     };
     let (hh, mm, ss) = (num(0..2)?, num(3..5)?, num(6..8)?);
     if t.get(2..3)? != ":" || t.get(5..6)? != ":" || hh > 23 || mm > 59 || ss > 60 {
@@ -374,8 +393,16 @@ mod tests {
             timestamp("2026-11-20T00:00:00+08:00"),
             timestamp("2026-11-19T16:00:00Z")
         );
-        assert_eq!(timestamp("2026-11-22T10:00:00.5Z"), timestamp("2026-11-22T10:00:00Z"));
-        for bad in ["2026-13-01T00:00:00Z", "2026-02-30", "yesterday", "2026-11-20T00:00:00"] {
+        assert_eq!(
+            timestamp("2026-11-22T10:00:00.5Z"),
+            timestamp("2026-11-22T10:00:00Z")
+        );
+        for bad in [
+            "2026-13-01T00:00:00Z",
+            "2026-02-30",
+            "yesterday",
+            "2026-11-20T00:00:00",
+        ] {
             assert_eq!(timestamp(bad), None, "{bad}");
         }
         assert!(date("2026-12-10").is_some());

@@ -263,7 +263,11 @@ fn faq(text: &str, file: &str, raw: Vec<Spanned<RawFaq>>, problems: &mut Problem
         .filter(|s| !s.trim().is_empty())
         .collect();
         if q.is_empty() || f.a.trim().is_empty() {
-            problems.push(file, line, "a [[faq]] needs a question `q` and an answer `a`");
+            problems.push(
+                file,
+                line,
+                "a [[faq]] needs a question `q` and an answer `a`",
+            );
             continue;
         }
         out.push(Faq { q, a: f.a });
@@ -392,14 +396,22 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
         Ok(r) => r,
         Err(e) => {
             let (line, msg) = crate::files::toml_error(text, &e);
-            problems.push(file, line, format!("{msg} (a catalog item file: see catalog.md for its keys)"));
+            problems.push(
+                file,
+                line,
+                format!("{msg} (a catalog item file: see catalog.md for its keys)"),
+            );
             return None;
         }
     };
     let at = |s: std::ops::Range<usize>| line_of(text, s.start);
     let id = raw.id.get_ref().trim().to_string();
     if id.is_empty() {
-        problems.push(file, at(raw.id.span()), "`id` is empty: give the id the channel sends as message.item.id");
+        problems.push(
+            file,
+            at(raw.id.span()),
+            "`id` is empty: give the id the channel sends as message.item.id",
+        );
     }
     let title = raw.title.get_ref().trim().to_string();
     if title.is_empty() {
@@ -408,7 +420,11 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
     let price_ok = |p: f64| p.is_finite() && p >= 0.0;
     let price = raw.price.map(|p| {
         if !price_ok(*p.get_ref()) {
-            problems.push(file, at(p.span()), "`price` must be a number of yuan, 0 or more");
+            problems.push(
+                file,
+                at(p.span()),
+                "`price` must be a number of yuan, 0 or more",
+            );
         }
         *p.get_ref()
     });
@@ -418,7 +434,11 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
         let line = at(v.span());
         match value_text(v.get_ref()) {
             Some(s) if !s.trim().is_empty() => attr_lines.push((line, k, s)),
-            _ => problems.push(file, line, format!("attribute {k:?}: the value must be text (or a number), not empty")),
+            _ => problems.push(
+                file,
+                line,
+                format!("attribute {k:?}: the value must be text (or a number), not empty"),
+            ),
         }
     }
     // File order, not the map's alphabetical one.
@@ -431,11 +451,19 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
         let line = at(v.span());
         let v = v.into_inner();
         if v.price.is_some_and(|p| !price_ok(p)) {
-            problems.push(file, line, "a variant's `price` must be a number of yuan, 0 or more");
+            problems.push(
+                file,
+                line,
+                "a variant's `price` must be a number of yuan, 0 or more",
+            );
         }
         if let Some(r) = &v.restock {
             if measure::date(r.get_ref()).is_none() {
-                problems.push(file, at(r.span()), format!("restock = {:?}: write the date as YYYY-MM-DD", r.get_ref()));
+                problems.push(
+                    file,
+                    at(r.span()),
+                    format!("restock = {:?}: write the date as YYYY-MM-DD", r.get_ref()),
+                );
             }
         }
         // File order (the map sorts them): 颜色 before 尺码 as written.
@@ -445,7 +473,11 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
             problems.push(file, line, "a variant option has an empty value");
         }
         if variants.iter().any(|o: &Variant| o.options == options) {
-            problems.push(file, line, format!("a second variant with the options {options:?}: keep one"));
+            problems.push(
+                file,
+                line,
+                format!("a second variant with the options {options:?}: keep one"),
+            );
         }
         variants.push(Variant {
             options,
@@ -495,7 +527,12 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
     Some(Item {
         id,
         title,
-        names: raw.names.into_iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect(),
+        names: raw
+            .names
+            .into_iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect(),
         price,
         attributes,
         variants,
@@ -505,14 +542,22 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
     })
 }
 
-fn parse_shop(file: &str, text: &str, problems: &mut Problems) -> (Vec<Promotion>, Vec<Faq>, Vec<(usize, Vec<String>)>) {
+fn parse_shop(
+    file: &str,
+    text: &str,
+    problems: &mut Problems,
+) -> (Vec<Promotion>, Vec<Faq>, Vec<(usize, Vec<String>)>) {
     let quoted = quote_bare_keys(text);
     let text: &str = &quoted;
     let raw: RawShop = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
             let (line, msg) = crate::files::toml_error(text, &e);
-            problems.push(file, line, format!("{msg} (_shop.toml holds [[promotions]] and [[faq]]: see catalog.md)"));
+            problems.push(
+                file,
+                line,
+                format!("{msg} (_shop.toml holds [[promotions]] and [[faq]]: see catalog.md)"),
+            );
             return Default::default();
         }
     };
@@ -524,7 +569,10 @@ fn parse_shop(file: &str, text: &str, problems: &mut Problems) -> (Vec<Promotion
         let kind = match p.kind.as_str() {
             "discount" => match (p.threshold, p.off) {
                 (Some(t), Some(o)) if t.is_finite() && o.is_finite() && t >= 0.0 && o > 0.0 => {
-                    PromotionKind::Discount { threshold: t, off: o }
+                    PromotionKind::Discount {
+                        threshold: t,
+                        off: o,
+                    }
                 }
                 _ => {
                     problems.push(file, line, format!("promotion {:?}: kind = \"discount\" needs `threshold` and `off` (yuan, off above 0)", p.name));
@@ -532,14 +580,23 @@ fn parse_shop(file: &str, text: &str, problems: &mut Problems) -> (Vec<Promotion
                 }
             },
             "gift" => match (p.buy, p.gift) {
-                (Some(b), Some(g)) if b > 0 && !g.trim().is_empty() => PromotionKind::Gift { buy: b, gift: g },
+                (Some(b), Some(g)) if b > 0 && !g.trim().is_empty() => {
+                    PromotionKind::Gift { buy: b, gift: g }
+                }
                 _ => {
                     problems.push(file, line, format!("promotion {:?}: kind = \"gift\" needs `buy` (pieces, 1 or more) and `gift`", p.name));
                     continue;
                 }
             },
             k => {
-                problems.push(file, line, format!("promotion {:?}: kind {k:?} is not one of discount, gift", p.name));
+                problems.push(
+                    file,
+                    line,
+                    format!(
+                        "promotion {:?}: kind {k:?} is not one of discount, gift",
+                        p.name
+                    ),
+                );
                 continue;
             }
         };
@@ -551,7 +608,13 @@ fn parse_shop(file: &str, text: &str, problems: &mut Problems) -> (Vec<Promotion
             let s = v.as_ref()?;
             let t = measure::timestamp(s);
             if t.is_none() {
-                problems.push(file, line, format!("{key} = {s:?}: write an RFC 3339 time, e.g. \"2026-11-20T00:00:00+08:00\""));
+                problems.push(
+                    file,
+                    line,
+                    format!(
+                        "{key} = {s:?}: write an RFC 3339 time, e.g. \"2026-11-20T00:00:00+08:00\""
+                    ),
+                );
             }
             t
         };
@@ -560,7 +623,13 @@ fn parse_shop(file: &str, text: &str, problems: &mut Problems) -> (Vec<Promotion
         if let Some(items) = &p.items {
             refs.push((line, items.clone()));
         }
-        promotions.push(Promotion { name: p.name, kind, from, until, items: p.items });
+        promotions.push(Promotion {
+            name: p.name,
+            kind,
+            from,
+            until,
+            items: p.items,
+        });
     }
     let faq = faq(text, file, raw.faq, problems);
     (promotions, faq, refs)
@@ -593,7 +662,13 @@ impl Knowledge {
                 continue;
             }
             if items.len() >= MAX_ITEMS {
-                problems.push(name, 0, format!("more than {MAX_ITEMS} items (knowledge::MAX_ITEMS): split the catalog"));
+                problems.push(
+                    name,
+                    0,
+                    format!(
+                        "more than {MAX_ITEMS} items (knowledge::MAX_ITEMS): split the catalog"
+                    ),
+                );
                 break;
             }
             if let Some(item) = parse_item(name, text, &mut problems) {
@@ -607,7 +682,14 @@ impl Knowledge {
             }
             if let Some(&j) = by_id.get(&it.id) {
                 let other: &Item = &items[j];
-                problems.push(&it.file, 0, format!("id {:?} is also the id of {}: each item needs its own", it.id, other.file));
+                problems.push(
+                    &it.file,
+                    0,
+                    format!(
+                        "id {:?} is also the id of {}: each item needs its own",
+                        it.id, other.file
+                    ),
+                );
             } else {
                 by_id.insert(it.id.clone(), k);
             }
@@ -616,7 +698,11 @@ impl Knowledge {
             for (line, list) in &refs {
                 for id in list {
                     if !by_id.contains_key(id) {
-                        problems.push(sf, *line, format!("items names {id:?}, which no catalog file has as its id"));
+                        problems.push(
+                            sf,
+                            *line,
+                            format!("items names {id:?}, which no catalog file has as its id"),
+                        );
                     }
                 }
             }
@@ -664,10 +750,24 @@ impl Knowledge {
             .collect();
         let index = index::WordIndex::build(&items, &faq, norm).map_err(|e| {
             let mut p = Problems::default();
-            p.push("catalog", 0, format!("building the catalog's word index: {e}"));
+            p.push(
+                "catalog",
+                0,
+                format!("building the catalog's word index: {e}"),
+            );
             p
         })?;
-        Ok(Knowledge { items, promotions, faq, has_shop_file, by_id, names, name_owner, values, index })
+        Ok(Knowledge {
+            items,
+            promotions,
+            faq,
+            has_shop_file,
+            by_id,
+            names,
+            name_owner,
+            values,
+            index,
+        })
     }
 
     /// The item with this id.
@@ -679,7 +779,9 @@ impl Knowledge {
     /// `names`): `Ok(Some)` for one item, `Err(candidates)` when the words
     /// fit several, `Ok(None)` when none is named.
     pub fn item_named(&self, normalized: &str) -> Result<Option<usize>, Vec<usize>> {
-        let Some(ac) = &self.names else { return Ok(None) };
+        let Some(ac) = &self.names else {
+            return Ok(None);
+        };
         let mut found: Vec<usize> = Vec::new();
         let mut longest = 0;
         for m in ac.find_iter(normalized) {

@@ -10,7 +10,12 @@ fn files(dir: &str) -> Vec<(String, String)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .map(|p| (format!("catalog/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                format!("catalog/{}", p.file_name().unwrap().to_string_lossy()),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -38,7 +43,10 @@ fn ask(k: &Knowledge, norm: &Normalizer, item: Option<&str>, ask: Ask, text: &st
 
 #[test]
 fn the_window_constant_is_in_the_window() {
-    assert_eq!(measure::timestamp("2026-11-22T10:00:00+08:00"), Some(IN_WINDOW));
+    assert_eq!(
+        measure::timestamp("2026-11-22T10:00:00+08:00"),
+        Some(IN_WINDOW)
+    );
 }
 
 #[test]
@@ -47,27 +55,72 @@ fn answers_state_the_facts() {
     use Ask::*;
     // (item, ask, message, every fragment the reply must hold)
     let rows: &[(Option<&str>, Ask, &str, &[&str])] = &[
-        (Some("i-9"), Stock, "黑色L码还有吗", &["黑色 L", "卖完", "2026-12-10", "黑色 M", "藏青 L"]),
+        (
+            Some("i-9"),
+            Stock,
+            "黑色L码还有吗",
+            &["黑色 L", "卖完", "2026-12-10", "黑色 M", "藏青 L"],
+        ),
         (Some("i-9"), Stock, "白色M有货吗", &["白色 M", "有现货"]),
         (Some("i-9"), Stock, "黑的M有吗", &["黑色 M", "有现货"]),
         (Some("i-9"), Stock, "有货吗", &["有现货", "黑色 L", "卖完"]),
         (Some("i-9"), Stock, "XXL有吗", &["有现货"]),
         (Some("i-9"), Stock, "白色XL有吗", &["没有白色 XL"]),
-        (Some("i-9"), Stock, "is the black L in stock?", &["sold out", "2026-12-10"]),
+        (
+            Some("i-9"),
+            Stock,
+            "is the black L in stock?",
+            &["sold out", "2026-12-10"],
+        ),
         (Some("i-9"), Price, "多少钱", &["129元", "黑色 L 139"]),
-        (Some("i-9"), Price, "黑色L多少钱", &["139元", "满299减30", "再买160元"]),
-        (Some("i-9"), Price, "白色M买3件多少钱", &["387元", "到手357元"]),
+        (
+            Some("i-9"),
+            Price,
+            "黑色L多少钱",
+            &["139元", "满299减30", "再买160元"],
+        ),
+        (
+            Some("i-9"),
+            Price,
+            "白色M买3件多少钱",
+            &["387元", "到手357元"],
+        ),
         (Some("k-101"), Price, "这个多少钱", &["99元", "满299减30"]),
-        (Some("i-9"), Size, "我175 140斤穿什么码", &["XL", "版型偏小"]),
+        (
+            Some("i-9"),
+            Size,
+            "我175 140斤穿什么码",
+            &["XL", "版型偏小"],
+        ),
         (Some("i-9"), Size, "1米6 100斤", &["M码"]),
-        (Some("i-9"), Size, "身高162 体重120斤", &["L码", "按身高是M", "按体重是L"]),
+        (
+            Some("i-9"),
+            Size,
+            "身高162 体重120斤",
+            &["L码", "按身高是M", "按体重是L"],
+        ),
         (Some("i-9"), Size, "偏大还是偏小", &["版型偏小"]),
-        (Some("i-9"), Attribute, "什么面料的", &["聚酯纤维雪纺，内衬棉"]),
+        (
+            Some("i-9"),
+            Attribute,
+            "什么面料的",
+            &["聚酯纤维雪纺，内衬棉"],
+        ),
         (Some("i-9"), Attribute, "哪里产的", &["广州"]),
         (Some("i-9"), Attribute, "能放洗衣机吗", &["可以机洗的哦"]),
-        (Some("k-101"), Attribute, "里面填充的是什么", &["摇粒绒内里"]),
+        (
+            Some("k-101"),
+            Attribute,
+            "里面填充的是什么",
+            &["摇粒绒内里"],
+        ),
         (Some("k-101"), Attribute, "是纯棉的吗", &["棉65%"]),
-        (Some("i-9"), Promotion, "有什么活动吗", &["满299减30", "买二送一", "再买170元"]),
+        (
+            Some("i-9"),
+            Promotion,
+            "有什么活动吗",
+            &["满299减30", "买二送一", "再买170元"],
+        ),
         (Some("k-101"), Promotion, "有活动吗", &["满299减30"]),
         (None, Other, "能开专票吗", &["增值税专用发票"]),
         (None, Promotion, "店里有啥优惠", &["满299减30"]),
@@ -117,7 +170,14 @@ fn items_are_found_by_their_names() {
 fn promotions_follow_their_window() {
     let (k, n) = fashion();
     let t = n.normalize("有什么活动");
-    let q = |now| Query { text: &t, ask: Ask::Promotion, item: k.item_by_id("k-101"), page_options: &[], now, en: false };
+    let q = |now| Query {
+        text: &t,
+        ask: Ask::Promotion,
+        item: k.item_by_id("k-101"),
+        page_options: &[],
+        now,
+        en: false,
+    };
     let after = measure::timestamp("2026-12-13T00:00:00+08:00").unwrap();
     match k.answer(&q(after)) {
         Answer::Fact(s) => assert!(!s.contains("满299减30"), "{s}"),
@@ -130,7 +190,14 @@ fn page_options_fill_what_the_text_leaves_out() {
     let (k, n) = fashion();
     let t = n.normalize("L码还有吗");
     let page = vec![("颜色".to_string(), "黑色".to_string())];
-    let q = Query { text: &t, ask: Ask::Stock, item: k.item_by_id("i-9"), page_options: &page, now: IN_WINDOW, en: false };
+    let q = Query {
+        text: &t,
+        ask: Ask::Stock,
+        item: k.item_by_id("i-9"),
+        page_options: &page,
+        now: IN_WINDOW,
+        en: false,
+    };
     match k.answer(&q) {
         Answer::Fact(s) => assert!(s.contains("黑色 L") && s.contains("卖完"), "{s}"),
         other => panic!("{other:?}"),
@@ -154,20 +221,41 @@ fn bad_files_are_reported_at_file_and_line() {
         assert!(err.to_string().contains(want), "{text}\n→ {err}");
     }
     let twice = vec![
-        ("catalog/a.toml".to_string(), "id = \"a\"\ntitle = \"x\"\n".to_string()),
-        ("catalog/b.toml".to_string(), "id = \"a\"\ntitle = \"y\"\n".to_string()),
+        (
+            "catalog/a.toml".to_string(),
+            "id = \"a\"\ntitle = \"x\"\n".to_string(),
+        ),
+        (
+            "catalog/b.toml".to_string(),
+            "id = \"a\"\ntitle = \"y\"\n".to_string(),
+        ),
     ];
-    assert!(Knowledge::parse(&twice, &norm).unwrap_err().to_string().contains("also the id of catalog/a.toml"));
+    assert!(Knowledge::parse(&twice, &norm)
+        .unwrap_err()
+        .to_string()
+        .contains("also the id of catalog/a.toml"));
 }
 
 #[test]
 fn bare_chinese_keys_are_read_as_catalog_md_writes_them() {
     let rows: &[(&str, &str)] = &[
         ("面料 = \"棉\"\n", "\"面料\" = \"棉\"\n"),
-        ("options = { 颜色 = \"白色\", 尺码 = \"M\" }", "options = { \"颜色\" = \"白色\", \"尺码\" = \"M\" }"),
-        ("[属性]\n产地 = \"广州 = 好\" # 备注 = x\n", "[\"属性\"]\n\"产地\" = \"广州 = 好\" # 备注 = x\n"),
-        ("a = \"\"\"\n面料 = x\n\"\"\"\n", "a = \"\"\"\n面料 = x\n\"\"\"\n"),
-        ("q = [\"可以机洗吗\", \"能放洗衣机吗\"]", "q = [\"可以机洗吗\", \"能放洗衣机吗\"]"),
+        (
+            "options = { 颜色 = \"白色\", 尺码 = \"M\" }",
+            "options = { \"颜色\" = \"白色\", \"尺码\" = \"M\" }",
+        ),
+        (
+            "[属性]\n产地 = \"广州 = 好\" # 备注 = x\n",
+            "[\"属性\"]\n\"产地\" = \"广州 = 好\" # 备注 = x\n",
+        ),
+        (
+            "a = \"\"\"\n面料 = x\n\"\"\"\n",
+            "a = \"\"\"\n面料 = x\n\"\"\"\n",
+        ),
+        (
+            "q = [\"可以机洗吗\", \"能放洗衣机吗\"]",
+            "q = [\"可以机洗吗\", \"能放洗衣机吗\"]",
+        ),
         ("\"已引 号\" = 1", "\"已引 号\" = 1"),
     ];
     for (text, want) in rows {
