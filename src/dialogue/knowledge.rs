@@ -47,6 +47,7 @@ const ASKS: &[(&str, Ask)] = &[
     ("size_advice", Ask::Size),
     ("product_info", Ask::Attribute),
     ("promotion", Ask::Promotion),
+    ("usage_help", Ask::Usage),
 ];
 
 /// The intent a message the NLU could not read becomes when the catalog

@@ -27,6 +27,9 @@ pub enum Ask {
     /// The engine could not read the message: a FAQ entry or a named
     /// attribute of the item may still answer it.
     Unread,
+    /// How to use the item: an attribute (泡法, 用法) or FAQ entry answers;
+    /// without one the intent's usual reply stands.
+    Usage,
 }
 
 impl Ask {
@@ -94,6 +97,21 @@ const COLOURS: &[(&str, &str)] = &[
     ("silver", "银"),
     ("gold", "金"),
 ];
+
+/// The message asks whether something is there (有吗, 还有, 有货).
+fn asks_availability(text: &str) -> bool {
+    [
+        "有吗",
+        "还有",
+        "有货",
+        "有没有货",
+        "有木有",
+        "in stock",
+        "available",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}
 
 /// Yuan as people write them: 129, 39.9, 12.5.
 pub fn yuan(v: f64) -> String {
@@ -178,9 +196,21 @@ impl Knowledge {
         let mut best: Vec<(String, String, usize)> = Vec::new();
         for (opt, value, norm) in &self.values[item] {
             let mut hit = occurs(text, norm);
-            if !hit {
-                if let Some(q) = quantity(norm) {
-                    hit = asked_q.contains(&q);
+            let mut len = norm.chars().count();
+            if hit {
+                len += 1000;
+            } else {
+                // Quantities: every one of the value's in the text (80抽6包
+                // for 80抽×6包) beats the text's all being in the value (6包).
+                let vq = quantities(norm);
+                if !vq.is_empty() && vq.iter().all(|q| asked_q.contains(q)) {
+                    hit = true;
+                    len += 1000;
+                } else if !asked_q.is_empty()
+                    && !vq.is_empty()
+                    && asked_q.iter().all(|q| vq.contains(q))
+                {
+                    hit = true;
                 }
             }
             if !hit {
@@ -199,7 +229,6 @@ impl Knowledge {
                 }
             }
             if hit {
-                let len = norm.chars().count();
                 match best.iter_mut().find(|b| &b.0 == opt) {
                     Some(b) if b.2 < len => *b = (opt.clone(), value.clone(), len),
                     Some(_) => {}
@@ -231,6 +260,28 @@ impl Knowledge {
         };
         let item = &self.items[i];
         match q.ask {
+            Ask::Promotion if self.faq_answer(q, FAQ_FLOOR_OTHER).is_some() => {
+                Answer::Fact(self.faq_answer(q, FAQ_FLOOR_OTHER).unwrap_or_default())
+            }
+            Ask::Usage => match self.attribute(item, i, q, false) {
+                Answer::Unknown(_) => Answer::Pass,
+                a => a,
+            },
+            Ask::Unread
+                if !self.options_named(i, q.text).is_empty() && asks_availability(q.text) =>
+            {
+                self.stock(item, i, q)
+            }
+            Ask::Unread
+                if item.size_chart.is_some() && !measure::measurements(q.text).is_empty() =>
+            {
+                self.size(item, q)
+            }
+            Ask::Attribute
+                if !self.options_named(i, q.text).is_empty() && asks_availability(q.text) =>
+            {
+                self.stock(item, i, q)
+            }
             Ask::Stock => self.stock(item, i, q),
             Ask::Price => self.price(item, i, q),
             Ask::Size => self.size(item, q),
@@ -493,8 +544,13 @@ impl Knowledge {
         };
         let mut s;
         let mut amount = None;
-        if list.len() == 1 {
-            let p = list[0].1;
+        let one_price = {
+            let mut d: Vec<f64> = list.iter().map(|l| l.1).collect();
+            d.sort_by(f64::total_cmp);
+            d.dedup();
+            (d.len() == 1).then(|| d[0])
+        };
+        if let Some(p) = one_price {
             match count {
                 Some((n, u)) => {
                     let total = p * n as f64;
@@ -787,10 +843,23 @@ impl Knowledge {
     }
 
     fn attribute(&self, item: &Item, i: usize, q: &Query<'_>, asked: bool) -> Answer {
-        let hits = self.index.search(q.text, Some((i, item.id.as_str())));
+        // The item's own name is not a question about it (牛肉干哪里产的
+        // asks where, not what 牛肉 is in).
+        let mut text = q.text.to_string();
+        for w in &self.own_words[i] {
+            text = text.replace(w.as_str(), " ");
+        }
+        let hits = self.index.search(&text, Some((i, item.id.as_str())));
         let mut best_faq: Option<(f32, Option<usize>, usize)> = None;
-        let mut best_attr: Option<(usize, Option<usize>, Option<usize>)> = None; // (len, attr, concept)
+        let mut best_attr: Option<(usize, Option<usize>, Option<usize>)> = None; // (rank, attr, concept)
         let mut value: Option<usize> = None;
+        let valued: Vec<usize> = hits
+            .iter()
+            .filter_map(|h| match h {
+                Hit::Value { attr } => Some(*attr),
+                _ => None,
+            })
+            .collect();
         for h in &hits {
             match *h {
                 Hit::Faq {
@@ -804,13 +873,25 @@ impl Knowledge {
                     }
                 }
                 Hit::Attribute { attr, concept, len } => {
-                    // A phrase the item has beats one it lacks; then the longer.
-                    let rank = len + if attr.is_some() { 100 } else { 0 };
+                    // A phrase the item has beats one it lacks; one whose
+                    // value shares a word with the question beats the rest;
+                    // then the longer.
+                    let rank = len
+                        + if attr.is_some() { 100 } else { 0 }
+                        + if attr.is_some_and(|a| valued.contains(&a)) {
+                            50
+                        } else {
+                            0
+                        };
                     if best_attr.is_none_or(|b| rank > b.0) {
                         best_attr = Some((rank, attr, concept));
                     }
                 }
                 Hit::Value { attr } => {
+                    // A value that shares a word: as strong as a named key.
+                    if best_attr.is_none_or(|b| b.0 < 150) {
+                        best_attr = Some((150, Some(attr), None));
+                    }
                     value.get_or_insert(attr);
                 }
             }

@@ -173,6 +173,8 @@ pub struct Knowledge {
     name_owner: Vec<Vec<usize>>,
     /// Normalised option values per item: (option, value as written, normalised).
     pub(crate) values: Vec<Vec<(String, String, String)>>,
+    /// Each item's title and names, normalised, longest first.
+    pub(crate) own_words: Vec<Vec<String>>,
     pub(crate) index: index::WordIndex,
 }
 
@@ -494,9 +496,7 @@ fn parse_item(file: &str, text: &str, problems: &mut Problems) -> Option<Item> {
             return None;
         }
         let kinds: Vec<Column> = c.columns[1..].iter().map(|n| column_kind(n)).collect();
-        if kinds.iter().all(|k| *k == Column::Other) {
-            problems.push(file, line, format!("[size_chart] columns {:?}: none is a height (身高), weight (体重) or foot length (脚长), so no size can be recommended", c.columns));
-        }
+        // A chart of other measures (手腕周长…) is kept; no size is recommended from it.
         let mut rows = Vec::new();
         for r in c.rows {
             let rl = at(r.span());
@@ -748,6 +748,18 @@ impl Knowledge {
                 v
             })
             .collect();
+        let own_words = items
+            .iter()
+            .map(|it| {
+                let mut w: Vec<String> = std::iter::once(&it.title)
+                    .chain(&it.names)
+                    .map(|n| norm.normalize(n))
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                w.sort_by_key(|n| std::cmp::Reverse(n.len()));
+                w
+            })
+            .collect();
         let index = index::WordIndex::build(&items, &faq, norm).map_err(|e| {
             let mut p = Problems::default();
             p.push(
@@ -766,6 +778,7 @@ impl Knowledge {
             names,
             name_owner,
             values,
+            own_words,
             index,
         })
     }
