@@ -14,6 +14,12 @@ fn buyer_page_and_agent_console_work_in_chromium() {
     in_chromium("demo.mjs", 9, &[]);
 }
 
+/// The buyer picks an item from the demo catalog; stock and size answers state its facts.
+#[test]
+fn catalog_answers_about_the_picked_item_in_chromium() {
+    in_chromium("catalog.mjs", 3, &[]);
+}
+
 /// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`
 /// added) and drives it with `tests/browser/<script>`, which must print
 /// "`steps` passed, 0 failed". Scripts share tests/browser/lib.mjs.
@@ -35,7 +41,8 @@ pub fn in_chromium(script: &str, steps: usize, args: &[&str]) {
     );
     // The demo runs on a copy of the shipped files: step 9 teaches the bot,
     // which edits intents/.
-    let dir = crate::scratch("browser");
+    // One folder per script: the scripts run in parallel.
+    let dir = crate::scratch(&format!("browser-{script}"));
     crate::copy_files(&dir);
     let state = dir.join("s.db");
     let mut all = vec!["demo", "--port", "0", "--state", state.to_str().unwrap()];
