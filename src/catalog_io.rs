@@ -33,7 +33,11 @@ pub fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, BadRow> {
     let mut line = 1;
     let mut start = 1;
     let mut quoted = false;
-    let mut chars = text.strip_prefix('\u{feff}').unwrap_or(text).chars().peekable();
+    let mut chars = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .chars()
+        .peekable();
     let mut any = false;
     while let Some(c) = chars.next() {
         if quoted {
@@ -75,7 +79,10 @@ pub fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, BadRow> {
         }
     }
     if quoted {
-        return Err(BadRow { line: start, why: "a quoted field is not closed".into() });
+        return Err(BadRow {
+            line: start,
+            why: "a quoted field is not closed".into(),
+        });
     }
     if any || !field.is_empty() {
         rec.push(field);
@@ -86,7 +93,10 @@ pub fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, BadRow> {
 
 /// The column names each field may have.
 const COLUMNS: &[(&str, &[&str])] = &[
-    ("item_id", &["item_id", "id", "商品id", "商品编码", "宝贝id"]),
+    (
+        "item_id",
+        &["item_id", "id", "商品id", "商品编码", "宝贝id"],
+    ),
     ("title", &["title", "标题", "商品名称", "宝贝标题"]),
     ("options", &["options", "规格", "销售属性", "sku属性"]),
     ("price", &["price", "价格", "售价"]),
@@ -95,17 +105,45 @@ const COLUMNS: &[(&str, &[&str])] = &[
     ("names", &["names", "别名", "简称"]),
 ];
 
+/// A column written `属性:NAME` (or `attr:NAME`) is the attribute NAME even
+/// when NAME is a column name (规格 is both an option column and a common
+/// attribute).
+const ATTRIBUTE_PREFIXES: [&str; 3] = ["属性:", "属性：", "attr:"];
+
+fn attribute_name(header: &str) -> &str {
+    let h = header.trim();
+    ATTRIBUTE_PREFIXES
+        .iter()
+        .find_map(|p| h.strip_prefix(p))
+        .map_or(h, str::trim)
+}
+
 fn column(name: &str) -> Option<&'static str> {
+    if ATTRIBUTE_PREFIXES
+        .iter()
+        .any(|p| name.trim().starts_with(p))
+    {
+        return None;
+    }
     let n = name.trim().to_lowercase();
-    COLUMNS.iter().find(|(_, forms)| forms.contains(&n.as_str())).map(|(k, _)| *k)
+    COLUMNS
+        .iter()
+        .find(|(_, forms)| forms.contains(&n.as_str()))
+        .map(|(k, _)| *k)
 }
 
 /// `颜色:白色;尺码:M` (also `：`, `；`, `=`) → pairs.
 fn options(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for part in s.split([';', '；']).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in s
+        .split([';', '；'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let Some((k, v)) = part.split_once([':', '：', '=']) else {
-            return Err(format!("option {part:?} is not name:value (颜色:白色;尺码:M)"));
+            return Err(format!(
+                "option {part:?} is not name:value (颜色:白色;尺码:M)"
+            ));
         };
         let (k, v) = (k.trim(), v.trim());
         if k.is_empty() || v.is_empty() {
@@ -121,12 +159,18 @@ fn options(s: &str) -> Result<Vec<(String, String)>, String> {
 pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow> {
     let recs = records(text)?;
     let Some(((hline, header), rows)) = recs.split_first() else {
-        return Err(BadRow { line: 1, why: "the file is empty: a header row is needed".into() });
+        return Err(BadRow {
+            line: 1,
+            why: "the file is empty: a header row is needed".into(),
+        });
     };
     let kinds: Vec<Option<&str>> = header.iter().map(|h| column(h)).collect();
     for need in ["item_id", "title"] {
         if !kinds.contains(&Some(need)) {
-            return Err(BadRow { line: *hline, why: format!("no {need} column (header: {})", header.join(",")) });
+            return Err(BadRow {
+                line: *hline,
+                why: format!("no {need} column (header: {})", header.join(",")),
+            });
         }
     }
     let mut bad = Vec::new();
@@ -134,14 +178,25 @@ pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow
     for (line, row) in rows {
         let line = *line;
         if row.len() != header.len() {
-            bad.push(BadRow { line, why: format!("{} fields for {} columns", row.len(), header.len()) });
+            bad.push(BadRow {
+                line,
+                why: format!("{} fields for {} columns", row.len(), header.len()),
+            });
             continue;
         }
-        let get = |k: &str| kinds.iter().position(|c| *c == Some(k)).map(|i| row[i].trim());
+        let get = |k: &str| {
+            kinds
+                .iter()
+                .position(|c| *c == Some(k))
+                .map(|i| row[i].trim())
+        };
         let id = get("item_id").unwrap_or_default();
         let title = get("title").unwrap_or_default();
         if id.is_empty() || title.is_empty() {
-            bad.push(BadRow { line, why: "no item id or title".into() });
+            bad.push(BadRow {
+                line,
+                why: "no item id or title".into(),
+            });
             continue;
         }
         let price = match get("price").filter(|p| !p.is_empty()) {
@@ -149,7 +204,10 @@ pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow
             Some(p) => match p.trim_start_matches(['¥', '￥']).parse::<f64>() {
                 Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
                 _ => {
-                    bad.push(BadRow { line, why: format!("price {p:?} is not a number of yuan") });
+                    bad.push(BadRow {
+                        line,
+                        why: format!("price {p:?} is not a number of yuan"),
+                    });
                     continue;
                 }
             },
@@ -159,7 +217,10 @@ pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow
             Some(p) => match p.parse::<u64>() {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    bad.push(BadRow { line, why: format!("stock {p:?} is not a count") });
+                    bad.push(BadRow {
+                        line,
+                        why: format!("stock {p:?} is not a count"),
+                    });
                     continue;
                 }
             },
@@ -167,7 +228,10 @@ pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow
         let restock = get("restock").filter(|p| !p.is_empty()).map(str::to_string);
         if let Some(r) = &restock {
             if measure::date(r).is_none() {
-                bad.push(BadRow { line, why: format!("restock {r:?} is not a date YYYY-MM-DD") });
+                bad.push(BadRow {
+                    line,
+                    why: format!("restock {r:?} is not a date YYYY-MM-DD"),
+                });
                 continue;
             }
         }
@@ -181,7 +245,13 @@ pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow
         let k = match items.iter().position(|i| i.id == id) {
             Some(k) => {
                 if items[k].title != title {
-                    bad.push(BadRow { line, why: format!("item {id:?} has the title {:?} on an earlier row", items[k].title) });
+                    bad.push(BadRow {
+                        line,
+                        why: format!(
+                            "item {id:?} has the title {:?} on an earlier row",
+                            items[k].title
+                        ),
+                    });
                     continue;
                 }
                 k
@@ -203,7 +273,11 @@ pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow
         };
         let it = &mut items[k];
         if let Some(n) = get("names") {
-            for n in n.split([';', '；']).map(str::trim).filter(|n| !n.is_empty()) {
+            for n in n
+                .split([';', '；'])
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+            {
                 if !it.names.iter().any(|x| x == n) {
                     it.names.push(n.to_string());
                 }
@@ -211,27 +285,52 @@ pub fn import(text: &str) -> Result<(Vec<(String, String)>, Vec<BadRow>), BadRow
         }
         for (c, kind) in kinds.iter().enumerate() {
             let v = row[c].trim();
-            if kind.is_none() && !v.is_empty() && !it.attributes.iter().any(|(a, _)| a == header[c].trim()) {
-                it.attributes.push((header[c].trim().to_string(), v.to_string()));
+            let name = attribute_name(&header[c]);
+            if kind.is_none() && !v.is_empty() && !it.attributes.iter().any(|(a, _)| a == name) {
+                it.attributes.push((name.to_string(), v.to_string()));
             }
         }
         if it.variants.iter().any(|v| v.options == opts) {
-            bad.push(BadRow { line, why: format!("a second row for item {id:?} with the same options") });
+            bad.push(BadRow {
+                line,
+                why: format!("a second row for item {id:?} with the same options"),
+            });
             continue;
         }
-        if opts.is_empty() && !it.variants.is_empty() || it.variants.iter().any(|v| v.options.is_empty()) {
-            bad.push(BadRow { line, why: format!("item {id:?} has rows with and without options") });
+        if opts.is_empty() && !it.variants.is_empty()
+            || it.variants.iter().any(|v| v.options.is_empty())
+        {
+            bad.push(BadRow {
+                line,
+                why: format!("item {id:?} has rows with and without options"),
+            });
             continue;
         }
-        it.variants.push(Variant { options: opts, stock, price, restock });
+        it.variants.push(Variant {
+            options: opts,
+            stock,
+            price,
+            restock,
+        });
     }
-    let files = items.iter().map(|it| (format!("{}.toml", file_stem(&it.id)), to_toml(it))).collect();
+    let files = items
+        .iter()
+        .map(|it| (format!("{}.toml", file_stem(&it.id)), to_toml(it)))
+        .collect();
     Ok((files, bad))
 }
 
 /// A file name for an item id: letters, digits, `-` and `_` kept, the rest `_`.
 fn file_stem(id: &str) -> String {
-    id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn q(s: &str) -> String {
@@ -240,7 +339,11 @@ fn q(s: &str) -> String {
 
 fn num(v: f64) -> String {
     let s = format!("{v}");
-    if s.contains('.') || s.contains('e') { s } else { format!("{s}.0") }
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 /// An item as a catalog file. Variants that all share one price carry it on
@@ -256,7 +359,9 @@ pub fn to_toml(it: &Item) -> String {
             }
         }
     }
-    let base = it.price.or_else(|| counts.iter().max_by_key(|c| c.1).map(|c| c.0));
+    let base = it
+        .price
+        .or_else(|| counts.iter().max_by_key(|c| c.1).map(|c| c.0));
     let mut t = format!("id = {}\ntitle = {}\n", q(&it.id), q(&it.title));
     if !it.names.is_empty() {
         let n: Vec<String> = it.names.iter().map(|n| q(n)).collect();
@@ -273,7 +378,11 @@ pub fn to_toml(it: &Item) -> String {
     }
     for v in &it.variants {
         t += "\n[[variants]]\n";
-        let o: Vec<String> = v.options.iter().map(|(k, x)| format!("{} = {}", q(k), q(x))).collect();
+        let o: Vec<String> = v
+            .options
+            .iter()
+            .map(|(k, x)| format!("{} = {}", q(k), q(x)))
+            .collect();
         t += &format!("options = {{ {} }}\n", o.join(", "));
         if let Some(s) = v.stock {
             t += &format!("stock = {s}\n");
@@ -310,13 +419,31 @@ pub fn export(k: &Knowledge) -> String {
     let mut out = String::from("item_id,title,names,options,price,stock,restock");
     for a in &attrs {
         out.push(',');
-        out.push_str(&csv_field(a));
+        let name = if column(a).is_some() || ATTRIBUTE_PREFIXES.iter().any(|p| a.starts_with(p)) {
+            format!("{}{a}", ATTRIBUTE_PREFIXES[0])
+        } else {
+            a.clone()
+        };
+        out.push_str(&csv_field(&name));
     }
     out.push('\n');
-    let none = [Variant { options: Vec::new(), stock: None, price: None, restock: None }];
+    let none = [Variant {
+        options: Vec::new(),
+        stock: None,
+        price: None,
+        restock: None,
+    }];
     for it in &k.items {
-        let by: BTreeMap<&str, &str> = it.attributes.iter().map(|(a, v)| (a.as_str(), v.as_str())).collect();
-        let variants: &[Variant] = if it.variants.is_empty() { &none } else { &it.variants };
+        let by: BTreeMap<&str, &str> = it
+            .attributes
+            .iter()
+            .map(|(a, v)| (a.as_str(), v.as_str()))
+            .collect();
+        let variants: &[Variant] = if it.variants.is_empty() {
+            &none
+        } else {
+            &it.variants
+        };
         for v in variants {
             let opts: Vec<String> = v.options.iter().map(|(a, b)| format!("{a}:{b}")).collect();
             let cells = [
@@ -324,14 +451,21 @@ pub fn export(k: &Knowledge) -> String {
                 it.title.clone(),
                 it.names.join(";"),
                 opts.join(";"),
-                v.price.or(it.price).map(|p| format!("{p}")).unwrap_or_default(),
+                v.price
+                    .or(it.price)
+                    .map(|p| format!("{p}"))
+                    .unwrap_or_default(),
                 v.stock.map(|s| s.to_string()).unwrap_or_default(),
                 v.restock.clone().unwrap_or_default(),
             ];
             let row: Vec<String> = cells
                 .iter()
                 .map(|c| csv_field(c))
-                .chain(attrs.iter().map(|a| csv_field(by.get(a.as_str()).copied().unwrap_or(""))))
+                .chain(
+                    attrs
+                        .iter()
+                        .map(|a| csv_field(by.get(a.as_str()).copied().unwrap_or(""))),
+                )
                 .collect();
             out.push_str(&row.join(","));
             out.push('\n');
@@ -367,7 +501,13 @@ a-1,白色T恤,颜色:白色;尺码:XL,59,2,12月10日,,\n";
         assert_eq!(a.variants.len(), 3);
         assert_eq!(a.variants[2].price, Some(69.0));
         assert_eq!(a.variants[1].restock.as_deref(), Some("2026-12-10"));
-        assert_eq!(a.attributes, [("面料".to_string(), "纯棉".to_string()), ("产地".to_string(), "广州".to_string())]);
+        assert_eq!(
+            a.attributes,
+            [
+                ("面料".to_string(), "纯棉".to_string()),
+                ("产地".to_string(), "广州".to_string())
+            ]
+        );
         let b = &k.items[k.item_by_id("b-2").unwrap()];
         assert_eq!(b.title, "帆布包, 大号");
         assert_eq!(b.attributes[0].1, "帆布，\"加厚\"");
@@ -385,10 +525,26 @@ a-1,白色T恤,颜色:白色;尺码:XL,59,2,12月10日,,\n";
         assert_eq!(back.items.len(), k.items.len());
         for it in &k.items {
             let b = &back.items[back.item_by_id(&it.id).unwrap()];
-            assert_eq!((&b.title, &b.names, &b.attributes), (&it.title, &it.names, &it.attributes), "{}", it.id);
+            // Attributes come back in the CSV's column order.
+            let sorted = |a: &[(String, String)]| {
+                let mut a = a.to_vec();
+                a.sort();
+                a
+            };
+            assert_eq!(
+                (&b.title, &b.names, sorted(&b.attributes)),
+                (&it.title, &it.names, sorted(&it.attributes)),
+                "{}",
+                it.id
+            );
             assert_eq!(b.variants.len(), it.variants.len(), "{}", it.id);
             for (x, y) in b.variants.iter().zip(&it.variants) {
-                assert_eq!((&x.options, x.stock, &x.restock), (&y.options, y.stock, &y.restock), "{}", it.id);
+                assert_eq!(
+                    (&x.options, x.stock, &x.restock),
+                    (&y.options, y.stock, &y.restock),
+                    "{}",
+                    it.id
+                );
                 assert_eq!(x.price.or(b.price), y.price.or(it.price), "{}", it.id);
             }
         }
@@ -398,7 +554,13 @@ a-1,白色T恤,颜色:白色;尺码:XL,59,2,12月10日,,\n";
     #[test]
     fn csv_records_follow_rfc_4180() {
         let r = records("a,\"b,\"\"c\"\"\nd\",e\r\n\r\nx,y,z").unwrap();
-        assert_eq!(r, vec![(1, vec!["a".into(), "b,\"c\"\nd".into(), "e".into()]), (4, vec!["x".into(), "y".into(), "z".into()])]);
+        assert_eq!(
+            r,
+            vec![
+                (1, vec!["a".into(), "b,\"c\"\nd".into(), "e".into()]),
+                (4, vec!["x".into(), "y".into(), "z".into()])
+            ]
+        );
         assert_eq!(records("a,\"open\n").unwrap_err().line, 1);
     }
 }

@@ -381,22 +381,30 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Catalog { what } => {
-            let config = Config::load(files.config.as_deref()).context("loading the configuration")?;
+            let config =
+                Config::load(files.config.as_deref()).context("loading the configuration")?;
             let dir = files
                 .catalog
                 .clone()
                 .unwrap_or_else(|| config.paths.catalog.clone());
             match what {
                 CatalogCommand::Import { file, out } => {
-                    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+                    let meta = std::fs::metadata(file)
+                        .with_context(|| format!("reading {}", file.display()))?;
                     if meta.len() > xiaoer::catalog_io::MAX_CSV_BYTES as u64 {
-                        bail!("{}: over {} bytes (catalog_io::MAX_CSV_BYTES): split the export", file.display(), xiaoer::catalog_io::MAX_CSV_BYTES);
+                        bail!(
+                            "{}: over {} bytes (catalog_io::MAX_CSV_BYTES): split the export",
+                            file.display(),
+                            xiaoer::catalog_io::MAX_CSV_BYTES
+                        );
                     }
-                    let text = std::fs::read_to_string(file).with_context(|| format!("reading {} (UTF-8 expected)", file.display()))?;
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("reading {} (UTF-8 expected)", file.display()))?;
                     let (items, bad) = xiaoer::catalog_io::import(&text)
                         .map_err(|b| anyhow::anyhow!("{}:{}: {}", file.display(), b.line, b.why))?;
                     let out = out.clone().unwrap_or(dir);
-                    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+                    std::fs::create_dir_all(&out)
+                        .with_context(|| format!("creating {}", out.display()))?;
                     for (name, toml) in &items {
                         let path = out.join(name);
                         let tmp = out.join(format!(".{name}.tmp"));
@@ -407,17 +415,26 @@ fn run(cli: Cli) -> Result<i32> {
                     for b in &bad {
                         eprintln!("{}:{}: row skipped: {}", file.display(), b.line, b.why);
                     }
-                    out!("imported {} items into {} ({} rows skipped)", items.len(), out.display(), bad.len());
+                    out!(
+                        "imported {} items into {} ({} rows skipped)",
+                        items.len(),
+                        out.display(),
+                        bad.len()
+                    );
                     Ok(if bad.is_empty() { 0 } else { 1 })
                 }
                 CatalogCommand::Export { out } => {
                     let (engine, _) = files.load()?;
                     let Some(k) = &engine.knowledge else {
-                        bail!("{}: no catalog folder to export (give --catalog DIR)", dir.display());
+                        bail!(
+                            "{}: no catalog folder to export (give --catalog DIR)",
+                            dir.display()
+                        );
                     };
                     let csv = xiaoer::catalog_io::export(k);
                     match out {
-                        Some(p) => std::fs::write(p, csv).with_context(|| format!("writing {}", p.display()))?,
+                        Some(p) => std::fs::write(p, csv)
+                            .with_context(|| format!("writing {}", p.display()))?,
                         None => {
                             let _ = std::io::stdout().lock().write_all(csv.as_bytes());
                         }

@@ -351,3 +351,50 @@ fn write(path: &Path, text: &str) {
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
+
+#[test]
+fn catalog_import_and_export_through_the_binary() {
+    let dir = crate::scratch("catalog-import");
+    let csv = dir.join("erp.csv");
+    std::fs::write(&csv, "item_id,title,options,price,stock,restock,材质\nt-1,马克杯,颜色:白色,29,5,,陶瓷\nt-1,马克杯,颜色:黑色,29,0,2026-12-10,\nt-2,杯垫,,九块,3,,\n").unwrap();
+    let out_dir = dir.join("catalog");
+    let out = crate::xiaoer(&[
+        "catalog",
+        "import",
+        csv.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("erp.csv:4: row skipped") && err.contains("price"),
+        "{err}"
+    );
+    assert!(out_dir.join("t-1.toml").is_file());
+    let out = crate::xiaoer(&["--catalog", out_dir.to_str().unwrap(), "catalog", "export"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "item_id,title,names,options,price,stock,restock,材质\nt-1,马克杯,,颜色:白色,29,5,,陶瓷\nt-1,马克杯,,颜色:黑色,29,0,2026-12-10,陶瓷\n"
+    );
+    let ask = crate::run_with_stdin(
+        &[
+            "--catalog",
+            out_dir.to_str().unwrap(),
+            "classify",
+            "--jsonl",
+        ],
+        "{\"text\":\"黑色的还有吗\",\"item\":{\"id\":\"t-1\"}}\n".as_bytes(),
+    );
+    let line = String::from_utf8(ask.stdout).unwrap();
+    assert!(line.contains("2026-12-10"), "{line}");
+}

@@ -304,7 +304,16 @@ fn adversarial(rounds: usize) {
 /// A generated catalog item (`k`: its number): names, five attributes, six
 /// variants (one sold out), a size chart on every other item, two FAQ entries.
 fn catalog_item(k: usize) -> String {
-    const KINDS: [&str; 8] = ["卫衣", "连衣裙", "牛仔裤", "茶杯", "坚果", "耳机", "湿巾", "围巾"];
+    const KINDS: [&str; 8] = [
+        "卫衣",
+        "连衣裙",
+        "牛仔裤",
+        "茶杯",
+        "坚果",
+        "耳机",
+        "湿巾",
+        "围巾",
+    ];
     let kind = KINDS[k % KINDS.len()];
     let mut t = format!(
         "id = \"g-{k}\"\ntitle = \"{kind}{k}号款\"\nnames = [\"{kind}{k}\", \"{k}号{kind}\"]\nprice = {}.0\n\n[attributes]\n面料 = \"棉{}%\"\n产地 = \"广州{}\"\n洗涤 = \"可机洗\"\n保质期 = \"{}天\"\n连接方式 = \"蓝牙5.{}\"\n",
@@ -348,14 +357,29 @@ fn catalog_dir(n: usize) -> std::path::PathBuf {
 /// then a 10,000-item folder loaded: time and resident memory added.
 fn catalog_bench() {
     const QUESTIONS: [&str; 12] = [
-        "黑色L码还有吗", "有货吗", "多少钱", "白色M多少钱", "我175 140斤穿什么码", "什么面料",
-        "哪里产的", "能放洗衣机吗", "需要连WIFI吗", "可以手洗吗", "有什么活动", "保质期多久",
+        "黑色L码还有吗",
+        "有货吗",
+        "多少钱",
+        "白色M多少钱",
+        "我175 140斤穿什么码",
+        "什么面料",
+        "哪里产的",
+        "能放洗衣机吗",
+        "需要连WIFI吗",
+        "可以手洗吗",
+        "有什么活动",
+        "保质期多久",
     ];
-    let mut texts: Vec<(String, Option<String>)> = dev_texts().into_iter().map(|t| (t, None)).collect();
+    let mut texts: Vec<(String, Option<String>)> =
+        dev_texts().into_iter().map(|t| (t, None)).collect();
     for k in 0..2000 {
-        texts.push((QUESTIONS[k % QUESTIONS.len()].to_string(), Some(format!("g-{}", (k * 7919) % 1000))));
+        texts.push((
+            QUESTIONS[k % QUESTIONS.len()].to_string(),
+            Some(format!("g-{}", (k * 7919) % 1000)),
+        ));
     }
-    let base = Engine::load(Config::defaults(), FileSource::Embedded).expect("the built-in files load");
+    let base =
+        Engine::load(Config::defaults(), FileSource::Embedded).expect("the built-in files load");
     let dir = catalog_dir(1000);
     let with = Engine::load(Config::defaults(), FileSource::Embedded)
         .expect("the built-in files load")
@@ -367,7 +391,10 @@ fn catalog_bench() {
         for _ in 0..rounds {
             for (t, item) in &texts {
                 let mut conv = Conversation::default();
-                let ctx = xiaoer::dialogue::Context { item_id: item.as_deref(), ..Default::default() };
+                let ctx = xiaoer::dialogue::Context {
+                    item_id: item.as_deref(),
+                    ..Default::default()
+                };
                 let s = Instant::now();
                 std::hint::black_box(engine.decide_on(&mut conv, t, &ctx, false));
                 lat.push(s.elapsed().as_secs_f64() * 1e6);
@@ -395,7 +422,9 @@ fn catalog_bench() {
     let dir = catalog_dir(10_000);
     let before = status_mb("VmRSS:").unwrap_or(0.0);
     let t = Instant::now();
-    let big = base.with_catalog_dir(&dir).expect("the generated catalog loads");
+    let big = base
+        .with_catalog_dir(&dir)
+        .expect("the generated catalog loads");
     let took = t.elapsed().as_secs_f64();
     let after = status_mb("VmRSS:").unwrap_or(0.0);
     println!(
