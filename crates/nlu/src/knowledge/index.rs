@@ -129,7 +129,9 @@ pub struct WordIndex {
     text: tantivy::schema::Field,
     owner: tantivy::schema::Field,
     doc_ref: Vec<Vec<u32>>,
-    docs: Vec<(Doc, String)>,
+    /// Per document: what it stands for (several items may share its
+    /// text; in item order, the shop's last) and its normalised text.
+    docs: Vec<(Vec<Doc>, String)>,
     /// Document frequency of tokens (weights of the FAQ similarity).
     df: HashMap<String, u32>,
     /// The attribute concepts.
@@ -195,10 +197,34 @@ impl WordIndex {
             })
             .filter(|c| !c.keys.is_empty())
             .collect();
-        let mut docs: Vec<(Doc, String, String)> = Vec::new();
+        // One document per distinct text (a value or FAQ question many items
+        // share is indexed once, with every owner): a 10,000-item catalog of
+        // a few kinds of goods is a few thousand documents, not 100,000.
+        let mut docs: Vec<(Vec<Doc>, String, Vec<String>)> = Vec::new();
+        let mut at: HashMap<(u8, String), usize> = HashMap::new();
+        let mut add = |group: u8, d: Doc, text: String, owner: &str| {
+            let k = *at.entry((group, text.clone())).or_insert_with(|| {
+                docs.push((Vec::new(), text, Vec::new()));
+                docs.len() - 1
+            });
+            docs[k].0.push(d);
+            if docs[k].2.last().map(String::as_str) != Some(owner) {
+                docs[k].2.push(owner.to_string());
+            }
+        };
+        // Normalising is most of the build's cost; shared texts are normalised once.
+        let mut cache: HashMap<String, String> = HashMap::new();
+        let mut normal = |s: &str| -> String {
+            if let Some(n) = cache.get(s) {
+                return n.clone();
+            }
+            let n = norm.normalize(s);
+            cache.insert(s.to_string(), n.clone());
+            n
+        };
         for (k, c) in concepts.iter().enumerate() {
             for w in c.words.iter().chain(&c.keys) {
-                docs.push((Doc::Word { concept: k }, w.clone(), ANY.to_string()));
+                add(0, Doc::Word { concept: k }, w.clone(), ANY);
             }
         }
         let mut keys = Vec::with_capacity(items.len());
@@ -206,38 +232,31 @@ impl WordIndex {
         for (i, it) in items.iter().enumerate() {
             let mut own = Vec::new();
             for (a, (key, value)) in it.attributes.iter().enumerate() {
-                let nk = norm.normalize(key);
+                let nk = normal(key);
                 if seen_keys.insert(nk.clone()) {
-                    docs.push((Doc::Key, nk.clone(), ANY.to_string()));
+                    add(1, Doc::Key, nk.clone(), ANY);
                 }
                 own.push(nk);
-                docs.push((
-                    Doc::Value { item: i, attr: a },
-                    norm.normalize(value),
-                    it.id.clone(),
-                ));
+                add(2, Doc::Value { item: i, attr: a }, normal(value), &it.id);
             }
             keys.push(own);
             for (f, faq) in it.faq.iter().enumerate() {
                 for q in &faq.q {
-                    docs.push((
+                    add(
+                        3,
                         Doc::Faq {
                             item: Some(i),
                             faq: f,
                         },
-                        norm.normalize(q),
-                        it.id.clone(),
-                    ));
+                        normal(q),
+                        &it.id,
+                    );
                 }
             }
         }
         for (f, faq) in shop_faq.iter().enumerate() {
             for q in &faq.q {
-                docs.push((
-                    Doc::Faq { item: None, faq: f },
-                    norm.normalize(q),
-                    SHOP.to_string(),
-                ));
+                add(3, Doc::Faq { item: None, faq: f }, normal(q), SHOP);
             }
         }
         let mut schema = Schema::builder();
@@ -256,7 +275,7 @@ impl WordIndex {
         let mut writer =
             index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
         let mut df: HashMap<String, u32> = HashMap::new();
-        for (k, (_, t, o)) in docs.iter().enumerate() {
+        for (k, (_, t, owners)) in docs.iter().enumerate() {
             let toks = segment::tokens(t);
             let mut uniq = toks.clone();
             uniq.sort();
@@ -264,9 +283,11 @@ impl WordIndex {
             for u in uniq {
                 *df.entry(u).or_default() += 1;
             }
-            writer.add_document(
-                tantivy::doc!(text => toks.join(" "), owner => o.as_str(), refs => k as u64),
-            )?;
+            let mut doc = tantivy::doc!(text => toks.join(" "), refs => k as u64);
+            for o in owners {
+                doc.add_text(owner, o);
+            }
+            writer.add_document(doc)?;
         }
         writer.commit()?;
         let reader = index
@@ -325,6 +346,65 @@ impl WordIndex {
             }
         };
         (w(&f, question) * w(question, &f)).sqrt()
+    }
+
+    fn check(
+        &self,
+        doc: &Doc,
+        text: &str,
+        question: &str,
+        q_topic: &[String],
+        item_idx: Option<usize>,
+        hits: &mut Vec<Hit>,
+    ) {
+        match doc {
+            Doc::Word { concept } => {
+                if question.contains(text) {
+                    let attr = item_idx.and_then(|i| {
+                        self.keys[i]
+                            .iter()
+                            .position(|k| self.concepts[*concept].covers(k))
+                    });
+                    hits.push(Hit::Attribute {
+                        attr,
+                        concept: Some(*concept),
+                        len: text.chars().count(),
+                    });
+                }
+            }
+            Doc::Key => {
+                if let Some(i) = item_idx {
+                    if let Some(a) = self.keys[i].iter().position(|k| k == text) {
+                        if question.contains(text) {
+                            hits.push(Hit::Attribute {
+                                attr: Some(a),
+                                concept: None,
+                                len: text.chars().count() + 1,
+                            });
+                        }
+                    }
+                }
+            }
+            Doc::Value { item: i, attr } => {
+                if Some(*i) == item_idx {
+                    let shared = topic_tokens(text)
+                        .iter()
+                        .any(|t| t.chars().count() >= 2 && q_topic.binary_search(t).is_ok());
+                    if shared {
+                        hits.push(Hit::Value { attr: *attr });
+                    }
+                }
+            }
+            Doc::Faq { item: i, faq } => {
+                if i.is_none() || *i == item_idx {
+                    hits.push(Hit::Faq {
+                        item: *i,
+                        faq: *faq,
+                        similarity: self.similarity(q_topic, text),
+                    });
+                }
+            }
+        }
     }
 
     /// The checked hits of a normalised question about `item` (`id` its
@@ -392,55 +472,31 @@ impl WordIndex {
             else {
                 continue;
             };
-            let (doc, text) = &self.docs[r as usize];
-            match doc {
-                Doc::Word { concept } => {
-                    if question.contains(text.as_str()) {
-                        let attr = item_idx.and_then(|i| {
-                            self.keys[i]
-                                .iter()
-                                .position(|k| self.concepts[*concept].covers(k))
-                        });
-                        hits.push(Hit::Attribute {
-                            attr,
-                            concept: Some(*concept),
-                            len: text.chars().count(),
-                        });
-                    }
-                }
-                Doc::Key => {
+            let (refs, text) = &self.docs[r as usize];
+            // The references of this item (and of the shop), found by
+            // binary search: a text many items share costs no scan.
+            let of = |d: &Doc| match d {
+                Doc::Value { item, .. } => *item,
+                Doc::Faq { item, .. } => item.unwrap_or(usize::MAX),
+                _ => 0,
+            };
+            let range = |want: usize| {
+                let lo = refs.partition_point(|d| of(d) < want);
+                let hi = refs.partition_point(|d| of(d) <= want);
+                &refs[lo..hi]
+            };
+            let mut mine: Vec<&Doc> = Vec::new();
+            match refs.first() {
+                Some(Doc::Word { .. } | Doc::Key) => mine.extend(refs.iter()),
+                _ => {
                     if let Some(i) = item_idx {
-                        if let Some(a) = self.keys[i].iter().position(|k| k == text) {
-                            if question.contains(text.as_str()) {
-                                hits.push(Hit::Attribute {
-                                    attr: Some(a),
-                                    concept: None,
-                                    len: text.chars().count() + 1,
-                                });
-                            }
-                        }
+                        mine.extend(range(i));
                     }
+                    mine.extend(range(usize::MAX));
                 }
-                Doc::Value { item: i, attr } => {
-                    if Some(*i) == item_idx {
-                        let shared = topic_tokens(text)
-                            .iter()
-                            .any(|t| t.chars().count() >= 2 && q_topic.binary_search(t).is_ok());
-                        if shared {
-                            hits.push(Hit::Value { attr: *attr });
-                        }
-                    }
-                }
-                Doc::Faq { item: i, faq } => {
-                    if i.is_none() || *i == item_idx {
-                        let similarity = self.similarity(&q_topic, text);
-                        hits.push(Hit::Faq {
-                            item: *i,
-                            faq: *faq,
-                            similarity,
-                        });
-                    }
-                }
+            }
+            for doc in mine {
+                self.check(doc, text, question, &q_topic, item_idx, &mut hits);
             }
         }
         hits
