@@ -7,23 +7,23 @@ use std::path::Path;
 fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     let mut out = String::new();
-    for dir in ["intents", "replies"] {
+    for (dir, name) in [
+        ("intents", "INTENTS"),
+        ("replies", "REPLIES"),
+        ("demo/catalog", "CATALOG"),
+    ] {
         println!("cargo:rerun-if-changed={dir}");
         let mut files: Vec<_> = std::fs::read_dir(Path::new(&root).join(dir))
             .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
         files.sort();
-        let _ = writeln!(
-            out,
-            "pub static {}: &[(&str, &str)] = &[",
-            dir.to_uppercase()
-        );
+        let _ = writeln!(out, "pub static {name}: &[(&str, &str)] = &[");
         for p in files {
-            let name = format!("{dir}/{}", p.file_name().unwrap().to_string_lossy());
+            let file = format!("{dir}/{}", p.file_name().unwrap().to_string_lossy());
             let _ = writeln!(
                 out,
-                "    ({name:?}, include_str!({:?})),",
+                "    ({file:?}, include_str!({:?})),",
                 p.display().to_string()
             );
         }

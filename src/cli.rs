@@ -113,6 +113,10 @@ struct Out<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conversation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<&'a str>,
 }
 
 #[derive(serde::Deserialize)]
@@ -120,10 +124,96 @@ struct In {
     text: Option<serde_json::Value>,
     #[serde(default)]
     conversation: Option<serde_json::Value>,
+    #[serde(default)]
+    item: Option<serde_json::Value>,
+    #[serde(default)]
+    ts: Option<serde_json::Value>,
 }
 
-/// Reads one input line into (text, conversation) or a per-line error.
-fn parse_line(raw: &[u8], max_chars: usize) -> Result<(String, Option<String>), String> {
+/// The item and time a `classify --jsonl` line carries (as a `message`
+/// frame does: `item` {id, title, options, price}, `ts`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineContext {
+    /// `item.id`.
+    pub item_id: Option<String>,
+    /// `item.title`.
+    pub title: Option<String>,
+    /// `item.options`.
+    pub options: Vec<(String, String)>,
+    /// `ts`.
+    pub ts: Option<String>,
+}
+
+impl LineContext {
+    /// The dialogue's view of it.
+    pub fn context(&self) -> crate::dialogue::Context<'_> {
+        crate::dialogue::Context {
+            item_id: self.item_id.as_deref(),
+            title: self.title.as_deref(),
+            options: &self.options,
+            ts: self.ts.as_deref(),
+        }
+    }
+
+    /// Reads `item` and `ts` of a JSON line; errors name the field.
+    pub fn parse(
+        item: Option<&serde_json::Value>,
+        ts: Option<&serde_json::Value>,
+    ) -> Result<LineContext, String> {
+        use serde_json::Value;
+        let mut out = LineContext::default();
+        match item {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(o)) => {
+                let text = |k: &str| -> Result<Option<String>, String> {
+                    match o.get(k) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(Value::String(s)) => Ok(Some(s.clone())),
+                        Some(Value::Number(n)) if k == "id" => Ok(Some(n.to_string())),
+                        Some(_) => Err(format!("\"item.{k}\" must be a string")),
+                    }
+                };
+                out.item_id = text("id")?;
+                out.title = text("title")?;
+                match o.get("options") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Object(opts)) => {
+                        for (k, v) in opts {
+                            match v {
+                                Value::String(s) => out.options.push((k.clone(), s.clone())),
+                                Value::Number(n) => out.options.push((k.clone(), n.to_string())),
+                                _ => return Err(format!("\"item.options.{k}\" must be a string")),
+                            }
+                        }
+                    }
+                    Some(_) => return Err("\"item.options\" must be an object".into()),
+                }
+            }
+            Some(_) => {
+                return Err("\"item\" must be an object ({\"id\": ..., \"title\": ...})".into())
+            }
+        }
+        match ts {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                if crate::nlu::knowledge::measure::timestamp(s).is_none() {
+                    return Err(format!(
+                        "\"ts\" {s:?} is not an RFC 3339 time (2026-11-22T10:00:00Z)"
+                    ));
+                }
+                out.ts = Some(s.clone());
+            }
+            Some(_) => return Err("\"ts\" must be a string (RFC 3339)".into()),
+        }
+        Ok(out)
+    }
+}
+
+/// Reads one input line into (text, conversation, item and time) or a per-line error.
+fn parse_line(
+    raw: &[u8],
+    max_chars: usize,
+) -> Result<(String, Option<String>, LineContext), String> {
     let line = std::str::from_utf8(raw)
         .map_err(|e| format!("the line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
     let v: In = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
@@ -147,7 +237,8 @@ fn parse_line(raw: &[u8], max_chars: usize) -> Result<(String, Option<String>), 
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         Some(_) => return Err("\"conversation\" must be a string or a number".into()),
     };
-    Ok((text, conv))
+    let ctx = LineContext::parse(v.item.as_ref(), v.ts.as_ref())?;
+    Ok((text, conv, ctx))
 }
 
 /// Longest message accepted (a chat message, not a document): the NLU's one
@@ -189,13 +280,13 @@ pub fn classify_jsonl(
         }
         match parse_line(&buf, MAX_MESSAGE_CHARS) {
             Err(e) => serde_json::to_writer(&mut out, &serde_json::json!({"line": n, "error": e}))?,
-            Ok((text, conv)) => {
+            Ok((text, conv, ctx)) => {
                 let mut single = Conversation::default();
                 let state = match &conv {
                     Some(id) => convs.entry(id.clone()).or_default(),
                     None => &mut single,
                 };
-                let d = engine.decide(state, &text, explain);
+                let d = engine.decide_on(state, &text, &ctx.context(), explain);
                 let reason = d.reason.as_ref().map(|r| r.as_str().to_string());
                 let o = Out {
                     text: &text,
@@ -206,6 +297,8 @@ pub fn classify_jsonl(
                     lang: d.lang.as_str(),
                     reason: reason.as_deref(),
                     conversation: conv.as_deref(),
+                    summary: d.summary.as_deref(),
+                    item: d.item.as_deref(),
                 };
                 serde_json::to_writer(&mut out, &o)?;
             }

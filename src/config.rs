@@ -66,9 +66,10 @@ pub struct Country {
 
 /// The keys whose origin [`Config::origin`] knows: those whose mere presence
 /// changes what the binary does.
-pub const TRACKED: [&str; 4] = [
+pub const TRACKED: [&str; 5] = [
     "paths.intents",
     "paths.replies",
+    "paths.catalog",
     "channel.token",
     "channel.token_file",
 ];
@@ -245,6 +246,14 @@ pub struct Paths {
     pub intents: PathBuf,
     /// `replies/` folder.
     pub replies: PathBuf,
+    /// `catalog/` folder (`../shared/catalog.md`): used when it exists, or
+    /// required when set.
+    #[serde(default = "default_catalog")]
+    pub catalog: PathBuf,
+}
+
+fn default_catalog() -> PathBuf {
+    PathBuf::from("catalog")
 }
 
 /// Conversation policy.

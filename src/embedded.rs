@@ -20,3 +20,12 @@ pub fn sources() -> Result<Sources> {
     };
     Sources::parse(&own(files::INTENTS), &own(files::REPLIES))
 }
+
+/// The demo shop's catalog (`demo/catalog/`), as `(name, text)` pairs: what
+/// `xiaoer demo` answers product questions from when no catalog is configured.
+pub fn demo_catalog() -> Vec<(String, String)> {
+    files::CATALOG
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}

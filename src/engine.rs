@@ -104,9 +104,36 @@ pub fn configured_folders(config: &Config) -> Result<Option<Folders>> {
     Err(Error::Config(lines.join("\n")))
 }
 
+/// Where the catalog (`catalog/`, `../shared/catalog.md`) is read from: the
+/// `--catalog` flag, else `paths.catalog` when the configuration sets it (it
+/// must then be a folder), else `./catalog` when that folder exists. `None`:
+/// the bot runs without a catalog, as before one existed.
+pub fn resolve_catalog(config: &Config, flag: Option<&Path>) -> Result<Option<PathBuf>> {
+    if let Some(dir) = flag {
+        if !dir.is_dir() {
+            return Err(Error::NoFolder {
+                path: dir.to_path_buf(),
+                what: "catalog",
+            });
+        }
+        return Ok(Some(dir.to_path_buf()));
+    }
+    let dir = &config.paths.catalog;
+    if config.origin("paths.catalog").is_explicit() && !dir.is_dir() {
+        return Err(Error::Config(format!(
+            "{}: no such folder: fix the path, or remove the key to run without a catalog",
+            config.describe("paths.catalog", dir)
+        )));
+    }
+    Ok(dir.is_dir().then(|| dir.clone()))
+}
+
 /// Everything needed to decide on a message.
 #[derive(Debug)]
 pub struct Engine {
+    /// The shop's catalog, when one is loaded ([`Engine::with_catalog`]):
+    /// product questions are answered from it.
+    pub knowledge: Option<crate::nlu::knowledge::Knowledge>,
     /// The classifier.
     pub nlu: Nlu,
     /// The reply lines.
@@ -167,6 +194,7 @@ impl Engine {
         }
         match (nlu, replies) {
             (Some(nlu), Some(replies)) if problems.is_empty() => Ok(Engine {
+                knowledge: None,
                 nlu,
                 replies,
                 config,
@@ -174,5 +202,21 @@ impl Engine {
             }),
             _ => Err(Error::Files { problems }),
         }
+    }
+
+    /// The engine with the catalog of these files (`(name, text)` pairs:
+    /// [`crate::files::read_dir`] of a folder, or the built-in demo
+    /// catalog); problems come with `file:line`.
+    pub fn with_catalog(mut self, files: &[(String, String)]) -> Result<Engine> {
+        let k = crate::nlu::knowledge::Knowledge::parse(files, self.nlu.normalizer())
+            .map_err(|problems| Error::Files { problems })?;
+        self.knowledge = Some(k);
+        Ok(self)
+    }
+
+    /// [`Engine::with_catalog`] of a folder's `*.toml` files.
+    pub fn with_catalog_dir(self, dir: &Path) -> Result<Engine> {
+        let files = crate::files::read_dir(dir)?;
+        self.with_catalog(&files)
     }
 }

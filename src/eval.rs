@@ -19,6 +19,17 @@ pub struct Gold {
     pub intents: Vec<String>,
     /// The labelled action.
     pub action: String,
+    /// The item the buyer looks at (as in a `message` frame), for catalog sets.
+    #[serde(default)]
+    pub item: Option<serde_json::Value>,
+    /// The message time (RFC 3339), for promotion windows.
+    #[serde(default)]
+    pub ts: Option<serde_json::Value>,
+    /// Facts the reply must state, each as written in the catalog (a
+    /// catalog set): the message is right when the bot replies with every
+    /// one of them in its reply, or, labelled `escalate`, when it escalates.
+    #[serde(default)]
+    pub facts: Option<Vec<String>>,
     /// 1-based line of the file it was read from (0: not from a file).
     #[serde(skip)]
     pub line: usize,
@@ -397,6 +408,26 @@ pub struct Run {
     pub p99_us: f64,
     /// Messages per second over the run (one thread).
     pub throughput: f64,
+    /// Of the messages labelled with `facts`: (right, all).
+    pub facts: (u64, u64),
+}
+
+impl Run {
+    /// The share of messages labelled with `facts` that the bot got right
+    /// (see [`Gold::facts`]); `None` when the set has no such labels.
+    pub fn fact_accuracy(&self) -> Option<f64> {
+        (self.facts.1 > 0).then(|| self.facts.0 as f64 / self.facts.1 as f64)
+    }
+}
+
+/// Whether a decision states the labelled facts (see [`Gold::facts`]).
+pub fn fact_right(g: &Gold, d: &Decision) -> Option<bool> {
+    let facts = g.facts.as_ref()?;
+    Some(if g.action == "escalate" {
+        d.action.as_str() == "escalate"
+    } else {
+        d.action.as_str() == "reply" && facts.iter().all(|f| d.reply.contains(f.as_str()))
+    })
 }
 
 /// Decides every message of `gold` (each conversation in its own state, in
@@ -409,8 +440,10 @@ pub fn run(engine: &Engine, gold: &GoldSet) -> Result<Run, String> {
     for (_, turns) in &gold.conversations {
         let mut conv = Conversation::default();
         for g in turns {
+            let ctx = crate::cli::LineContext::parse(g.item.as_ref(), g.ts.as_ref())
+                .map_err(|e| format!("line {}: {e}", g.line))?;
             let t = Instant::now();
-            let d = engine.decide(&mut conv, &g.text, false);
+            let d = engine.decide_on(&mut conv, &g.text, &ctx.context(), false);
             lat.push(t.elapsed().as_secs_f64() * 1e6);
             preds.push(Pred {
                 intents: d.intents.clone(),
@@ -421,6 +454,13 @@ pub fn run(engine: &Engine, gold: &GoldSet) -> Result<Run, String> {
     }
     let total = t0.elapsed().as_secs_f64();
     let gold_msgs: Vec<_> = gold.messages().collect();
+    let mut facts = (0, 0);
+    for (g, d) in gold_msgs.iter().zip(&decisions) {
+        if let Some(ok) = fact_right(g, d) {
+            facts.1 += 1;
+            facts.0 += ok as u64;
+        }
+    }
     let scores = score(&gold_msgs, &preds)?;
     lat.sort_by(f64::total_cmp);
     let throughput = if total > 0.0 {
@@ -434,6 +474,7 @@ pub fn run(engine: &Engine, gold: &GoldSet) -> Result<Run, String> {
         p50_us: percentile(&lat, 50.0),
         p99_us: percentile(&lat, 99.0),
         throughput,
+        facts,
     })
 }
 
@@ -456,6 +497,10 @@ impl Run {
         let mut v = serde_json::to_value(&self.scores).unwrap_or_default();
         v["latency_us"] = serde_json::json!({"p50": self.p50_us, "p99": self.p99_us});
         v["throughput_per_s"] = serde_json::json!(self.throughput);
+        if let Some(f) = self.fact_accuracy() {
+            v["fact_accuracy"] = serde_json::json!(f);
+            v["fact_messages"] = serde_json::json!(self.facts.1);
+        }
         v
     }
 
@@ -480,6 +525,13 @@ impl Run {
             ("macro_f1", s.macro_f1),
         ] {
             writeln!(w, "{k:22} {v:.4}")?;
+        }
+        if let Some(f) = self.fact_accuracy() {
+            writeln!(
+                w,
+                "{:22} {f:.4} ({} of {} messages labelled with facts: the reply states them all, or it escalates where labelled so)",
+                "fact_accuracy", self.facts.0, self.facts.1
+            )?;
         }
         writeln!(w, "{:22} p50 {p50:.1} µs, p99 {p99:.1} µs, {throughput:.0} messages/s (one thread, dialogue policy included)", "latency")?;
         writeln!(w, "\nper intent (worst f1 first):")?;
@@ -506,7 +558,17 @@ impl Run {
                     pi.retain(|i| !SOFT.contains(&i.as_str()));
                 }
                 pi.sort();
-                if gi != pi || g.action != d.action.as_str() {
+                if fact_right(g, d) == Some(false) {
+                    writeln!(
+                        w,
+                        "  {:40} facts {:?} {}: got {} {:?}",
+                        g.text,
+                        g.facts.as_deref().unwrap_or_default(),
+                        g.action,
+                        d.action.as_str(),
+                        d.reply
+                    )?;
+                } else if gi != pi || g.action != d.action.as_str() {
                     writeln!(
                         w,
                         "  {:40} gold {}/{}  got {}/{} ({:.2})",
@@ -645,6 +707,9 @@ mod tests {
             text: String::new(),
             intents: intents.iter().map(|s| s.to_string()).collect(),
             action: action.into(),
+            item: None,
+            ts: None,
+            facts: None,
             line: 0,
         }
     }

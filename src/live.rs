@@ -376,7 +376,23 @@ impl Demo {
             name: "xiaoer-demo".into(),
             token: token.clone(),
             shop: facts.get("shop").cloned().unwrap_or_else(|| "demo".into()),
-            items: engine.config.demo.items.clone(),
+            // The catalog's items when there is one (frames then carry ids
+            // the catalog knows), else the configured titles.
+            items: match &engine.knowledge {
+                Some(k) => k
+                    .items
+                    .iter()
+                    .map(|i| (i.id.clone(), i.title.clone()))
+                    .collect(),
+                None => engine
+                    .config
+                    .demo
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (format!("i-{}", i + 1), t.clone()))
+                    .collect(),
+            },
         };
         let ip_loopback = listen
             .parse::<std::net::SocketAddr>()

@@ -10,7 +10,7 @@ use xiaoer::channel::ClientConfig;
 use xiaoer::cli::{self, why_builtin};
 use xiaoer::config::Config;
 use xiaoer::dialogue::Conversation;
-use xiaoer::engine::{resolve_folders, Folders};
+use xiaoer::engine::{resolve_catalog, resolve_folders, Folders};
 use xiaoer::eval::GoldSet;
 use xiaoer::live::{self, Demo, Reload};
 use xiaoer::watch::Watched;
@@ -33,6 +33,11 @@ struct Cli {
     /// sets it and ./replies is absent, the built-in set).
     #[arg(long, global = true)]
     replies: Option<PathBuf>,
+    /// Folder of catalog files (../shared/catalog.md; default: paths.catalog,
+    /// used when ./catalog exists). Without one the bot knows no product;
+    /// `demo` then uses the demo shop's built-in catalog.
+    #[arg(long, global = true)]
+    catalog: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -158,6 +163,36 @@ enum Command {
     /// Chat with the bot as a buyer in this terminal, no network (one line per
     /// message; an empty line or Ctrl-D ends).
     Chat,
+    /// The shop's catalog files (../shared/catalog.md) from and to an ERP
+    /// export (CSV, one row per SKU).
+    Catalog {
+        #[command(subcommand)]
+        what: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Turn a CSV export (one row per SKU: item_id/商品ID, title/标题,
+    /// options/规格 as 颜色:白色;尺码:M, price/价格, stock/库存, optional
+    /// restock/补货日期 and names/别名; other columns are attributes) into one
+    /// catalog file per item. Rows it cannot read are listed with their line
+    /// and skipped (exit code 1 then).
+    Import {
+        /// The CSV file (UTF-8).
+        file: PathBuf,
+        /// Folder to write the item files to (default: --catalog, else
+        /// paths.catalog); existing files of the same items are replaced.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the catalog (--catalog, else paths.catalog) as CSV, one row per
+    /// SKU, in the columns `import` reads.
+    Export {
+        /// The CSV file to write (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Prints a line to stdout; a closed pipe (`xiaoer eval ... | head`) is not an error.
@@ -184,6 +219,9 @@ struct FilesArgs {
     config: Option<PathBuf>,
     intents: Option<PathBuf>,
     replies: Option<PathBuf>,
+    catalog: Option<PathBuf>,
+    /// No catalog configured: the demo shop's built-in one (`xiaoer demo`).
+    demo_catalog: bool,
 }
 
 impl FilesArgs {
@@ -192,7 +230,14 @@ impl FilesArgs {
             config: cli.config.clone(),
             intents: cli.intents.clone(),
             replies: cli.replies.clone(),
+            catalog: cli.catalog.clone(),
+            demo_catalog: matches!(cli.command, Command::Demo { .. }),
         }
+    }
+
+    /// The catalog folder in use (`None`: none, or the built-in demo one).
+    fn catalog_dir(&self, config: &Config) -> Result<Option<PathBuf>> {
+        Ok(resolve_catalog(config, self.catalog.as_deref())?)
     }
 
     /// The engine, and the folders its intent and reply files came from
@@ -204,15 +249,26 @@ impl FilesArgs {
             Some(f) => FileSource::Dirs(&f.intents, &f.replies),
             None => FileSource::Embedded,
         };
-        Ok((Engine::load(config, source)?, folders))
+        let catalog = self.catalog_dir(&config)?;
+        let engine = Engine::load(config, source)?;
+        let engine = match catalog {
+            Some(dir) => engine.with_catalog_dir(&dir)?,
+            None if self.demo_catalog => engine.with_catalog(&xiaoer::embedded::demo_catalog())?,
+            None => engine,
+        };
+        Ok((engine, folders))
     }
 
     /// What a running bot reloads: the folders it loaded from and the
     /// configuration file, loaded again the same way.
     fn reload(&self, engine: &Engine, folders: Option<&Folders>) -> Reload {
         let me = self.clone();
+        let mut what = Watched::new(folders, engine.config.file.as_deref());
+        if let Ok(Some(dir)) = self.catalog_dir(&engine.config) {
+            what.dirs.push(dir);
+        }
         Reload {
-            what: Watched::new(folders, engine.config.file.as_deref()),
+            what,
             rebuild: Box::new(move || me.load().map(|(e, _)| e).map_err(|e| format!("{e:#}"))),
         }
     }
@@ -327,6 +383,69 @@ fn run(cli: Cli) -> Result<i32> {
             }
             out!("{}", xiaoer::gateway::auth::hash_password(password));
             Ok(0)
+        }
+        Command::Catalog { what } => {
+            let config =
+                Config::load(files.config.as_deref()).context("loading the configuration")?;
+            let dir = files
+                .catalog
+                .clone()
+                .unwrap_or_else(|| config.paths.catalog.clone());
+            match what {
+                CatalogCommand::Import { file, out } => {
+                    let meta = std::fs::metadata(file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    if meta.len() > xiaoer::catalog_io::MAX_CSV_BYTES as u64 {
+                        bail!(
+                            "{}: over {} bytes (catalog_io::MAX_CSV_BYTES): split the export",
+                            file.display(),
+                            xiaoer::catalog_io::MAX_CSV_BYTES
+                        );
+                    }
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("reading {} (UTF-8 expected)", file.display()))?;
+                    let (items, bad) = xiaoer::catalog_io::import(&text)
+                        .map_err(|b| anyhow::anyhow!("{}:{}: {}", file.display(), b.line, b.why))?;
+                    let out = out.clone().unwrap_or(dir);
+                    std::fs::create_dir_all(&out)
+                        .with_context(|| format!("creating {}", out.display()))?;
+                    for (name, toml) in &items {
+                        let path = out.join(name);
+                        let tmp = out.join(format!(".{name}.tmp"));
+                        std::fs::write(&tmp, toml)
+                            .and_then(|_| std::fs::rename(&tmp, &path))
+                            .with_context(|| format!("writing {}", path.display()))?;
+                    }
+                    for b in &bad {
+                        eprintln!("{}:{}: row skipped: {}", file.display(), b.line, b.why);
+                    }
+                    out!(
+                        "imported {} items into {} ({} rows skipped)",
+                        items.len(),
+                        out.display(),
+                        bad.len()
+                    );
+                    Ok(if bad.is_empty() { 0 } else { 1 })
+                }
+                CatalogCommand::Export { out } => {
+                    let (engine, _) = files.load()?;
+                    let Some(k) = &engine.knowledge else {
+                        bail!(
+                            "{}: no catalog folder to export (give --catalog DIR)",
+                            dir.display()
+                        );
+                    };
+                    let csv = xiaoer::catalog_io::export(k);
+                    match out {
+                        Some(p) => std::fs::write(p, csv)
+                            .with_context(|| format!("writing {}", p.display()))?,
+                        None => {
+                            let _ = std::io::stdout().lock().write_all(csv.as_bytes());
+                        }
+                    }
+                    Ok(0)
+                }
+            }
         }
         Command::Chat => {
             let (engine, _) = load(&files)?;
@@ -463,6 +582,16 @@ fn run(cli: Cli) -> Result<i32> {
                     "checked: the built-in intents and replies ({})",
                     why_builtin()
                 ),
+            }
+            match (files.catalog_dir(&engine.config)?, &engine.knowledge) {
+                (Some(dir), Some(k)) => out!(
+                    "checked: catalog {} ({} items, {} promotions, {} shop FAQ entries)",
+                    std::fs::canonicalize(&dir).unwrap_or(dir.clone()).display(),
+                    k.len(),
+                    k.promotions.len(),
+                    k.faq.len()
+                ),
+                _ => out!("checked: no catalog (no ./catalog folder, no paths.catalog or --catalog): product questions get the intents' replies"),
             }
             match &engine.config.file {
                 Some(p) => out!("checked: configuration {}", p.display()),

@@ -31,6 +31,12 @@ fn the_agent_desk_works_for_two_agents_in_chromium() {
     in_chromium("desk.mjs", 9, &[]);
 }
 
+/// The buyer picks an item from the demo catalog; stock and size answers state its facts.
+#[test]
+fn catalog_answers_about_the_picked_item_in_chromium() {
+    in_chromium("catalog.mjs", 3, &[]);
+}
+
 /// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`
 /// added) and drives it with `tests/browser/<script>`, which must print
 /// "`steps` passed, 0 failed". Scripts share tests/browser/lib.mjs.

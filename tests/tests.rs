@@ -3,6 +3,7 @@
 mod adversarial;
 mod bad_input;
 mod browser;
+mod catalog;
 mod cli;
 mod deploy;
 mod desk;

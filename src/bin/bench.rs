@@ -16,6 +16,9 @@
 //!                          # worst-case latency of the whole decision on each
 //!                          # hostile message (xiaoer::nlu::hostile) at 250 to
 //!                          # 4,000 characters, and µs per character read
+//! xiaoer-bench catalog    # a generated catalog: decision p50/p99 with 1,000
+//!                          # items against none, load time and memory of
+//!                          # 10,000 items
 //! xiaoer-bench latency [MESSAGES.jsonl ...]
 //!                          # the default measurement as two JSON lines, for
 //!                          # scripts/compare-baseline.sh
@@ -298,6 +301,143 @@ fn adversarial(rounds: usize) {
     }
 }
 
+/// A generated catalog item (`k`: its number): names, five attributes, six
+/// variants (one sold out), a size chart on every other item, two FAQ entries.
+fn catalog_item(k: usize) -> String {
+    const KINDS: [&str; 8] = [
+        "卫衣",
+        "连衣裙",
+        "牛仔裤",
+        "茶杯",
+        "坚果",
+        "耳机",
+        "湿巾",
+        "围巾",
+    ];
+    let kind = KINDS[k % KINDS.len()];
+    let mut t = format!(
+        "id = \"g-{k}\"\ntitle = \"{kind}{k}号款\"\nnames = [\"{kind}{k}\", \"{k}号{kind}\"]\nprice = {}.0\n\n[attributes]\n面料 = \"棉{}%\"\n产地 = \"广州{}\"\n洗涤 = \"可机洗\"\n保质期 = \"{}天\"\n连接方式 = \"蓝牙5.{}\"\n",
+        50 + k % 300, 50 + k % 50, k % 17, 90 + k % 200, k % 4
+    );
+    for (c, colour) in ["白色", "黑色", "藏青"].iter().enumerate() {
+        for size in ["M", "L"] {
+            let stock = if c == 1 && size == "L" { 0 } else { 3 + k % 9 };
+            t += &format!("\n[[variants]]\noptions = {{ 颜色 = \"{colour}\", 尺码 = \"{size}\" }}\nstock = {stock}\n");
+            if stock == 0 {
+                t += "restock = \"2026-12-10\"\n";
+            }
+        }
+    }
+    if k % 2 == 0 {
+        t += "\n[size_chart]\ncolumns = [\"尺码\", \"身高cm\", \"体重斤\"]\nrows = [[\"M\", \"158-168\", \"95-120\"], [\"L\", \"168-178\", \"120-145\"]]\nnote = \"正常尺码\"\n";
+    }
+    t += &format!("\n[[faq]]\nq = [\"{k}号可以机洗吗\", \"能放洗衣机吗\"]\na = \"亲，可以机洗的哦\"\n\n[[faq]]\nq = [\"会起球吗\"]\na = \"亲，{kind}不容易起球哦\"\n");
+    t
+}
+
+/// A catalog of `n` generated items, written to a fresh folder.
+fn catalog_dir(n: usize) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("xiaoer-catalog-{n}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for k in 0..n {
+        std::fs::write(dir.join(format!("g-{k}.toml")), catalog_item(k)).expect("write");
+    }
+    std::fs::write(
+        dir.join("_shop.toml"),
+        "[[promotions]]\nname = \"满299减30\"\nkind = \"discount\"\nthreshold = 299.0\noff = 30.0\n\n[[faq]]\nq = [\"能开专票吗\"]\na = \"亲，可以开专票哦\"\n",
+    )
+    .expect("write");
+    dir
+}
+
+/// `xiaoer-bench catalog`: the catalog's cost. Decisions over the shared dev
+/// messages plus product questions (each asked about a random item of the
+/// catalog; ids ignored without one), with no catalog and with 1,000 items;
+/// then a 10,000-item folder loaded: time and resident memory added.
+fn catalog_bench() {
+    const QUESTIONS: [&str; 12] = [
+        "黑色L码还有吗",
+        "有货吗",
+        "多少钱",
+        "白色M多少钱",
+        "我175 140斤穿什么码",
+        "什么面料",
+        "哪里产的",
+        "能放洗衣机吗",
+        "需要连WIFI吗",
+        "可以手洗吗",
+        "有什么活动",
+        "保质期多久",
+    ];
+    let mut texts: Vec<(String, Option<String>)> =
+        dev_texts().into_iter().map(|t| (t, None)).collect();
+    for k in 0..2000 {
+        texts.push((
+            QUESTIONS[k % QUESTIONS.len()].to_string(),
+            Some(format!("g-{}", (k * 7919) % 1000)),
+        ));
+    }
+    let base =
+        Engine::load(Config::defaults(), FileSource::Embedded).expect("the built-in files load");
+    let dir = catalog_dir(1000);
+    let with = Engine::load(Config::defaults(), FileSource::Embedded)
+        .expect("the built-in files load")
+        .with_catalog_dir(&dir)
+        .expect("the generated catalog loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let time = |engine: &Engine, rounds: usize| {
+        let mut lat = Vec::new();
+        for _ in 0..rounds {
+            for (t, item) in &texts {
+                let mut conv = Conversation::default();
+                let ctx = xiaoer::dialogue::Context {
+                    item_id: item.as_deref(),
+                    ..Default::default()
+                };
+                let s = Instant::now();
+                std::hint::black_box(engine.decide_on(&mut conv, t, &ctx, false));
+                lat.push(s.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        lat
+    };
+    let rounds = (100_000 / texts.len()).max(1);
+    time(&base, 1);
+    time(&with, 1);
+    for (name, engine) in [("no catalog", &base), ("1,000-item catalog", &with)] {
+        let lat = time(engine, rounds);
+        println!(
+            "decide, {name}: {} decisions ({} messages, {} of them product questions about an item); p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+            lat.len(),
+            texts.len(),
+            2000,
+            percentile(&lat, 50.0),
+            percentile(&lat, 99.0),
+            lat.last().copied().unwrap_or(0.0)
+        );
+    }
+    drop(with);
+    let dir = catalog_dir(10_000);
+    let before = status_mb("VmRSS:").unwrap_or(0.0);
+    let t = Instant::now();
+    let big = base
+        .with_catalog_dir(&dir)
+        .expect("the generated catalog loads");
+    let took = t.elapsed().as_secs_f64();
+    let after = status_mb("VmRSS:").unwrap_or(0.0);
+    println!(
+        "load, 10,000-item catalog (read {} files, parse, index): {:.2} s; resident memory {:.0} MB more (peak {:.0} MB)",
+        10_001,
+        took,
+        after - before,
+        peak_rss_mb().unwrap_or(0.0)
+    );
+    std::hint::black_box(&big);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The given files, or the shared dev sets.
 fn default_files(args: Vec<String>) -> Vec<String> {
     if args.is_empty() {
@@ -325,6 +465,10 @@ fn main() {
         Some("adversarial") => {
             let rounds = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20);
             adversarial(rounds);
+            return;
+        }
+        Some("catalog") => {
+            catalog_bench();
             return;
         }
         Some("latency") => {

@@ -561,11 +561,14 @@ async fn decide(
     engine: &Arc<Engine>,
     dialogue: &Conversation,
     text: &str,
-    title: Option<&str>,
+    item: Option<&crate::channel::frame::Item>,
+    ts: Option<&str>,
 ) -> Decided {
     let engine = engine.clone();
     let mut dialogue = dialogue.clone();
-    let (text, title) = (text.to_string(), title.map(str::to_string));
+    let text = text.to_string();
+    let item = item.cloned();
+    let ts = ts.map(str::to_string);
     let hook = bot.decide_hook.get().cloned();
     let deciders = bot.deciders.clone();
     let run = async move {
@@ -577,7 +580,18 @@ async fn decide(
             if let Some(hook) = hook {
                 hook(&text);
             }
-            let d = engine.decide_about(&mut dialogue, &text, title.as_deref(), false);
+            let options: Vec<(String, String)> = item
+                .as_ref()
+                .and_then(|i| i.options.clone())
+                .map(|o| o.into_iter().collect())
+                .unwrap_or_default();
+            let ctx = crate::dialogue::Context {
+                item_id: item.as_ref().and_then(|i| i.id.as_deref()),
+                title: item.as_ref().and_then(|i| i.title.as_deref()),
+                options: &options,
+                ts: ts.as_deref(),
+            };
+            let d = engine.decide_on(&mut dialogue, &text, &ctx, false);
             (d, dialogue)
         });
         match job.await {
@@ -633,9 +647,16 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
     } else if m.text.trim().is_empty() {
         ops.push(silent("empty"));
     } else {
-        let title = m.item.as_ref().and_then(|i| i.title.as_deref());
         let started = std::time::Instant::now();
-        let decided = decide(bot, &engine, &live.dialogue, &m.text, title).await;
+        let decided = decide(
+            bot,
+            &engine,
+            &live.dialogue,
+            &m.text,
+            m.item.as_ref(),
+            m.ts.as_deref(),
+        )
+        .await;
         metrics::histogram!(m::DECIDE_SECONDS).record(started.elapsed().as_secs_f64());
         let d = match decided {
             Decided::Done(d, dialogue) => {
@@ -693,7 +714,10 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         if d.action == Action::Escalate {
             let reason = reason.unwrap_or_else(|| "unclassified".into());
             let priority = engine.config.priority(&reason).to_string();
-            let summary = summary(&engine, &reason, &m.text);
+            let summary = d
+                .summary
+                .clone()
+                .unwrap_or_else(|| summary(&engine, &reason, &m.text));
             ops.push(Op::EscalationOpened {
                 conversation: m.conversation.clone(),
                 message_id: m.id.clone(),
@@ -773,11 +797,14 @@ struct Outcome {
     reason: Option<String>,
     reply: String,
     lang: crate::nlu::lang::Lang,
+    /// The decision's own escalation summary (the catalog's `商品 id: …`).
+    summary: Option<String>,
 }
 
 impl From<Decision> for Outcome {
     fn from(d: Decision) -> Outcome {
         Outcome {
+            summary: d.summary,
             reason: d.reason.as_ref().map(|r| r.as_str().to_string()),
             intents: d.intents,
             action: d.action,
@@ -805,6 +832,7 @@ fn handed_over(engine: &Engine, live: &Live, text: &str, seed: &str, reason: &st
             .replies
             .render_with(crate::reply::Key::System("unclassified"), lang, n, &[]),
         lang,
+        summary: None,
     }
 }
 

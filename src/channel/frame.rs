@@ -77,6 +77,12 @@ pub struct Item {
     /// Its title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The options selected on the item page (protocol 1.1): 颜色 = 白色.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<std::collections::BTreeMap<String, String>>,
+    /// Its price on the page (protocol 1.1); the catalog stays the source of facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
 }
 
 /// A chat message delivered to the bot.

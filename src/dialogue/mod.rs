@@ -4,6 +4,9 @@
 //! language, and escalation when the engine is unsure.
 
 pub mod destination;
+pub mod knowledge;
+
+pub use knowledge::Context;
 
 use crate::engine::Engine;
 use crate::files::Action;
@@ -32,6 +35,10 @@ pub enum Reason {
     TooLong,
     /// Asks about shipping to a place that is not in `[shop] ships_to`.
     UnlistedDestination,
+    /// A question about the item whose fact is not in its catalog file.
+    UnknownFact,
+    /// A question about an item, none known after asking which.
+    NoItem,
 }
 
 impl Reason {
@@ -45,6 +52,8 @@ impl Reason {
             Reason::RepeatedQuestion => "repeated_question",
             Reason::TooLong => "too_long",
             Reason::UnlistedDestination => "unlisted_destination",
+            Reason::UnknownFact => "unknown_fact",
+            Reason::NoItem => "no_item",
         }
     }
 }
@@ -68,6 +77,10 @@ pub struct Conversation {
     history: VecDeque<Turn>,
     /// Next variant per reply key (hashed), so no line repeats in a conversation.
     used: HashMap<u64, usize>,
+    /// The catalog item the conversation is about (its id), once known.
+    pub item: Option<String>,
+    /// The bot asked which item the buyer means (it asks once).
+    pub asked_item: bool,
 }
 
 /// A conversation's state as stored: intents by id, so a state saved before a
@@ -79,6 +92,10 @@ pub struct Snapshot {
     concession_given: bool,
     history: Vec<TurnSnapshot>,
     used: Vec<(u64, usize)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    asked_item: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +126,8 @@ impl Conversation {
                 })
                 .collect(),
             used: self.used.iter().map(|(&k, &v)| (k, v)).collect(),
+            item: self.item.clone(),
+            asked_item: self.asked_item,
         }
     }
 
@@ -140,6 +159,8 @@ impl Conversation {
                 })
                 .collect(),
             used: s.used.iter().copied().collect(),
+            item: s.item.clone(),
+            asked_item: s.asked_item,
         }
     }
 }
@@ -163,6 +184,11 @@ pub struct Decision {
     pub inherited: bool,
     /// The NLU's detail.
     pub classification: Classification,
+    /// The escalation's one-line summary for the agent, when the decision
+    /// has a better one than the reason and the text (`商品 k-101: 可以手洗吗`).
+    pub summary: Option<String>,
+    /// The catalog item the decision was about (its id).
+    pub item: Option<String>,
 }
 
 /// The intent that answers "do you ship to X?" for a listed country when the
@@ -209,6 +235,24 @@ impl Engine {
         page_item: Option<&str>,
         explain: bool,
     ) -> Decision {
+        let ctx = Context {
+            title: page_item,
+            ..Context::default()
+        };
+        self.decide_on(conv, text, &ctx, explain)
+    }
+
+    /// [`Engine::decide`] with what the channel says about the message: the
+    /// item the buyer is looking at (id, title, selected options) and the
+    /// message time. With a catalog, product questions are answered from it.
+    pub fn decide_on(
+        &self,
+        conv: &mut Conversation,
+        text: &str,
+        ctx: &Context<'_>,
+        explain: bool,
+    ) -> Decision {
+        let page_item = ctx.title;
         let c = self.nlu.classify(text, explain);
         let cfg = &self.config;
         let lang = c.lang.or(conv.lang).unwrap_or(Lang::Zh);
@@ -334,6 +378,11 @@ impl Engine {
             let _ = b;
         }
 
+        let mut facts = knowledge::Facts::default();
+        if let Some(k) = &self.knowledge {
+            facts = self.consult(k, conv, &c, text, ctx, lang, &mut intents, &mut reason);
+        }
+
         let hashes = segment::token_hashes(&c.normalized);
         if reason.is_none() && !inherited {
             if let Some(prev) = conv.history.back() {
@@ -358,6 +407,11 @@ impl Engine {
             name: destination_name,
             ships_to: ships_to.filter(|_| reason.is_none()),
         };
+        let item_name = facts.item_name.as_deref().or(if self.knowledge.is_some() {
+            page_item
+        } else {
+            c.item.as_deref().or(page_item)
+        });
         let reply = self.compose(
             conv,
             &c,
@@ -365,8 +419,9 @@ impl Engine {
             reason.as_ref(),
             stage,
             lang,
-            page_item,
+            item_name,
             place,
+            &facts,
         );
         conv.history.push_back(Turn {
             hashes,
@@ -393,6 +448,8 @@ impl Engine {
             lang,
             inherited,
             classification: c,
+            summary: facts.summary,
+            item: facts.item_id,
         }
     }
 
@@ -406,22 +463,22 @@ impl Engine {
         reason: Option<&Reason>,
         stage: Option<&str>,
         lang: Lang,
-        page_item: Option<&str>,
+        item: Option<&str>,
         place: Place<'_>,
+        facts: &knowledge::Facts,
     ) -> String {
-        let item = c.item.as_deref().or(page_item);
         let vars: Vec<(&str, String)> = place
             .name
             .map(|n| ("destination", n.to_string()))
             .into_iter()
             .collect();
-        let mut parts: Vec<String> = Vec::new();
+        let parts: std::cell::RefCell<Vec<String>> = Default::default();
         // Once per message, not per line said (the text can be long).
         let seed = c
             .normalized
             .bytes()
             .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
-        let mut say = |conv: &mut Conversation, key: Key<'_>| {
+        let say = |conv: &mut Conversation, key: Key<'_>| {
             let name = {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -431,7 +488,7 @@ impl Engine {
             let n = conv.used.entry(name).or_insert(seed % 97);
             let text = self.replies.render_for(key, lang, *n, item, &vars);
             *n += 1;
-            parts.push(text);
+            parts.borrow_mut().push(text);
         };
         match reason {
             // "A colleague will read your message": true of a long one too.
@@ -439,6 +496,14 @@ impl Engine {
             Some(Reason::LowConfidence) => say(conv, Key::System("low_confidence")),
             Some(Reason::RepeatedQuestion) => say(conv, Key::System("repeated_question")),
             Some(Reason::RepeatedBargain) => say(conv, Key::System("repeated_bargain")),
+            Some(Reason::UnknownFact | Reason::NoItem) => say(
+                conv,
+                if self.replies.has(Key::System("unknown_fact")) {
+                    Key::System("unknown_fact")
+                } else {
+                    Key::System("low_confidence")
+                },
+            ),
             Some(Reason::UnlistedDestination) => say(
                 conv,
                 if self.replies.has(Key::System("unlisted_destination")) {
@@ -475,6 +540,10 @@ impl Engine {
                 } else {
                     for &i in intents {
                         let id = self.nlu.intents[i].id.as_str();
+                        if let Some(line) = facts.lines.iter().find(|(k, _)| *k == i) {
+                            parts.borrow_mut().push(line.1.clone());
+                            continue;
+                        }
                         match stage {
                             Some(st)
                                 if Some(i)
@@ -491,7 +560,7 @@ impl Engine {
                 }
             }
         }
-        join(parts, lang)
+        join(parts.into_inner(), lang)
     }
 }
 

@@ -86,8 +86,8 @@ pub struct GatewayConfig {
     pub token: String,
     /// The shop's display name.
     pub shop: String,
-    /// Products the buyer page offers.
-    pub items: Vec<String>,
+    /// Products the buyer page offers: (id, title).
+    pub items: Vec<(String, String)>,
 }
 
 /// What the bot decided about a buyer message, as the console shows it.

@@ -453,8 +453,7 @@ async fn shop(State(app): State<App>) -> impl IntoResponse {
     let items: Vec<serde_json::Value> = c
         .items
         .iter()
-        .enumerate()
-        .map(|(i, t)| serde_json::json!({"id": format!("i-{}", i + 1), "title": t}))
+        .map(|(id, t)| serde_json::json!({"id": id, "title": t}))
         .collect();
     Json(serde_json::json!({
         "name": c.shop,

@@ -157,6 +157,8 @@ pub const SYSTEM_TABLES: &[&str] = &[
     "follow_up_closing",
     "ships_to",
     "unlisted_destination",
+    "unknown_fact",
+    "ask_item",
 ];
 
 #[derive(Deserialize)]

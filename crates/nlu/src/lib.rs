@@ -24,6 +24,7 @@ pub mod files;
 #[doc(hidden)]
 pub mod hostile;
 pub mod keywords;
+pub mod knowledge;
 pub mod lang;
 pub mod model;
 pub mod normalize;

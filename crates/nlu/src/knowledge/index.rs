@@ -1,0 +1,517 @@
+//! The catalog's word index: one tantivy in-RAM index over the words of
+//! attributes (the buyers' words for each attribute concept, the shops' own
+//! attribute keys, every item's attribute values) and the FAQ questions
+//! (items' and the shop's). A question retrieves its candidates there,
+//! restricted to its item and the shop; [`WordIndex::search`] then checks
+//! each candidate (a phrase must occur in the question, a FAQ question must
+//! be covered well enough), so retrieval never decides on its own.
+
+use super::{Faq, Item};
+use crate::normalize::Normalizer;
+use crate::segment;
+use serde::Deserialize;
+use std::collections::HashMap;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
+};
+use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, Term};
+
+const TOKENIZER: &str = "xiaoer_catalog";
+/// Owner of the concept phrases and attribute keys (every item's).
+const ANY: &str = "\u{1}any";
+/// Owner of the shop-wide FAQ.
+const SHOP: &str = "\u{1}shop";
+/// Candidates read per question.
+const CANDIDATES: usize = 40;
+/// Most query terms per question (its rarest tokens).
+const MAX_TERMS: usize = 12;
+
+/// The built-in words buyers use for attributes.
+const ATTRIBUTE_WORDS: &str = include_str!("attribute_words.toml");
+
+#[derive(Deserialize)]
+struct RawConcepts {
+    concept: Vec<RawConcept>,
+}
+
+#[derive(Deserialize)]
+struct RawConcept {
+    keys: Vec<String>,
+    words: Vec<String>,
+}
+
+/// An attribute concept: the keys shops write, the words buyers use.
+#[derive(Debug, Clone)]
+pub struct Concept {
+    /// Keys, normalised.
+    pub keys: Vec<String>,
+    /// Buyers' words, normalised.
+    pub words: Vec<String>,
+}
+
+impl Concept {
+    /// The concept's own name (its first key), for summaries.
+    pub fn name(&self) -> &str {
+        &self.keys[0]
+    }
+
+    /// An item's attribute key belongs to this concept.
+    pub fn covers(&self, key_normalized: &str) -> bool {
+        self.keys
+            .iter()
+            .any(|k| key_normalized.contains(k.as_str()))
+    }
+}
+
+/// What a document of the index stands for.
+#[derive(Debug, Clone)]
+pub enum Doc {
+    /// A buyer's word for a concept.
+    Word {
+        /// Index into [`WordIndex::concepts`].
+        concept: usize,
+    },
+    /// A shop's attribute key (as normalised) of some item.
+    Key,
+    /// An attribute value of an item.
+    Value {
+        /// The item.
+        item: usize,
+        /// Index into its attributes.
+        attr: usize,
+    },
+    /// A FAQ question.
+    Faq {
+        /// The item (`None`: the shop's FAQ).
+        item: Option<usize>,
+        /// Index into that FAQ list.
+        faq: usize,
+    },
+}
+
+/// A checked hit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hit {
+    /// The question names an attribute: by one of the item's keys
+    /// (`attr`), or by a concept's word (`concept`, with `attr` when the
+    /// item has an attribute of that concept). `len`: characters matched.
+    Attribute {
+        /// Index into the item's attributes, when it has it.
+        attr: Option<usize>,
+        /// The concept named, if it was a concept word.
+        concept: Option<usize>,
+        /// Characters of the phrase matched.
+        len: usize,
+    },
+    /// The question uses a word of an attribute value of the item.
+    Value {
+        /// Index into the item's attributes.
+        attr: usize,
+    },
+    /// A FAQ entry, with how well its question covers the buyer's.
+    Faq {
+        /// The item (`None`: the shop's).
+        item: Option<usize>,
+        /// Index into that FAQ list.
+        faq: usize,
+        /// 0..1.
+        similarity: f32,
+    },
+}
+
+/// The index.
+pub struct WordIndex {
+    searcher: Searcher,
+    _reader: IndexReader,
+    text: tantivy::schema::Field,
+    owner: tantivy::schema::Field,
+    doc_ref: Vec<Vec<u32>>,
+    /// Per document: what it stands for (several items may share its
+    /// text; in item order, the shop's last) and its normalised text.
+    docs: Vec<(Vec<Doc>, String)>,
+    /// Document frequency of tokens (weights of the FAQ similarity).
+    df: HashMap<String, u32>,
+    /// The attribute concepts.
+    pub concepts: Vec<Concept>,
+    /// Normalised attribute keys per item.
+    pub keys: Vec<Vec<String>>,
+}
+
+impl std::fmt::Debug for WordIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WordIndex")
+            .field("docs", &self.docs.len())
+            .finish()
+    }
+}
+
+/// Characters that carry no topic in a question (particles, pronouns, modal
+/// verbs): left out of the FAQ similarity.
+fn filler(c: char) -> bool {
+    "吗呢吧啊呀么嘛的了是这个那能可以会要请问亲你我们他她它有不没在款一下还和也都就呐哦喔滴咯啦件该"
+        .contains(c)
+}
+
+/// The tokens of a normalised text that carry its topic.
+pub fn topic_tokens(text: &str) -> Vec<String> {
+    let mut t: Vec<String> = segment::tokens(text)
+        .into_iter()
+        .filter(|t| t != "#num" && !t.chars().all(filler))
+        .filter(|t| {
+            !(t.chars().count() == 2 && t.chars().any(filler) && t.chars().all(segment::is_cjk))
+        })
+        .collect();
+    t.sort();
+    t.dedup();
+    t
+}
+
+impl WordIndex {
+    /// Builds the index of a catalog.
+    pub fn build(
+        items: &[Item],
+        shop_faq: &[Faq],
+        norm: &Normalizer,
+    ) -> tantivy::Result<WordIndex> {
+        let raw: RawConcepts =
+            toml::from_str(ATTRIBUTE_WORDS).expect("attribute_words.toml is valid (tested)");
+        let concepts: Vec<Concept> = raw
+            .concept
+            .into_iter()
+            .map(|c| Concept {
+                keys: c
+                    .keys
+                    .iter()
+                    .map(|k| norm.normalize(k))
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+                words: c
+                    .words
+                    .iter()
+                    .map(|k| norm.normalize(k))
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+            })
+            .filter(|c| !c.keys.is_empty())
+            .collect();
+        // One document per distinct text (a value or FAQ question many items
+        // share is indexed once, with every owner): a 10,000-item catalog of
+        // a few kinds of goods is a few thousand documents, not 100,000.
+        let mut docs: Vec<(Vec<Doc>, String, Vec<String>)> = Vec::new();
+        let mut at: HashMap<(u8, String), usize> = HashMap::new();
+        let mut add = |group: u8, d: Doc, text: String, owner: &str| {
+            let k = *at.entry((group, text.clone())).or_insert_with(|| {
+                docs.push((Vec::new(), text, Vec::new()));
+                docs.len() - 1
+            });
+            docs[k].0.push(d);
+            if docs[k].2.last().map(String::as_str) != Some(owner) {
+                docs[k].2.push(owner.to_string());
+            }
+        };
+        // Normalising is most of the build's cost; shared texts are normalised once.
+        let mut cache: HashMap<String, String> = HashMap::new();
+        let mut normal = |s: &str| -> String {
+            if let Some(n) = cache.get(s) {
+                return n.clone();
+            }
+            let n = norm.normalize(s);
+            cache.insert(s.to_string(), n.clone());
+            n
+        };
+        for (k, c) in concepts.iter().enumerate() {
+            for w in c.words.iter().chain(&c.keys) {
+                add(0, Doc::Word { concept: k }, w.clone(), ANY);
+            }
+        }
+        let mut keys = Vec::with_capacity(items.len());
+        let mut seen_keys = std::collections::HashSet::new();
+        for (i, it) in items.iter().enumerate() {
+            let mut own = Vec::new();
+            for (a, (key, value)) in it.attributes.iter().enumerate() {
+                let nk = normal(key);
+                if seen_keys.insert(nk.clone()) {
+                    add(1, Doc::Key, nk.clone(), ANY);
+                }
+                own.push(nk);
+                add(2, Doc::Value { item: i, attr: a }, normal(value), &it.id);
+            }
+            keys.push(own);
+            for (f, faq) in it.faq.iter().enumerate() {
+                for q in &faq.q {
+                    add(
+                        3,
+                        Doc::Faq {
+                            item: Some(i),
+                            faq: f,
+                        },
+                        normal(q),
+                        &it.id,
+                    );
+                }
+            }
+        }
+        for (f, faq) in shop_faq.iter().enumerate() {
+            for q in &faq.q {
+                add(3, Doc::Faq { item: None, faq: f }, normal(q), SHOP);
+            }
+        }
+        let mut schema = Schema::builder();
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqs);
+        let text =
+            schema.add_text_field("t", TextOptions::default().set_indexing_options(indexing));
+        let owner = schema.add_text_field("o", STRING);
+        let refs = schema.add_u64_field("r", NumericOptions::default().set_fast());
+        let index = Index::create_in_ram(schema.build());
+        index.tokenizers().register(
+            TOKENIZER,
+            TextAnalyzer::from(WhitespaceTokenizer::default()),
+        );
+        let mut writer =
+            index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
+        let mut df: HashMap<String, u32> = HashMap::new();
+        for (k, (_, t, owners)) in docs.iter().enumerate() {
+            let toks = segment::tokens(t);
+            let mut uniq = toks.clone();
+            uniq.sort();
+            uniq.dedup();
+            for u in uniq {
+                *df.entry(u).or_default() += 1;
+            }
+            let mut doc = tantivy::doc!(text => toks.join(" "), refs => k as u64);
+            for o in owners {
+                doc.add_text(owner, o);
+            }
+            writer.add_document(doc)?;
+        }
+        writer.commit()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let searcher = reader.searcher();
+        let mut doc_ref = Vec::new();
+        for seg in searcher.segment_readers() {
+            let col = seg.fast_fields().u64("r")?;
+            doc_ref.push(
+                (0..seg.max_doc())
+                    .map(|d| col.first(d).unwrap_or(0) as u32)
+                    .collect(),
+            );
+        }
+        Ok(WordIndex {
+            searcher,
+            _reader: reader,
+            text,
+            owner,
+            doc_ref,
+            docs: docs.into_iter().map(|(d, t, _)| (d, t)).collect(),
+            df,
+            concepts,
+            keys,
+        })
+    }
+
+    fn weight(&self, token: &str) -> f32 {
+        let n = self.docs.len().max(1) as f32;
+        let df = self.df.get(token).copied().unwrap_or(0) as f32;
+        (1.0 + n / (1.0 + df)).ln()
+    }
+
+    /// How well FAQ question `faq_q` covers the buyer's question (both
+    /// normalised), 0..1: the weighted share of the FAQ question's topic
+    /// tokens found in the buyer's, times the share of the buyer's found in
+    /// the FAQ question's, square-rooted (a geometric mean of the two).
+    pub fn similarity(&self, question: &[String], faq_q: &str) -> f32 {
+        let f = topic_tokens(faq_q);
+        if f.is_empty() || question.is_empty() {
+            return 0.0;
+        }
+        let w = |list: &[String], other: &[String]| {
+            let total: f32 = list.iter().map(|t| self.weight(t)).sum();
+            let common: f32 = list
+                .iter()
+                .filter(|t| other.binary_search(t).is_ok())
+                .map(|t| self.weight(t))
+                .sum();
+            if total > 0.0 {
+                common / total
+            } else {
+                0.0
+            }
+        };
+        (w(&f, question) * w(question, &f)).sqrt()
+    }
+
+    fn check(
+        &self,
+        doc: &Doc,
+        text: &str,
+        question: &str,
+        q_topic: &[String],
+        item_idx: Option<usize>,
+        hits: &mut Vec<Hit>,
+    ) {
+        match doc {
+            Doc::Word { concept } => {
+                if question.contains(text) {
+                    let attr = item_idx.and_then(|i| {
+                        self.keys[i]
+                            .iter()
+                            .position(|k| self.concepts[*concept].covers(k))
+                    });
+                    hits.push(Hit::Attribute {
+                        attr,
+                        concept: Some(*concept),
+                        len: text.chars().count(),
+                    });
+                }
+            }
+            Doc::Key => {
+                if let Some(i) = item_idx {
+                    if let Some(a) = self.keys[i].iter().position(|k| k == text) {
+                        if question.contains(text) {
+                            hits.push(Hit::Attribute {
+                                attr: Some(a),
+                                concept: None,
+                                len: text.chars().count() + 1,
+                            });
+                        }
+                    }
+                }
+            }
+            Doc::Value { item: i, attr } => {
+                if Some(*i) == item_idx {
+                    let shared = topic_tokens(text)
+                        .iter()
+                        .any(|t| t.chars().count() >= 2 && q_topic.binary_search(t).is_ok());
+                    if shared {
+                        hits.push(Hit::Value { attr: *attr });
+                    }
+                }
+            }
+            Doc::Faq { item: i, faq } => {
+                if i.is_none() || *i == item_idx {
+                    hits.push(Hit::Faq {
+                        item: *i,
+                        faq: *faq,
+                        similarity: self.similarity(q_topic, text),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The checked hits of a normalised question about `item` (`id` its
+    /// id): attribute phrases that occur in it, values it shares a word
+    /// with, FAQ entries (the item's and the shop's) with their similarity.
+    pub fn search(&self, question: &str, item: Option<(usize, &str)>) -> Vec<Hit> {
+        let q_topic = topic_tokens(question);
+        let mut terms: Vec<(u32, &String)> = q_topic
+            .iter()
+            .filter_map(|t| self.df.get(t).map(|&n| (n, t)))
+            .collect();
+        terms.sort();
+        terms.truncate(MAX_TERMS);
+        if terms.is_empty() {
+            return Vec::new();
+        }
+        let mut owners: Vec<Box<dyn Query>> = vec![
+            Box::new(TermQuery::new(
+                Term::from_field_text(self.owner, ANY),
+                IndexRecordOption::Basic,
+            )),
+            Box::new(TermQuery::new(
+                Term::from_field_text(self.owner, SHOP),
+                IndexRecordOption::Basic,
+            )),
+        ];
+        if let Some((_, id)) = item {
+            owners.push(Box::new(TermQuery::new(
+                Term::from_field_text(self.owner, id),
+                IndexRecordOption::Basic,
+            )));
+        }
+        let text_q: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|(_, t)| {
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(self.text, t),
+                        IndexRecordOption::WithFreqs,
+                    )) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::union(owners)) as Box<dyn Query>,
+            ),
+            (Occur::Must, Box::new(BooleanQuery::new(text_q))),
+        ]);
+        let Ok(top) = self
+            .searcher
+            .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())
+        else {
+            return Vec::new();
+        };
+        let item_idx = item.map(|(i, _)| i);
+        let mut hits = Vec::new();
+        for (_, addr) in top {
+            let Some(&r) = self
+                .doc_ref
+                .get(addr.segment_ord as usize)
+                .and_then(|s| s.get(addr.doc_id as usize))
+            else {
+                continue;
+            };
+            let (refs, text) = &self.docs[r as usize];
+            // The references of this item (and of the shop), found by
+            // binary search: a text many items share costs no scan.
+            let of = |d: &Doc| match d {
+                Doc::Value { item, .. } => *item,
+                Doc::Faq { item, .. } => item.unwrap_or(usize::MAX),
+                _ => 0,
+            };
+            let range = |want: usize| {
+                let lo = refs.partition_point(|d| of(d) < want);
+                let hi = refs.partition_point(|d| of(d) <= want);
+                &refs[lo..hi]
+            };
+            let mut mine: Vec<&Doc> = Vec::new();
+            match refs.first() {
+                Some(Doc::Word { .. } | Doc::Key) => mine.extend(refs.iter()),
+                _ => {
+                    if let Some(i) = item_idx {
+                        mine.extend(range(i));
+                    }
+                    mine.extend(range(usize::MAX));
+                }
+            }
+            for doc in mine {
+                self.check(doc, text, question, &q_topic, item_idx, &mut hits);
+            }
+        }
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn attribute_words_parse() {
+        let raw: super::RawConcepts = toml::from_str(super::ATTRIBUTE_WORDS).unwrap();
+        assert!(raw.concept.len() > 20);
+        assert!(raw
+            .concept
+            .iter()
+            .all(|c| !c.keys.is_empty() && !c.words.is_empty()));
+    }
+}
