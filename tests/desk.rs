@@ -407,6 +407,7 @@ async fn close_search_filters_context_and_health() {
     let item = xiaoer::channel::frame::Item {
         id: Some("i-2".into()),
         title: Some("加绒连帽卫衣".into()),
+        ..Default::default()
     };
     gw.buyer_message("c-1", "b-1", "张三", "有货吗", Some(item))
         .unwrap();

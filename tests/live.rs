@@ -137,7 +137,7 @@ async fn every_message_is_answered_once_in_order() {
     let g = gateway().await;
     let gw = g.gateway.clone();
     let _bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     let script = [
         "亲 在吗",
         "这件有货吗",
@@ -192,7 +192,7 @@ async fn escalation_takeover_and_release() {
     let g = gateway().await;
     let gw = g.gateway.clone();
     let _bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     let acked = |n: u64| {
         let gw = gw.clone();
         move || gw.stats().acked == n
@@ -259,7 +259,7 @@ async fn reconnects_after_a_drop_and_gets_redeliveries() {
     let g = gateway().await;
     let gw = g.gateway.clone();
     let _bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     for round in 1..=3u64 {
         gw.drop_bot();
         let dropped = Instant::now();
@@ -311,7 +311,7 @@ async fn sigterm_exits_cleanly() {
     let g = gateway().await;
     let gw = g.gateway.clone();
     let mut bot = BotProc::start(&g.bot_url(), TOKEN, &dir.join("s.db"), dir.join("bot.log"));
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     for c in 0..50 {
         gw.buyer_message(&format!("c-{c}"), "b", "", "包邮吗", None)
             .unwrap();
@@ -557,7 +557,7 @@ async fn a_long_queue_gets_the_busy_line() {
             ("XIAOER_ESCALATION__MINUTES_PER_WAITING", "2"),
         ],
     );
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     for (n, want_busy) in [(1, false), (2, false), (3, true)] {
         gw.buyer_message(&format!("c-{n}"), "b", "", "我要投诉你们", None)
             .unwrap();
@@ -619,7 +619,7 @@ async fn edited_files_take_effect_and_broken_ones_do_not() {
             ("XIAOER_PATHS__REPLIES", replies.to_str().unwrap()),
         ],
     );
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     let phrase = "芝麻开门咒语";
     gw.buyer_message("c-0", "b", "", phrase, None).unwrap();
     assert!(
@@ -731,7 +731,7 @@ async fn metrics_health_and_json_logs() {
             ("XIAOER_LOG__FORMAT", "json"),
         ],
     );
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     let deadline = Instant::now() + Duration::from_secs(5);
     while http_get_ok(&metrics).await.is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -1279,7 +1279,7 @@ async fn a_takeover_survives_a_store_error() {
     let g = gateway().await;
     let gw = g.gateway.clone();
     let bot = BotProc::start(&g.bot_url(), TOKEN, &db, dir.join("bot.log"));
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     gw.buyer_message("c-1", "b-1", "小王", "这件有货吗", None)
         .unwrap();
     assert!(until(Duration::from_secs(5), || gw.stats().acked == 1).await);
@@ -1347,7 +1347,7 @@ async fn readiness_includes_a_store_that_takes_writes() {
             ("XIAOER_METRICS__LISTEN", &metrics),
         ],
     );
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     let deadline = Instant::now() + Duration::from_secs(5);
     while http_get_ok(&metrics).await.is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

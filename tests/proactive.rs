@@ -61,7 +61,7 @@ async fn rig(name: &str, start: i64, features: &[&str], adjust: impl FnOnce(&mut
             name: "proactive-gateway".into(),
             token: TOKEN.into(),
             shop: "测试小店".into(),
-            items: vec!["白色雪纺连衣裙".into()],
+            items: vec![("i-1".into(), "白色雪纺连衣裙".into())],
         },
         "127.0.0.1:0",
         None,
@@ -90,7 +90,7 @@ async fn rig(name: &str, start: i64, features: &[&str], adjust: impl FnOnce(&mut
     )
     .expect("bot starts");
     let gw = g.gateway.clone();
-    assert!(until(Duration::from_secs(10), || gw.bot_connected()).await);
+    assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     Rig {
         gw,
         _g: g,

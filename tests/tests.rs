@@ -22,6 +22,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+/// How long a started bot may take to connect to a test's gateway: a
+/// watchdog, not a speed claim (a debug build loading its files beside other
+/// tests on 2 busy cores took over 10 s).
+pub const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The built `xiaoer` binary, run from the repository root.
 pub fn xiaoer(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xiaoer"));

@@ -69,7 +69,7 @@ pub struct Sender {
 }
 
 /// The product the buyer is looking at.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     /// The product id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

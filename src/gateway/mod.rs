@@ -1512,7 +1512,7 @@ impl Gateway {
         title: &str,
     ) -> Result<String, GatewayError> {
         self.check_token(conversation, token)?;
-        if !self.shared.config.items.iter().any(|i| i == title) {
+        if !self.shared.config.items.iter().any(|(_, t)| t == title) {
             return Err(GatewayError::Invalid("pick one of the shop's items".into()));
         }
         let buyer = {
