@@ -54,7 +54,27 @@ async fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// A gateway (with `features`) and a bot on a manual clock at `start`, with
 /// the default rules changed by `adjust`.
-async fn rig(name: &str, start: i64, features: &[&str], adjust: impl FnOnce(&mut Rules)) -> Rig {
+/// One engine for every test here (loading one is seconds of CPU in a debug
+/// build; the tests run beside many others): the built-in files and
+/// configuration, without typing delays.
+fn engine() -> Arc<xiaoer::Engine> {
+    static E: std::sync::LazyLock<Arc<xiaoer::Engine>> = std::sync::LazyLock::new(|| {
+        let mut config = xiaoer::config::Config::defaults();
+        config.timing.enabled = false;
+        Arc::new(
+            xiaoer::Engine::load(config, xiaoer::FileSource::Embedded)
+                .expect("built-in files load"),
+        )
+    });
+    E.clone()
+}
+
+async fn rig(
+    name: &str,
+    start: i64,
+    features: &[&str],
+    adjust: impl Fn(&mut Rules) + Send + Sync + 'static,
+) -> Rig {
     let dir = crate::scratch(name);
     let g = start_gateway(
         GatewayConfig {
@@ -69,16 +89,10 @@ async fn rig(name: &str, start: i64, features: &[&str], adjust: impl FnOnce(&mut
     .await
     .expect("gateway starts");
     g.gateway.set_features(features);
-    let mut config = xiaoer::config::Config::defaults();
-    config.timing.enabled = false;
-    let mut rules = config.proactive().clone();
-    adjust(&mut rules);
-    config.set_proactive(rules);
-    let engine = Arc::new(xiaoer::Engine::load(config, xiaoer::FileSource::Embedded).unwrap());
     let clock = ManualClock::new(start);
     let state = dir.join("s.db");
     let bot = start_bot_with_clock(
-        engine,
+        engine(),
         &state,
         ClientConfig {
             url: g.bot_url(),
@@ -89,6 +103,8 @@ async fn rig(name: &str, start: i64, features: &[&str], adjust: impl FnOnce(&mut
         Some(clock.clone()),
     )
     .expect("bot starts");
+    // The test's rules, before any order arrives (the gateway sends none yet).
+    bot.bot.set_rules_adjust(adjust);
     let gw = g.gateway.clone();
     assert!(until(crate::CONNECT_WAIT, || gw.bot_connected()).await);
     Rig {

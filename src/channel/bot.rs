@@ -49,6 +49,8 @@ pub const HANDOFF_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Code run on the decision's thread just before deciding (tests).
 type DecideHook = Arc<dyn Fn(&str) + Send + Sync>;
+/// A change to the configured proactive rules.
+type RulesAdjust = Arc<dyn Fn(&mut crate::proactive::rules::Rules) + Send + Sync>;
 
 /// Who speaks in a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +114,9 @@ pub struct Bot {
     reconnected: std::sync::atomic::AtomicBool,
     /// Wakes the scheduler (an order event made something due).
     proactive_wake: tokio::sync::Notify,
-    /// The demo's payment reminder delay (ms), with no working hours.
-    reminder_override: OnceLock<i64>,
+    /// Changes to the configured proactive rules (the demo's short reminder
+    /// delay; tests' rules on a shared engine).
+    rules_adjust: OnceLock<RulesAdjust>,
 }
 
 impl Bot {
@@ -140,7 +143,7 @@ impl Bot {
             orders: std::sync::atomic::AtomicBool::new(false),
             reconnected: std::sync::atomic::AtomicBool::new(false),
             proactive_wake: tokio::sync::Notify::new(),
-            reminder_override: OnceLock::new(),
+            rules_adjust: OnceLock::new(),
         })
     }
 
@@ -158,17 +161,28 @@ impl Bot {
             .unwrap_or_else(|| Arc::new(crate::proactive::SystemClock))
     }
 
+    /// Changes the configured proactive rules with `adjust` (once per bot;
+    /// it applies to every reload too).
+    pub fn set_rules_adjust(
+        &self,
+        adjust: impl Fn(&mut crate::proactive::rules::Rules) + Send + Sync + 'static,
+    ) {
+        let _ = self.rules_adjust.set(Arc::new(adjust));
+    }
+
     /// The demo: reminders `ms` after the order, at any hour.
     pub fn set_reminder_override(&self, ms: i64) {
-        let _ = self.reminder_override.set(ms);
+        self.set_rules_adjust(move |r| {
+            r.payment_reminder_after = ms;
+            r.working_hours = (0, 24 * 60);
+        });
     }
 
     /// The proactive rules in force with `engine`.
     pub fn rules(&self, engine: &Engine) -> crate::proactive::rules::Rules {
         let mut r = engine.config.proactive().clone();
-        if let Some(ms) = self.reminder_override.get() {
-            r.payment_reminder_after = *ms;
-            r.working_hours = (0, 24 * 60);
+        if let Some(adjust) = self.rules_adjust.get() {
+            adjust(&mut r);
         }
         r
     }
