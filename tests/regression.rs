@@ -157,12 +157,12 @@ fn the_character_model_names_what_the_rules_were_unsure_of() {
 }
 
 /// A decision the character model does not share loses confidence: these were
-/// answered with a wrong intent before (bargain for a bulk-price question, a
-/// stock line for a return), now a person takes them.
+/// answered with a wrong intent before (a stock line for "is anyone there"
+/// and for a return), now a person takes them.
 #[test]
 fn a_reading_the_model_does_not_share_goes_to_a_person() {
     let e = engine();
-    for text in ["批量买的话怎么算价", "到货了 买多了 能退一件吗"] {
+    for text in ["有没有活人啊", "到货了 买多了 能退一件吗"] {
         let d = e.decide(&mut Conversation::default(), text, false);
         assert_eq!(
             d.action,

@@ -15,6 +15,27 @@
 //! a short list of the intents it occurs under).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The keys are already FNV hashes: hashing them again is wasted time.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type GramMap<V> = HashMap<u64, V, BuildHasherDefault<Identity>>;
 
 /// Additive smoothing of the gram counts.
 const ALPHA: f32 = 0.1;
@@ -31,8 +52,10 @@ const TEMPER: f32 = 0.5;
 /// Character n-gram naive Bayes over the intents.
 #[derive(Debug, Default)]
 pub struct CharModel {
-    /// Gram → the intents it was seen under, with `ln((count + α) / α)`.
-    grams: HashMap<u64, Box<[(u16, f32)]>>,
+    /// Gram → its span in `owners` (one lookup, then one contiguous read).
+    grams: GramMap<(u32, u16)>,
+    /// Per gram, the intents it was seen under, with `ln((count + α) / α)`.
+    owners: Vec<(u16, f32)>,
     /// Per intent: `ln(α / (total grams of the intent + α·V))`.
     base: Vec<f32>,
 }
@@ -43,7 +66,7 @@ impl CharModel {
         texts: impl IntoIterator<Item = (usize, &'a str, f32)>,
         n: usize,
     ) -> CharModel {
-        let mut counts: HashMap<u64, Vec<(u16, f32)>> = HashMap::new();
+        let mut counts: GramMap<Vec<(u16, f32)>> = GramMap::default();
         let mut totals = vec![0f32; n];
         for (intent, text, weight) in texts {
             if intent >= n || intent > u16::MAX as usize {
@@ -63,17 +86,18 @@ impl CharModel {
             .iter()
             .map(|t| (ALPHA / (t + ALPHA * v)).ln())
             .collect();
-        let grams = counts
-            .into_iter()
-            .map(|(g, list)| {
-                let list: Box<[(u16, f32)]> = list
-                    .into_iter()
-                    .map(|(i, c)| (i, ((c + ALPHA) / ALPHA).ln()))
-                    .collect();
-                (g, list)
-            })
-            .collect();
-        CharModel { grams, base }
+        let mut grams = GramMap::with_capacity_and_hasher(counts.len(), Default::default());
+        let mut owners = Vec::new();
+        for (g, list) in counts {
+            let start = owners.len() as u32;
+            owners.extend(list.iter().map(|&(i, c)| (i, ((c + ALPHA) / ALPHA).ln())));
+            grams.insert(g, (start, list.len() as u16));
+        }
+        CharModel {
+            grams,
+            owners,
+            base,
+        }
     }
 
     /// The posterior of each intent for `text` (sums to 1), or all zeros when
@@ -83,9 +107,10 @@ impl CharModel {
         let mut ll = vec![0f32; n];
         let mut known = 0usize;
         for g in grams(text) {
-            if let Some(list) = self.grams.get(&g) {
+            if let Some(&(start, len)) = self.grams.get(&g) {
                 known += 1;
-                for &(i, w) in list.iter() {
+                let start = start as usize;
+                for &(i, w) in &self.owners[start..start + len as usize] {
                     ll[i as usize] += w;
                 }
             }
