@@ -379,12 +379,12 @@ impl Demo {
             // The catalog's items when there is one (frames then carry ids
             // the catalog knows), else the configured titles.
             items: match &engine.knowledge {
-                Some(k) => k
+                Some(k) if !k.is_empty() => k
                     .items
                     .iter()
                     .map(|i| (i.id.clone(), i.title.clone()))
                     .collect(),
-                None => engine
+                _ => engine
                     .config
                     .demo
                     .items

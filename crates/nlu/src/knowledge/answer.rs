@@ -243,9 +243,11 @@ impl Knowledge {
     pub fn answer(&self, q: &Query<'_>) -> Answer {
         let Some(i) = q.item else {
             return match q.ask {
-                Ask::Promotion if self.has_shop_file => {
-                    Answer::Fact(self.promotions_line(None, None, q))
-                }
+                Ask::Promotion => match self.faq_answer(q, FAQ_FLOOR_OTHER) {
+                    Some(a) => Answer::Fact(a),
+                    None if self.has_shop_file => Answer::Fact(self.promotions_line(None, None, q)),
+                    None => Answer::Pass,
+                },
                 a if a.needs_item() => match self.faq_answer(q, FAQ_FLOOR) {
                     Some(a) => Answer::Fact(a),
                     None => Answer::NeedItem,
@@ -260,15 +262,12 @@ impl Knowledge {
         };
         let item = &self.items[i];
         match q.ask {
-            Ask::Promotion if self.faq_answer(q, FAQ_FLOOR_OTHER).is_some() => {
-                Answer::Fact(self.faq_answer(q, FAQ_FLOOR_OTHER).unwrap_or_default())
-            }
             Ask::Usage => match self.attribute(item, i, q, false) {
                 Answer::Unknown(_) => Answer::Pass,
                 a => a,
             },
             Ask::Unread
-                if !self.options_named(i, q.text).is_empty() && asks_availability(q.text) =>
+                if asks_availability(q.text) && !self.options_named(i, q.text).is_empty() =>
             {
                 self.stock(item, i, q)
             }
@@ -278,7 +277,7 @@ impl Knowledge {
                 self.size(item, q)
             }
             Ask::Attribute
-                if !self.options_named(i, q.text).is_empty() && asks_availability(q.text) =>
+                if asks_availability(q.text) && !self.options_named(i, q.text).is_empty() =>
             {
                 self.stock(item, i, q)
             }
@@ -287,11 +286,15 @@ impl Knowledge {
             Ask::Size => self.size(item, q),
             Ask::Attribute => self.attribute(item, i, q, true),
             Ask::Unread => self.attribute(item, i, q, false),
-            Ask::Promotion if self.has_shop_file => {
-                let price = self.single_price(item, &self.asked(i, q)).or(item.price);
-                Answer::Fact(self.promotions_line(Some(item), price, q))
-            }
-            Ask::Promotion => Answer::Pass,
+            // The shop's own answer first (会员有折扣吗), then the promotions in force.
+            Ask::Promotion => match self.faq_answer(q, FAQ_FLOOR_OTHER) {
+                Some(a) => Answer::Fact(a),
+                None if self.has_shop_file => {
+                    let price = self.single_price(item, &self.asked(i, q)).or(item.price);
+                    Answer::Fact(self.promotions_line(Some(item), price, q))
+                }
+                None => Answer::Pass,
+            },
             Ask::Other => self
                 .faq_answer(q, FAQ_FLOOR_OTHER)
                 .map_or(Answer::Pass, Answer::Fact),

@@ -647,7 +647,9 @@ impl Knowledge {
         let mut refs = Vec::new();
         let mut shop_file = None;
         let mut has_shop_file = false;
-        for (name, text) in files {
+        let mut item_files: Vec<&(String, String)> = Vec::new();
+        for f in files {
+            let (name, text) = f;
             let base = std::path::Path::new(name)
                 .file_name()
                 .map(|f| f.to_string_lossy().to_string())
@@ -661,7 +663,7 @@ impl Knowledge {
                 has_shop_file = true;
                 continue;
             }
-            if items.len() >= MAX_ITEMS {
+            if item_files.len() >= MAX_ITEMS {
                 problems.push(
                     name,
                     0,
@@ -671,9 +673,39 @@ impl Knowledge {
                 );
                 break;
             }
-            if let Some(item) = parse_item(name, text, &mut problems) {
-                items.push(item);
-            }
+            item_files.push(f);
+        }
+        // Item files parse independently: on every core (a 10,000-item
+        // catalog is mostly TOML parsing), results kept in file order.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let chunk = item_files.len().div_ceil(threads).max(1);
+        let parsed: Vec<(Vec<Item>, Problems)> = std::thread::scope(|s| {
+            let handles: Vec<_> = item_files
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut p = Problems::default();
+                        let items: Vec<Item> = part
+                            .iter()
+                            .filter_map(|(name, text)| parse_item(name, text, &mut p))
+                            .collect();
+                        (items, p)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| (Vec::new(), Problems::default()))
+                })
+                .collect()
+        });
+        for (its, p) in parsed {
+            items.extend(its);
+            problems.0.extend(p.0);
         }
         let mut by_id = HashMap::new();
         for (k, it) in items.iter().enumerate() {
@@ -710,12 +742,22 @@ impl Knowledge {
         if !problems.is_empty() {
             return Err(problems);
         }
+        // Option values and names repeat across items: normalised once each.
+        let mut cache: HashMap<String, String> = HashMap::new();
+        let mut normal = |s: &str| -> String {
+            if let Some(n) = cache.get(s) {
+                return n.clone();
+            }
+            let n = norm.normalize(s);
+            cache.insert(s.to_string(), n.clone());
+            n
+        };
         let mut words: Vec<String> = Vec::new();
         let mut name_owner: Vec<Vec<usize>> = Vec::new();
         let mut word_at: HashMap<String, usize> = HashMap::new();
         for (k, it) in items.iter().enumerate() {
             for n in std::iter::once(&it.title).chain(&it.names) {
-                let w = norm.normalize(n);
+                let w = normal(n);
                 if w.chars().count() < 2 {
                     continue;
                 }
@@ -741,7 +783,7 @@ impl Knowledge {
                 for var in &it.variants {
                     for (o, val) in &var.options {
                         if !v.iter().any(|(a, b, _)| a == o && b == val) {
-                            v.push((o.clone(), val.clone(), norm.normalize(val)));
+                            v.push((o.clone(), val.clone(), normal(val)));
                         }
                     }
                 }
@@ -753,7 +795,7 @@ impl Knowledge {
             .map(|it| {
                 let mut w: Vec<String> = std::iter::once(&it.title)
                     .chain(&it.names)
-                    .map(|n| norm.normalize(n))
+                    .map(|n| normal(n))
                     .filter(|n| !n.is_empty())
                     .collect();
                 w.sort_by_key(|n| std::cmp::Reverse(n.len()));
