@@ -70,8 +70,22 @@
     pending = setTimeout(refresh, 150);
   }
 
+  // The buyer context panel of the desk (agent.js) lists the orders too.
+  function contextSection(_ctx, conv) {
+    const orders = (conv && Array.isArray(conv.orders)) ? conv.orders : [];
+    if (!orders.length) return el('p', { class: 'empty', text: '没有订单 · No orders' });
+    return el('ul', { class: 'orders' }, ...orders.map((o) => {
+      const title = (o.items || []).map((i) => i.title).filter(Boolean).join('、');
+      const total = typeof o.total === 'number' ? ` ¥${o.total.toFixed(2)}` : '';
+      return el('li', { class: 'order-row', dataset: { testid: 'context-order', order: o.id, status: o.status } },
+        el('span', { class: 'order-title', text: `${title || o.id}${total}` }),
+        el('span', { class: 'badge', text: o.status }));
+    }));
+  }
+
   window.addEventListener('hashchange', soon);
   window.addEventListener('DOMContentLoaded', () => {
+    if (window.xiaoerDesk) window.xiaoerDesk.addSection({ id: 'orders', title: '订单 Orders', render: contextSection });
     const history = document.querySelector('[data-testid="history"]');
     if (history) new MutationObserver(soon).observe(history, { childList: true });
     soon();

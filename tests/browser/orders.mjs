@@ -64,8 +64,10 @@ async function main() {
   for (const kind of ['payment_reminder', 'order_check']) {
     await waitVisible(card.locator(`[data-testid="order-sent"][data-kind="${kind}"]`), `the console's line for ${kind}`);
   }
+  await waitVisible(agent.locator(`[data-testid="context-order"][data-order="${orderId}"][data-status="paid"]`),
+    `the order ${orderId} as paid in the buyer context panel`);
   await shot(agent, 'agent-orders.png');
-  pass('4 the console lists the order with the reminder and the order check the bot sent');
+  pass('4 the console lists the order with the reminder and the order check the bot sent, and the buyer context panel shows it paid');
 }
 
 run(main);
