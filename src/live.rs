@@ -498,6 +498,24 @@ impl crate::gateway::desk::DeskHooks for BotDesk {
         self.0.engine().replies.quick().to_vec()
     }
 
+    fn item_facts(&self, id: &str) -> Option<serde_json::Value> {
+        let engine = self.0.engine();
+        let k = engine.knowledge.as_ref()?;
+        let item = &k.items[k.item_by_id(id)?];
+        Some(serde_json::json!({
+            "id": item.id,
+            "title": item.title,
+            "price": item.price,
+            "attributes": item.attributes,
+            "variants": item.variants.iter().map(|v| serde_json::json!({
+                "label": v.label(),
+                "stock": v.stock,
+                "price": v.price,
+                "restock": v.restock,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+
     fn draft(&self, text: &str, item: Option<&str>) -> Option<(String, String)> {
         let engine = self.0.engine();
         let mut conv = crate::dialogue::Conversation::default();

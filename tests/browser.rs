@@ -31,10 +31,11 @@ fn the_agent_desk_works_for_two_agents_in_chromium() {
     in_chromium("desk.mjs", 9, &[]);
 }
 
-/// The buyer picks an item from the demo catalog; stock and size answers state its facts.
+/// The buyer picks an item from the demo catalog; stock and size answers state its
+/// facts, and the agent console's buyer context shows them.
 #[test]
 fn catalog_answers_about_the_picked_item_in_chromium() {
-    in_chromium("catalog.mjs", 3, &[]);
+    in_chromium("catalog.mjs", 4, &[]);
 }
 
 /// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`

@@ -838,6 +838,21 @@
   // window.xiaoerDesk.addSection({ id, title, render(context, conversation) -> Node | null })
   // renders under the built-in ones (item, earlier chats) whenever a chat is shown.
   const ctx = { data: null, seq: 0, sections: [] };
+  // The catalog's facts about the item (from the bot's catalog files), when it has them.
+  function factsNode(f) {
+    if (!f || typeof f !== 'object') return null;
+    const attrs = Array.isArray(f.attributes) ? f.attributes : [];
+    const variants = Array.isArray(f.variants) ? f.variants : [];
+    const stockText = (v) => (v.stock === 0
+      ? `售罄${v.restock ? ` · ${v.restock} 到货` : ''}` : (Number.isFinite(v.stock) ? `${v.stock} 件` : '库存未知'));
+    return el('div', { class: 'ctx-facts', dataset: { testid: 'context-facts', item: String(f.id || '') } },
+      Number.isFinite(f.price) ? el('p', { text: `价格 ¥${f.price}` }) : null,
+      attrs.length ? el('ul', { class: 'ctx-attrs' }, ...attrs.map(([k, v]) => el('li', { text: `${k}: ${v}` }))) : null,
+      variants.length ? el('ul', { class: 'ctx-variants' }, ...variants.map((v) => el('li', {
+        dataset: { testid: 'context-variant', stock: String(v.stock ?? '') },
+        text: `${v.label}${Number.isFinite(v.price) ? ` ¥${v.price}` : ''} · ${stockText(v)}`,
+      }))) : null);
+  }
   function itemSection(c) {
     const item = c.item;
     if (!item) return el('p', { class: 'empty', text: '买家没有在看商品 · No item' });
@@ -845,7 +860,8 @@
       ? Object.entries(item.options).map(([k, v]) => `${k}: ${v}`).join(' · ') : '';
     return el('div', { class: 'ctx-item', dataset: { testid: 'context-item', item: String(item.id || '') } },
       el('strong', { text: String(item.title || item.id || '') }),
-      el('p', { class: 'muted', text: [item.id, opts, Number.isFinite(item.price) ? `¥${item.price}` : ''].filter(Boolean).join(' · ') }));
+      el('p', { class: 'muted', text: [item.id, opts, Number.isFinite(item.price) ? `¥${item.price}` : ''].filter(Boolean).join(' · ') }),
+      factsNode(c.facts));
   }
   function earlierSection(c) {
     const list = Array.isArray(c.earlier) ? c.earlier : [];

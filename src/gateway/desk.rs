@@ -34,6 +34,12 @@ pub trait DeskHooks: Send + Sync {
     fn draft(&self, text: &str, item: Option<&str>) -> Option<(String, String)>;
     /// Keeps what an agent did in the bot's store (the report reads `wrong`).
     fn record(&self, r: DeskRecord);
+    /// The catalog's facts about item `id` (title, price, attributes,
+    /// variants with stock), for the buyer-context panel; none without a
+    /// catalog or when the catalog has no such item.
+    fn item_facts(&self, _id: &str) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// One thing an agent did, for [`DeskHooks::record`].
@@ -453,6 +459,18 @@ impl Gateway {
     /// other conversations (same buyer id, or the same name given on the
     /// buyer page), newest first, at most [`MAX_EARLIER`].
     pub fn context(&self, conversation: &str) -> Result<serde_json::Value, GatewayError> {
+        let mut context = self.context_of(conversation)?;
+        // Asked of the bot outside the state lock.
+        let item_id = context["item"]["id"].as_str().map(str::to_string);
+        if let (Some(id), Some(h)) = (item_id, self.hooks()) {
+            if let Some(facts) = h.item_facts(&id) {
+                context["facts"] = facts;
+            }
+        }
+        Ok(context)
+    }
+
+    fn context_of(&self, conversation: &str) -> Result<serde_json::Value, GatewayError> {
         let st = self.state();
         let c = st
             .conversations

@@ -3,7 +3,9 @@
 // reply states the fact from the demo shop's catalog (demo/catalog/).
 //
 //   node tests/browser/catalog.mjs http://127.0.0.1:8080 [screenshot-dir]
-import { T, base, fail, pass, run, launch, watch, waitVisible, sel, buyerSend, waitNth, setStep, shot } from './lib.mjs';
+import {
+  T, base, fail, pass, run, launch, watch, waitVisible, sel, buyerSend, waitNth, setStep, shot, conversationOf,
+} from './lib.mjs';
 
 async function ask(page, panel, itemTitle, text, facts, label) {
   await panel.getByTestId('item-select').selectOption({ label: itemTitle }, { timeout: T });
@@ -47,7 +49,21 @@ async function main() {
   const r2 = await ask(buyer, panel2, '白色雪纺连衣裙', '我160 100斤穿什么码', ['M码', '版型偏小'], 'size');
   pass(`3 size: ${r2}`);
   await shot(buyer, 'catalog.png');
-  await browser.close();
+
+  setStep('4 the console shows the item\'s facts');
+  const conv1 = await conversationOf(panel1, 'the first chat panel');
+  const agent = await context.newPage();
+  watch(agent, 'agent page');
+  const resAgent = await agent.goto(`${base}/agent`, { waitUntil: 'load', timeout: T }).catch((e) => fail(`cannot open ${base}/agent: ${e.message}`));
+  if (!resAgent || !resAgent.ok()) fail(`GET ${base}/agent answered ${resAgent && resAgent.status()}`);
+  await agent.locator(sel.queueItem(conv1)).click({ timeout: T });
+  const facts = agent.locator('[data-testid="context-facts"]');
+  await waitVisible(facts, 'the catalog facts in the buyer context panel');
+  await waitVisible(facts.locator('[data-testid="context-variant"][data-stock="0"]'), 'a sold-out variant among the facts');
+  const text = await facts.textContent({ timeout: T });
+  if (!text.includes('2026-12-07')) fail(`the facts do not show the restock date: ${JSON.stringify(text)}`);
+  await shot(agent, 'catalog-console.png');
+  pass('4 the console\'s buyer context shows the item\'s catalog facts (variants, stock, restock date)');
 }
 
 run(main);
