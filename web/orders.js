@@ -15,17 +15,8 @@
   let box = null;
   let pending = null;
 
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (key === 'class') node.className = value;
-      else if (key === 'dataset') Object.assign(node.dataset, value);
-      else if (key === 'text') node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  }
+  // The console's own element builder (agent.js, loaded first).
+  const el = (...args) => window.xiaoerDesk.el(...args);
 
   function selected() {
     const h = location.hash.slice(1);
