@@ -210,6 +210,10 @@ pub struct ChannelConfig {
     pub token_file: Option<PathBuf>,
     /// Shops named in `hello`.
     pub shops: Vec<String>,
+    /// This instance's name in `hello` (several instances on one gateway);
+    /// empty: `<host>-<pid>`.
+    #[serde(default)]
+    pub instance: String,
 }
 
 /// The state store.
@@ -220,6 +224,14 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// `normal` or `full`.
     pub synchronous: String,
+    /// A PostgreSQL server shared by several instances
+    /// (`postgres://user:password@host:port/db`); empty: the SQLite file.
+    #[serde(default)]
+    pub url: String,
+    /// A file holding the PostgreSQL password (compose secrets, systemd
+    /// credentials), so it stays out of `url`. Empty or absent: unused.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 /// `xiaoer demo`.
@@ -469,6 +481,14 @@ impl Config {
             return Err(Error::Config(format!(
                 "log.format = {:?} must be \"text\" or \"json\"",
                 self.log.format
+            )));
+        }
+        let url = self.store.url.trim();
+        if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(Error::Config(format!(
+                "store.url = {:?} must start with postgres:// or postgresql:// (or be empty for the SQLite file)",
+                crate::store::postgres::redact(url)
             )));
         }
         if !matches!(self.store.synchronous.as_str(), "normal" | "full") {

@@ -104,6 +104,89 @@ pub fn start_bot_with_clock(
 ) -> Result<BotHandle, LiveError> {
     let full = engine.config.store.synchronous == "full";
     let store = Arc::new(Store::open_with(state, full)?);
+    start_bot_on(engine, store, client, clock)
+}
+
+/// Where the bot keeps its state.
+#[derive(Debug, Clone)]
+pub enum StoreAt {
+    /// The embedded SQLite file.
+    File(PathBuf),
+    /// A PostgreSQL server several instances share (`postgres://…`).
+    Url(String),
+}
+
+impl StoreAt {
+    /// `--state` when given, else `store.url` when set, else `store.path`.
+    pub fn choose(state: Option<PathBuf>, config: &crate::config::Config) -> StoreAt {
+        match state {
+            Some(p) => StoreAt::File(p),
+            None if !config.store.url.trim().is_empty() => {
+                StoreAt::Url(config.store.url.trim().to_string())
+            }
+            None => StoreAt::File(config.store.path.clone()),
+        }
+    }
+
+    /// Opens (creating and migrating) the store.
+    pub async fn open(&self, config: &crate::config::Config) -> Result<Store, StoreError> {
+        match self {
+            StoreAt::File(p) => Store::open_with(p, config.store.synchronous == "full"),
+            StoreAt::Url(u) => {
+                let password = password(config)?;
+                Store::connect_with(u, password.as_deref(), false).await
+            }
+        }
+    }
+
+    /// Opens the store for reading only (`report`, `teach`).
+    pub async fn open_read_only(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<Store, StoreError> {
+        match self {
+            StoreAt::File(p) => Store::open_read_only(p),
+            StoreAt::Url(u) => {
+                let password = password(config)?;
+                Store::connect_with(u, password.as_deref(), true).await
+            }
+        }
+    }
+
+    /// For messages: the file, or the server without password.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreAt::File(p) => p.display().to_string(),
+            StoreAt::Url(u) => crate::store::postgres::redact(u),
+        }
+    }
+}
+
+/// The PostgreSQL password from `store.password_file`, when set.
+fn password(config: &crate::config::Config) -> Result<Option<String>, StoreError> {
+    match config
+        .store
+        .password_file
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        None => Ok(None),
+        Some(p) => std::fs::read_to_string(p)
+            .map(Some)
+            .map_err(|e| StoreError::Url {
+                url: crate::store::postgres::redact(&config.store.url),
+                why: format!("store.password_file {}: {e}", p.display()),
+            }),
+    }
+}
+
+/// [`start_bot_with_clock`] on a store already open (a PostgreSQL one, say).
+pub fn start_bot_on(
+    engine: Arc<Engine>,
+    store: Arc<Store>,
+    client: ClientConfig,
+    clock: Option<Arc<dyn crate::proactive::Clock>>,
+) -> Result<BotHandle, LiveError> {
     let (out_tx, out_rx) = crate::channel::outbox();
     let bot = Bot::new(engine, store, out_tx);
     if let Some(c) = clock {
@@ -325,16 +408,19 @@ pub async fn stop_signal() {
 pub async fn run_bot(
     engine: Engine,
     client: ClientConfig,
-    state: PathBuf,
+    state: StoreAt,
     reload: Reload,
 ) -> Result<(), LiveError> {
     let url = client.url.clone();
     serve_metrics(&engine.config).await?;
+    let store = Arc::new(state.open(&engine.config).await?);
     let engine = Arc::new(engine);
-    let bot = start_bot(engine, &state, client)
+    let instance =
+        crate::logsafe::escape(client.instance.as_deref().unwrap_or_default()).to_string();
+    let bot = start_bot_on(engine, store, client, None)
         .map_err(LiveError::starting(format!("the bot for {url}")))?;
     let _watch = hot_reload(reload, bot.bot.clone());
-    tracing::info!(%url, state = %state.display(), "xiaoer running; Ctrl-C or SIGTERM stops");
+    tracing::info!(%url, state = %state.describe(), instance = %instance, "xiaoer running; Ctrl-C or SIGTERM stops");
     stop_signal().await;
     tracing::info!("stopping");
     bot.stop().await;
@@ -422,6 +508,7 @@ impl Demo {
             token,
             shops: vec!["demo".into()],
             log_chars: engine.config.log.message_chars,
+            instance: None,
         };
         // Agents teach the bot from the console when its files are folders.
         if let Some(folders) = teach {
@@ -445,12 +532,21 @@ impl Demo {
         gw.gateway.set_desk(Arc::new(BotDesk(bot.bot.clone())));
         {
             let b = bot.bot.clone();
+            // Called on a blocking thread of the runtime (the web handler's
+            // spawn_blocking), where waiting on the store's future is allowed.
+            let rt = tokio::runtime::Handle::current();
             gw.gateway.set_report(Arc::new(move |hours| {
                 let now = crate::store::now_ms();
                 let engine = b.engine();
-                crate::report::build(b.store(), &engine, now - hours * 3_600_000, now, 3)
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
+                rt.block_on(crate::report::build(
+                    b.store(),
+                    &engine,
+                    now - hours * 3_600_000,
+                    now,
+                    3,
+                ))
+                .map_err(|e| e.to_string())
+                .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
             }));
         }
         let first_agent = team

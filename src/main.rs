@@ -106,15 +106,21 @@ enum Command {
         /// XIAOER_CHANNEL__TOKEN_FILE keep it out of `ps`).
         #[arg(long)]
         token: Option<String>,
-        /// The SQLite state file (default: store.path, xiaoer.db).
+        /// The SQLite state file (default: store.url when set, else
+        /// store.path, xiaoer.db).
         #[arg(long)]
         state: Option<PathBuf>,
+        /// This instance's name when several share one gateway (default:
+        /// channel.instance, else <host>-<pid>).
+        #[arg(long)]
+        instance: Option<String>,
     },
     /// What the bot could not answer or escalated, from its state store:
     /// automation rate, escalation reasons, and the escalated messages grouped
     /// into clusters of similar wording with the intent file to add them to.
     Report {
-        /// The SQLite state file (default: store.path, xiaoer.db).
+        /// The SQLite state file (default: store.url when set, else
+        /// store.path, xiaoer.db).
         #[arg(long)]
         state: Option<PathBuf>,
         /// Start of the range: an age (30m, 24h, 7d, 2w) or a date/time
@@ -343,14 +349,11 @@ fn run(cli: Cli) -> Result<i32> {
             json,
         } => {
             let (engine, _) = load(&files)?;
-            let state = state
-                .clone()
-                .unwrap_or_else(|| engine.config.store.path.clone());
-            if !state.is_file() {
-                bail!(
-                    "{}: no state file (give the bot's --state)",
-                    state.display()
-                );
+            let at = live::StoreAt::choose(state.clone(), &engine.config);
+            if let live::StoreAt::File(f) = &at {
+                if !f.is_file() {
+                    bail!("{}: no state file (give the bot's --state)", f.display());
+                }
             }
             let now = xiaoer::store::now_ms();
             let from = xiaoer::report::parse_time(since, now).map_err(anyhow::Error::msg)?;
@@ -358,16 +361,25 @@ fn run(cli: Cli) -> Result<i32> {
                 Some(u) => xiaoer::report::parse_time(u, now).map_err(anyhow::Error::msg)?,
                 None => now,
             };
-            let store = xiaoer::store::Store::open_read_only(&state)?;
-            let mut r = xiaoer::report::build(&store, &engine, from, to, *examples)?;
+            let rt = small_runtime()?;
+            let store = rt.block_on(at.open_read_only(&engine.config))?;
+            let mut r = rt.block_on(xiaoer::report::build(&store, &engine, from, to, *examples))?;
             r.clusters.truncate(*limit);
-            let p = xiaoer::report::proactive(&store, engine.config.proactive(), from, to)?;
+            let p = rt.block_on(xiaoer::report::proactive(
+                &store,
+                engine.config.proactive(),
+                from,
+                to,
+            ))?;
             if *json {
                 let mut v = serde_json::to_value(&r)?;
                 v["proactive"] = serde_json::to_value(&p)?;
                 out!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                out!("{}", xiaoer::report::render_text(&r, &state).trim_end());
+                out!(
+                    "{}",
+                    xiaoer::report::render_text(&r, &at.describe()).trim_end()
+                );
                 out!("\n{}", xiaoer::report::render_proactive_text(&p).trim_end());
             }
             Ok(0)
@@ -487,8 +499,10 @@ fn run(cli: Cli) -> Result<i32> {
                     }
                     let now = xiaoer::store::now_ms();
                     let from = xiaoer::report::parse_time(since, now).map_err(anyhow::Error::msg)?;
+                    let rt = small_runtime()?;
                     let store = xiaoer::store::Store::open_read_only(state)?;
-                    let report = xiaoer::report::build(&store, &engine, from, now, usize::MAX)?;
+                    let report =
+                        rt.block_on(xiaoer::report::build(&store, &engine, from, now, usize::MAX))?;
                     let texts = report.clusters.iter().flat_map(|c| c.examples.iter().map(|e| e.text.clone()));
                     cli::teach_interactive(
                         &engine,
@@ -503,7 +517,12 @@ fn run(cli: Cli) -> Result<i32> {
                 _ => bail!("give a message and --intent (xiaoer teach \"能放洗碗机吗\" --intent usage_help), or --state FILE to go through what the bot escalated"),
             }
         }
-        Command::Run { url, token, state } => {
+        Command::Run {
+            url,
+            token,
+            state,
+            instance,
+        } => {
             let (engine, folders) = load(&files)?;
             let token = match token {
                 Some(t) => t.clone(),
@@ -516,10 +535,18 @@ fn run(cli: Cli) -> Result<i32> {
                 token,
                 shops: engine.config.channel.shops.clone(),
                 log_chars: engine.config.log.message_chars,
+                instance: Some(
+                    instance
+                        .clone()
+                        .filter(|i| !i.trim().is_empty())
+                        .or_else(|| {
+                            Some(engine.config.channel.instance.trim().to_string())
+                                .filter(|i| !i.is_empty())
+                        })
+                        .unwrap_or_else(xiaoer::channel::default_instance),
+                ),
             };
-            let state = state
-                .clone()
-                .unwrap_or_else(|| engine.config.store.path.clone());
+            let state = live::StoreAt::choose(state.clone(), &engine.config);
             let reload = files.reload(&engine, folders.as_ref());
             runtime(&engine.config)?.block_on(live::run_bot(engine, client, state, reload))?;
             Ok(0)
@@ -611,6 +638,14 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// A one-thread runtime for a command that reads the store and ends.
+fn small_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn runtime(config: &Config) -> Result<tokio::runtime::Runtime> {

@@ -108,71 +108,36 @@ fn counts(map: BTreeMap<String, u64>) -> Vec<Count> {
 
 /// Builds the report for `[from_ms, to_ms]` from the store; `engine` supplies
 /// normalisation and the suggested intents.
-pub fn build(
+pub async fn build(
     store: &Store,
     engine: &Engine,
     from_ms: i64,
     to_ms: i64,
     examples: usize,
 ) -> Result<Report, StoreError> {
-    let (replied, escalated, reasons, rows) = store.read(|c| {
-        let mut replied = 0;
-        let mut escalated = 0;
-        let mut stmt = c.prepare_cached(
-            "SELECT action, COUNT(*) FROM decisions WHERE decided_ms BETWEEN ?1 AND ?2 GROUP BY action",
-        )?;
-        for r in stmt.query_map([from_ms, to_ms], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
-        })? {
-            let (action, n) = r?;
-            match action.as_str() {
-                "reply" => replied = n,
-                "escalate" => escalated = n,
-                _ => {}
-            }
-        }
-        let mut reasons = BTreeMap::new();
-        let mut stmt = c.prepare_cached(
-            "SELECT COALESCE(reason, 'unknown'), COUNT(*) FROM decisions
-             WHERE action = 'escalate' AND decided_ms BETWEEN ?1 AND ?2 GROUP BY 1",
-        )?;
-        for r in stmt.query_map([from_ms, to_ms], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
-        })? {
-            let (reason, n) = r?;
-            reasons.insert(reason, n);
-        }
-        let mut stmt = c.prepare_cached(
-            "SELECT m.text, m.conversation, d.decided_ms, COALESCE(d.reason, 'unknown')
-             FROM decisions d JOIN messages m
-               ON m.id = d.message_id AND m.conversation = d.conversation
-             WHERE d.action = 'escalate' AND d.decided_ms BETWEEN ?1 AND ?2
-               AND (d.reason IN (?4, ?5) OR d.confidence < ?6)
-             ORDER BY d.decided_ms DESC, m.rowid DESC LIMIT ?3",
-        )?;
-        let rows = stmt
-            .query_map(
-                rusqlite::params![
-                    from_ms,
-                    to_ms,
-                    MAX_MESSAGES as i64,
-                    TEACHABLE[0],
-                    TEACHABLE[1],
-                    f64::from(engine.config.nlu.threshold)
-                ],
-                |r| {
-                    Ok(Row {
-                        text: r.get(0)?,
-                        conversation: r.get(1)?,
-                        ts_ms: r.get(2)?,
-                        reason: r.get(3)?,
-                    })
-                },
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((replied, escalated, reasons, rows))
-    })?;
-    let wrong = store.marked_wrong(from_ms, to_ms, MAX_MESSAGES)?;
+    let w = store
+        .report_window(
+            from_ms,
+            to_ms,
+            crate::store::Teachable {
+                reasons: [TEACHABLE[0], TEACHABLE[1]],
+                below: f64::from(engine.config.nlu.threshold),
+                limit: MAX_MESSAGES,
+            },
+        )
+        .await?;
+    let (replied, escalated, reasons) = (w.replied, w.escalated, w.reasons);
+    let rows: Vec<Row> = w
+        .teachable
+        .into_iter()
+        .map(|e| Row {
+            text: e.text,
+            conversation: e.conversation,
+            ts_ms: e.decided_ms,
+            reason: e.reason,
+        })
+        .collect();
+    let wrong = store.marked_wrong(from_ms, to_ms, MAX_MESSAGES).await?;
     let marked_wrong = wrong.len() as u64;
     let mut rows = rows;
     rows.extend(wrong.into_iter().map(|(text, conversation, ts_ms)| Row {
@@ -389,7 +354,7 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
 /// The report as text for a terminal. Everything that came from outside
 /// (conversation ids, reasons, buyers' words) is escaped, so no stored value
 /// can move the cursor, colour the screen or forge a line.
-pub fn render_text(r: &Report, state: &std::path::Path) -> String {
+pub fn render_text(r: &Report, state: &str) -> String {
     use crate::logsafe::escape;
     use std::fmt::Write;
     let when = |ms: i64| {
@@ -407,7 +372,7 @@ pub fn render_text(r: &Report, state: &std::path::Path) -> String {
         "xiaoer report: {} to {} UTC, {}",
         when(r.from_ms),
         when(r.to_ms),
-        escape(&state.display().to_string())
+        escape(state)
     );
     match r.automation_rate {
         Some(a) => {
@@ -498,13 +463,15 @@ pub struct ProactiveReport {
 
 /// The proactive part for reminders sent in `[from_ms, to_ms]`, by the hour
 /// of `rules`' time zone.
-pub fn proactive(
+pub async fn proactive(
     store: &Store,
     rules: &crate::proactive::rules::Rules,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<ProactiveReport, StoreError> {
-    let rows = store.reminder_outcomes(from_ms, to_ms.saturating_add(1), MAX_REMINDERS)?;
+    let rows = store
+        .reminder_outcomes(from_ms, to_ms.saturating_add(1), MAX_REMINDERS)
+        .await?;
     let mut hours: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     let (mut reminders, mut paid) = (0, 0);
     for r in rows {
@@ -576,6 +543,14 @@ pub fn render_proactive_text(p: &ProactiveReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs a store future to its end (SQLite's complete at once).
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
     use crate::store::Op;
 
     #[test]
@@ -652,7 +627,7 @@ mod tests {
                 }],
             }],
         };
-        let out = render_text(&r, std::path::Path::new("s.db"));
+        let out = render_text(&r, "s.db");
         assert!(!out.chars().any(|c| c == '\u{1b}' || c == '\u{7}'), "{out}");
         assert!(
             !out.lines()
@@ -729,7 +704,7 @@ mod tests {
             });
         }
         store.write_blocking(ops).unwrap();
-        let r = build(&store, &engine, 0, i64::MAX, 3).unwrap();
+        let r = block(build(&store, &engine, 0, i64::MAX, 3)).unwrap();
         assert_eq!((r.decided, r.replied, r.escalated), (10, 2, 8));
         assert_eq!(r.marked_wrong, 1);
         assert_eq!(
@@ -781,7 +756,7 @@ mod tests {
             .expect("the 花呗 pair");
         assert_eq!(huabei.suggest.as_deref(), Some("payment"));
         assert_eq!(huabei.examples.len(), 2);
-        let empty = build(&store, &engine, 0, 1, 3).unwrap();
+        let empty = block(build(&store, &engine, 0, 1, 3)).unwrap();
         assert_eq!(
             (empty.decided, empty.automation_rate, empty.clusters.len()),
             (0, None, 0)
@@ -833,7 +808,7 @@ mod tests {
             });
         }
         store.write_blocking(ops).unwrap();
-        let p = proactive(&store, &rules, t0 - h, t0 + 6 * h).unwrap();
+        let p = block(proactive(&store, &rules, t0 - h, t0 + 6 * h)).unwrap();
         assert_eq!((p.reminders, p.paid_within_24h), (4, 2));
         assert_eq!(
             p.by_hour,
@@ -856,7 +831,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            proactive(&store, &rules, t0 + 7 * h, t0 + 8 * h)
+            block(proactive(&store, &rules, t0 + 7 * h, t0 + 8 * h))
                 .unwrap()
                 .reminders,
             0

@@ -527,6 +527,56 @@ fn compose_file_has_the_hardening_and_mounts() {
     }
 }
 
+#[test]
+fn scaleout_compose_runs_three_named_instances_on_one_postgres() {
+    let text = read("deploy/compose.scaleout.yml");
+    assert!(!text.contains('\t'), "tabs in YAML");
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    for want in [
+        "postgres:",
+        "image: postgres:15",
+        "POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password",
+        "condition: service_healthy",
+        "bot-1:",
+        "bot-2:",
+        "bot-3:",
+        "XIAOER_CHANNEL__INSTANCE: bot-1",
+        "XIAOER_CHANNEL__INSTANCE: bot-2",
+        "XIAOER_CHANNEL__INSTANCE: bot-3",
+        "XIAOER_STORE__URL: postgres://xiaoer@postgres:5432/xiaoer",
+        "XIAOER_STORE__PASSWORD_FILE: /run/secrets/postgres_password",
+        "XIAOER_CHANNEL__TOKEN_FILE: /run/secrets/xiaoer_token",
+        "command: [\"run\"]",
+        "read_only: true",
+        "- no-new-privileges:true",
+        "file: ./postgres.password",
+    ] {
+        assert!(lines.contains(&want), "compose.scaleout.yml lacks `{want}`");
+    }
+    // The password comes from the secret, never from this file; every
+    // instance's store address carries none.
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("xiaoer:") && l.contains('@') && l.contains("://xiaoer:")),
+        "a password in a store URL"
+    );
+    // The instances' configuration keys exist.
+    let config = read("xiaoer.toml");
+    for key in ["instance = ", "url = ", "synchronous = "] {
+        assert!(config.contains(key), "xiaoer.toml lacks {key}");
+    }
+    let ignore = read("deploy/Dockerfile.dockerignore");
+    assert!(
+        ignore.lines().any(|l| l.trim() == "**/*.password"),
+        "dockerignore lacks **/*.password"
+    );
+}
+
 /// Every key of a TOML table, as dotted paths.
 fn keys(v: &toml::Value, prefix: &str, out: &mut Vec<String>) {
     if let toml::Value::Table(t) = v {

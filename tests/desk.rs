@@ -130,6 +130,7 @@ async fn desk(name: &str) -> Desk {
             token: "k".into(),
             shops: vec!["demo".into()],
             log_chars: 0,
+            instance: None,
         },
     )
     .unwrap();

@@ -1180,6 +1180,7 @@ async fn a_hanging_decision_does_not_stop_other_conversations() {
             token: "x".into(),
             shops: vec!["demo".into()],
             log_chars: 40,
+            instance: None,
         },
         bot,
         out_rx,

@@ -99,6 +99,7 @@ async fn rig(
             token: TOKEN.into(),
             shops: vec!["demo".into()],
             log_chars: 0,
+            instance: None,
         },
         Some(clock.clone()),
     )
@@ -193,7 +194,9 @@ impl Rig {
     /// State and reason of every stored proactive message of `conv`.
     fn stored(&self, conv: &str) -> Vec<(String, String, Option<String>)> {
         let s = Store::open_read_only(&self.state).unwrap();
-        s.conversation_proactive(conv, 100)
+        s.as_sqlite()
+            .unwrap()
+            .conversation_proactive(conv, 100)
             .unwrap()
             .into_iter()
             .map(|r| (r.kind, r.state, r.reason))
@@ -361,6 +364,8 @@ async fn duplicate_and_out_of_order_events_change_nothing() {
     let stored = r.stored("c-2");
     assert_eq!(stored.len(), 1, "{stored:?}");
     let o = Store::open_read_only(&r.state)
+        .unwrap()
+        .as_sqlite()
         .unwrap()
         .order("o-1")
         .unwrap()
@@ -578,7 +583,7 @@ async fn killed_between_storing_a_send_and_sent_sends_it_exactly_once() {
     let stored = until(Duration::from_secs(10), || {
         Store::open_read_only(&state)
             .ok()
-            .and_then(|s| s.conversation_proactive("c-9", 10).ok())
+            .and_then(|s| s.as_sqlite()?.conversation_proactive("c-9", 10).ok())
             .is_some_and(|rows| rows.len() == 1 && rows[0].state == "sent")
     })
     .await;

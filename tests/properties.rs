@@ -87,6 +87,7 @@ proptest! {
             }
         }
         let store = Store::open(&path).unwrap();
+        let store = store.as_sqlite().unwrap();
         for (id, conv, text) in &written {
             let c = store.conversation(conv).unwrap().expect("conversation kept");
             prop_assert!(c.handled.contains(id));

@@ -15,6 +15,8 @@ mod proactive;
 mod properties;
 mod regression;
 mod reload;
+mod scaleout;
+mod store;
 mod teach;
 mod web_security;
 
@@ -81,4 +83,46 @@ pub fn engine() -> &'static xiaoer::Engine {
         .expect("built-in files load")
     });
     &E
+}
+
+/// A fresh, empty PostgreSQL database for one test on the server that
+/// `scripts/test` started (`XIAOER_TEST_PG_URL`), as a `postgres://` URL;
+/// `None` when `XIAOER_SKIP_PG` is set. Without either it fails, naming both:
+/// a PostgreSQL test never passes by not running.
+pub async fn pg_database(name: &str) -> Option<String> {
+    if std::env::var_os("XIAOER_SKIP_PG").is_some() {
+        eprintln!("{name}: PostgreSQL part skipped (XIAOER_SKIP_PG)");
+        return None;
+    }
+    let admin = std::env::var("XIAOER_TEST_PG_URL").expect(
+        "XIAOER_TEST_PG_URL is not set: run the tests through scripts/test (it starts a \
+         throwaway PostgreSQL), or set XIAOER_SKIP_PG=1 to skip the PostgreSQL tests",
+    );
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach XIAOER_TEST_PG_URL ({admin}): {e}"));
+    let conn = tokio::spawn(conn);
+    let db = format!("xt_{}_{name}", std::process::id());
+    // One statement per call: neither runs inside a transaction block.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db}"),
+        format!("CREATE DATABASE {db} TEMPLATE template0"),
+    ] {
+        client
+            .batch_execute(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+    drop(client);
+    let _ = conn.await;
+    // The admin URL with the new database in its path.
+    let start = admin.find("://").map(|i| i + 3).unwrap_or(0);
+    let path = admin[start..].find('/').map(|i| start + i);
+    let query = admin.find('?');
+    Some(match (path, query) {
+        (Some(p), Some(q)) if p < q => format!("{}/{db}{}", &admin[..p], &admin[q..]),
+        (Some(p), None) => format!("{}/{db}", &admin[..p]),
+        (None, Some(q)) => format!("{}/{db}{}", &admin[..q], &admin[q..]),
+        _ => format!("{admin}/{db}"),
+    })
 }

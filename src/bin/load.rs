@@ -4,6 +4,7 @@
 //! cargo build --release
 //! target/release/xiaoer-load [--rate 2000] [--conversations 1000] [--seconds 10]
 //!                            [--in-process] [--state FILE]
+//!                            [--instances N --store-url postgres://… [--kill-every S]]
 //! ```
 //! Starts the embedded gateway, connects a bot to it (by default the `xiaoer`
 //! binary beside this one, `xiaoer run`, as its own process; `--in-process`
@@ -23,6 +24,14 @@
 //! (first copies = stored sends, none still waiting for `sent`), also under
 //! `--chaos` (SIGKILLs between storing a send and `sent` make repeats, which
 //! the gateway answers without showing them again).
+//!
+//! Several instances (protocol 1.1): `--instances 3 --store-url postgres://…`
+//! starts three `xiaoer run` processes on one PostgreSQL store; the gateway
+//! gives each conversation to one of them and moves it when that one leaves.
+//! `--kill-every 5` SIGKILLs one instance every 5 s (in turn) and starts it
+//! again, as a supervisor would. Reported besides: the fail-over time, from a
+//! dead instance's conversations moving until another instance acknowledged
+//! each of their messages.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -72,6 +81,9 @@ struct Args {
     in_process: bool,
     state: Option<PathBuf>,
     chaos: bool,
+    instances: usize,
+    store_url: Option<String>,
+    kill_every: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -82,6 +94,9 @@ fn parse_args() -> Result<Args, String> {
         in_process: false,
         state: None,
         chaos: false,
+        instances: 1,
+        store_url: None,
+        kill_every: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -104,9 +119,22 @@ fn parse_args() -> Result<Args, String> {
             }
             "--state" => a.state = Some(PathBuf::from(value("--state")?)),
             "--in-process" => a.in_process = true,
+            "--instances" => {
+                a.instances = value("--instances")?
+                    .parse()
+                    .map_err(|e| format!("--instances: {e}"))?
+            }
+            "--store-url" => a.store_url = Some(value("--store-url")?),
+            "--kill-every" => {
+                a.kill_every = Some(
+                    value("--kill-every")?
+                        .parse()
+                        .map_err(|e| format!("--kill-every: {e}"))?,
+                )
+            }
             "--chaos" => a.chaos = true,
             "-h" | "--help" => {
-                println!("xiaoer-load [--rate N] [--conversations N] [--seconds N] [--in-process] [--chaos] [--state FILE]");
+                println!("xiaoer-load [--rate N] [--conversations N] [--seconds N] [--in-process] [--chaos] [--state FILE] [--instances N --store-url postgres://… [--kill-every S]]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -114,6 +142,15 @@ fn parse_args() -> Result<Args, String> {
     }
     if a.chaos && a.in_process {
         return Err("--chaos kills the bot process: it cannot run --in-process".into());
+    }
+    if a.instances == 0 || (a.instances > 1 && a.store_url.is_none()) {
+        return Err("--instances above 1 share one PostgreSQL store: give --store-url".into());
+    }
+    if (a.instances > 1 || a.kill_every.is_some()) && a.in_process {
+        return Err("--instances and --kill-every run bot processes: not --in-process".into());
+    }
+    if a.kill_every == Some(0) {
+        return Err("--kill-every must be above 0".into());
     }
     if a.rate == 0 || a.conversations == 0 || a.seconds == 0 {
         return Err("--rate, --conversations and --seconds must be above 0".into());
@@ -177,9 +214,9 @@ async fn run(args: Args) -> i32 {
         ("XIAOER_PROACTIVE__WORKING_HOURS", "00:00-24:00"),
         ("XIAOER_PROACTIVE__MAX_PER_BUYER_PER_DAY", "100000"),
     ];
-    let mut child = None;
+    let mut children: Vec<Option<std::process::Child>> = Vec::new();
     let mut in_process = None;
-    let mut spawn: Option<Box<dyn Fn() -> std::process::Child>> = None;
+    let mut spawn: Option<Box<dyn Fn(usize) -> std::process::Child>> = None;
     if args.in_process {
         let mut config = xiaoer::config::Config::defaults();
         config.timing.enabled = false;
@@ -198,6 +235,7 @@ async fn run(args: Args) -> i32 {
                     token: token.clone(),
                     shops: vec!["load".into()],
                     log_chars: 0,
+                    instance: None,
                 },
             )
             .expect("bot starts"),
@@ -209,13 +247,22 @@ async fn run(args: Args) -> i32 {
             .filter(|p| p.exists())
             .expect("the xiaoer binary beside xiaoer-load (cargo build --release)");
         let url = g.bot_url();
-        let (st, tk) = (state.clone(), token.clone());
+        let (st, tk, pg) = (state.clone(), token.clone(), args.store_url.clone());
         // Typing delays are the shop's chosen pauses, not the bot's speed.
-        spawn = Some(Box::new(move || {
-            std::process::Command::new(&exe)
-                .args(["run", "--url", &url, "--state"])
-                .arg(&st)
-                .env("XIAOER_CHANNEL__TOKEN", &tk)
+        spawn = Some(Box::new(move |i: usize| {
+            let mut c = std::process::Command::new(&exe);
+            c.args([
+                "run",
+                "--url",
+                &url,
+                "--instance",
+                &format!("bot-{}", i + 1),
+            ]);
+            match &pg {
+                Some(u) => c.env("XIAOER_STORE__URL", u),
+                None => c.arg("--state").arg(&st),
+            };
+            c.env("XIAOER_CHANNEL__TOKEN", &tk)
                 .env("XIAOER_LOG", "error")
                 .env("XIAOER_TIMING__ENABLED", "false")
                 .envs(proactive_env)
@@ -223,10 +270,12 @@ async fn run(args: Args) -> i32 {
                 .spawn()
                 .expect("xiaoer run starts")
         }));
-        child = spawn.as_ref().map(|f| f());
+        if let Some(f) = spawn.as_ref() {
+            children = (0..args.instances).map(|i| Some(f(i))).collect();
+        }
     }
     let t0 = Instant::now();
-    while !gw.bot_connected() {
+    while gw.instances() < args.instances {
         if t0.elapsed() > Duration::from_secs(15) {
             eprintln!("xiaoer-load: the bot did not connect");
             return 1;
@@ -234,7 +283,8 @@ async fn run(args: Args) -> i32 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     println!(
-        "bot connected after {} ms; sending {} msg/s over {} conversations for {} s",
+        "{} bot instance(s) connected after {} ms; sending {} msg/s over {} conversations for {} s",
+        args.instances,
         t0.elapsed().as_millis(),
         args.rate,
         args.conversations,
@@ -260,12 +310,16 @@ async fn run(args: Args) -> i32 {
     };
     let mut next_chaos = Instant::now() + Duration::from_millis(300 + random() % 1200);
     let (mut kills, mut drops) = (0u32, 0u32);
-    let mut chaos = |child: &mut Option<std::process::Child>, random: &mut dyn FnMut() -> u64| {
-        if random() % 2 == 0 {
-            if let (Some(c), Some(spawn)) = (child.as_mut(), spawn.as_ref()) {
+    let mut next_kill = args
+        .kill_every
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    let mut turn_to_kill = 0usize;
+    let mut chaos = |children: &mut Vec<Option<std::process::Child>>, which: usize, kill: bool| {
+        if kill {
+            if let (Some(Some(c)), Some(spawn)) = (children.get_mut(which), spawn.as_ref()) {
                 let _ = c.kill(); // SIGKILL
                 let _ = c.wait();
-                *child = Some(spawn());
+                children[which] = Some(spawn(which));
                 kills += 1;
             }
         } else {
@@ -276,8 +330,16 @@ async fn run(args: Args) -> i32 {
     while sent < total {
         tick.tick().await;
         if args.chaos && Instant::now() >= next_chaos {
-            chaos(&mut child, &mut random);
+            let r = random();
+            chaos(&mut children, (r as usize / 2) % args.instances, r % 2 == 0);
             next_chaos = Instant::now() + Duration::from_millis(300 + random() % 1200);
+        }
+        if let (Some(at), Some(every)) = (next_kill, args.kill_every) {
+            if Instant::now() >= at {
+                chaos(&mut children, turn_to_kill % args.instances, true);
+                turn_to_kill += 1;
+                next_kill = Some(at + Duration::from_secs(every));
+            }
         }
         let due = ((start.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
         while sent < due {
@@ -288,7 +350,7 @@ async fn run(args: Args) -> i32 {
             let generation = round / script.len() as u64;
             let conv = format!("c-{slot}-{generation}");
             match gw.buyer_message(&conv, &format!("b-{slot}"), "", script[turn], None) {
-                Ok(id) => ids.push(id),
+                Ok(id) => ids.push((conv.clone(), id)),
                 Err(e) => {
                     eprintln!("xiaoer-load: {e}");
                     return 1;
@@ -337,11 +399,20 @@ async fn run(args: Args) -> i32 {
     // cut off by a kill go out at the next connection.
     let mut waiting_sent = u64::MAX;
     let mut stored_sends = 0u64;
+    let reader = match &args.store_url {
+        Some(u) => xiaoer::store::Store::connect(u, true).await,
+        None => xiaoer::store::Store::open_read_only(&state),
+    };
+    let reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("xiaoer-load: cannot read the store: {e}");
+            return 1;
+        }
+    };
     while drain.elapsed() < Duration::from_secs(90) {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if let Ok(counts) =
-            xiaoer::store::Store::open_read_only(&state).and_then(|s| s.proactive_counts())
-        {
+        if let Ok(counts) = reader.proactive_counts().await {
             let n = |st: &str| counts.get(st).copied().unwrap_or(0) as u64;
             waiting_sent = n("sending");
             stored_sends = n("sending") + n("sent");
@@ -350,8 +421,10 @@ async fn run(args: Args) -> i32 {
             }
         }
     }
-    if args.chaos {
-        println!("chaos: {kills} SIGKILLs of the bot, {drops} connection drops by the gateway");
+    if args.chaos || args.kill_every.is_some() {
+        println!(
+            "chaos: {kills} SIGKILLs of a bot instance, {drops} connection drops by the gateway"
+        );
     }
     let s = gw.stats();
     let (reply, ack) = gw.take_latencies();
@@ -368,6 +441,10 @@ async fn run(args: Args) -> i32 {
     );
     summary("reply", reply);
     summary("ack", ack);
+    if args.instances > 1 || args.kill_every.is_some() {
+        summary("moved", gw.take_failovers());
+        println!("{} conversations moved to another instance", s.moved);
+    }
     println!(
         "orders: {} events sent, {} sends shown to buyers, {} repeats answered again, {} stored as sent or sending, {} still waiting for `sent`",
         order_events, s.sends, s.send_repeats, stored_sends, waiting_sent
@@ -375,7 +452,7 @@ async fn run(args: Args) -> i32 {
     if let Some(b) = in_process {
         b.stop().await;
     }
-    if let Some(mut c) = child {
+    for mut c in children.into_iter().flatten() {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &c.id().to_string()])
             .status();
@@ -383,27 +460,16 @@ async fn run(args: Args) -> i32 {
     }
     // Compare the store with what was sent: every message must be there.
     let mut lost = 0u64;
-    let mut decided_answers = 0i64;
-    match rusqlite::Connection::open(&state) {
-        Ok(db) => {
-            let mut stmt = db
-                .prepare("SELECT 1 FROM messages WHERE id = ?1")
-                .expect("query");
-            for id in &ids {
-                if !stmt.exists([id]).unwrap_or(false) {
-                    lost += 1;
-                }
-            }
-            decided_answers = db
-                .query_row(
-                    "SELECT COUNT(*) FROM decisions WHERE action IN ('reply', 'escalate')",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap_or(0);
+    for (conversation, id) in &ids {
+        if !reader
+            .message_stored(conversation, id)
+            .await
+            .unwrap_or(false)
+        {
+            lost += 1;
         }
-        Err(e) => eprintln!("xiaoer-load: cannot open {}: {e}", state.display()),
     }
+    let decided_answers = reader.decided_answers().await.unwrap_or(0);
     println!(
         "store: {} of {} sent messages stored ({} missing); {} answers decided, {} reply frames received ({} decided but cut off by a kill before they left)",
         ids.len() as u64 - lost,

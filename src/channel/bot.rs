@@ -117,20 +117,18 @@ pub struct Bot {
     /// Changes to the configured proactive rules (the demo's short reminder
     /// delay; tests' rules on a shared engine).
     rules_adjust: OnceLock<RulesAdjust>,
+    /// Welcomed connections so far ([`Bot::new_connection`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Bot {
     /// A bot answering with `engine`, storing in `store`, sending frames into
     /// `outbox` (the connection writes them out, in order).
     pub fn new(engine: Arc<Engine>, store: Arc<Store>, outbox: mpsc::Sender<String>) -> Arc<Bot> {
+        // A file answers at once; a server's count comes with the first escalation.
         let waiting = store
-            .read(|c| {
-                c.query_row(
-                    "SELECT COUNT(*) FROM conversations WHERE status = 'escalated'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-            })
+            .as_sqlite()
+            .and_then(|s| s.waiting().ok())
             .unwrap_or(0);
         Arc::new(Bot {
             engine: RwLock::new(engine),
@@ -144,7 +142,20 @@ impl Bot {
             reconnected: std::sync::atomic::AtomicBool::new(false),
             proactive_wake: tokio::sync::Notify::new(),
             rules_adjust: OnceLock::new(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// A new connection was welcomed: conversations may have been served by
+    /// another instance meanwhile, so each reloads its state from the store
+    /// before its next event.
+    pub(crate) fn new_connection(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Uses `clock` for everything proactive (once per bot, before events;
@@ -233,6 +244,18 @@ impl Bot {
     /// Escalated conversations waiting for an agent.
     pub fn waiting(&self) -> i64 {
         self.waiting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The shared queue as the store counts it (every instance's escalations).
+    async fn waiting_now(&self) -> i64 {
+        match self.store.waiting().await {
+            Ok(n) => {
+                self.waiting.store(n, std::sync::atomic::Ordering::Relaxed);
+                metrics::gauge!(m::WAITING).set(n as f64);
+                n
+            }
+            Err(_) => self.waiting(),
+        }
     }
 
     fn add_waiting(&self, n: i64) {
@@ -387,10 +410,13 @@ struct Live {
     /// Hand-offs in force in memory that the store has not taken yet; written
     /// with the next write of this conversation, or retried on their own.
     unsaved: Vec<Op>,
+    /// The connection generation the state was read in ([`Bot::new_connection`]).
+    generation: u64,
 }
 
-fn load(bot: &Bot, id: &str) -> Live {
+async fn load(bot: &Bot, id: &str) -> Live {
     let mut live = Live {
+        generation: bot.generation(),
         engine: bot.engine(),
         id: id.to_string(),
         status: Status::Bot,
@@ -399,7 +425,7 @@ fn load(bot: &Bot, id: &str) -> Live {
         handled: HashSet::new(),
         unsaved: Vec::new(),
     };
-    match bot.store.conversation(id) {
+    match bot.store.conversation(id).await {
         Ok(Some(stored)) => {
             live.status = Status::parse(&stored.status);
             live.agent = stored.agent;
@@ -427,7 +453,7 @@ async fn conversation_task(
     mut rx: mpsc::UnboundedReceiver<Queued>,
     idle: std::time::Duration,
 ) {
-    let mut live = load(&bot, &id);
+    let mut live = load(&bot, &id).await;
     let mut retry = HANDOFF_RETRY_FIRST;
     // True when this task ended itself (idle), false when the dispatcher
     // let go of it (shutdown).
@@ -485,7 +511,7 @@ async fn save_handoffs(bot: &Bot, live: &mut Live) -> bool {
     let mut ops = live.unsaved.clone();
     ops.push(state_op(&engine, live));
     match bot.store.write(ops).await {
-        Ok(()) => {
+        Ok(_) => {
             live.unsaved.clear();
             tracing::info!(conversation = %escape(&live.id), status = live.status.as_str(), "hand-off stored after a retry");
             true
@@ -499,6 +525,12 @@ async fn save_handoffs(bot: &Bot, live: &mut Live) -> bool {
 }
 
 async fn handle(bot: &Bot, live: &mut Live, event: Event) {
+    // Reconnected since the state was read: another instance may have served
+    // this conversation meanwhile (the store is shared), so read it again.
+    // A hand-off not stored yet stays in force (memory wins until stored).
+    if live.generation != bot.generation() && live.unsaved.is_empty() {
+        *live = load(bot, &live.id).await;
+    }
     match event {
         Event::Message(m) => on_message(bot, live, m).await,
         Event::Takeover(agent) => on_handoff(bot, live, Status::Taken, agent).await,
@@ -707,7 +739,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         });
         let mut text = d.reply.clone();
         if d.action == Action::Escalate {
-            if let Some(busy) = busy_line(&engine, bot.waiting() + 1, d.lang, &m.id) {
+            if let Some(busy) = busy_line(&engine, bot.waiting_now().await + 1, d.lang, &m.id) {
                 if d.lang == crate::nlu::lang::Lang::En {
                     text.push(' ');
                 }
@@ -766,7 +798,21 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
         tokio::time::sleep(delay).await;
     }
     match bot.store.write(ops).await {
-        Ok(()) => {
+        Ok(crate::store::Written::Duplicate) => {
+            // Another instance stored (and answered) it first: acknowledge
+            // only, and carry on from what the store holds now.
+            metrics::counter!(m::REDELIVERED).increment(1);
+            tracing::info!(id = %escape(&m.id), conversation = %escape(&live.id), "message stored by another instance first: acknowledged, not answered");
+            let unsaved = std::mem::take(&mut live.unsaved);
+            let (status, agent) = (before.0, before.1);
+            *live = load(bot, &live.id).await;
+            if !unsaved.is_empty() {
+                (live.status, live.agent, live.unsaved) = (status, agent, unsaved);
+            }
+            live.handled.insert(m.id.clone());
+            bot.send(&FromBot::Ack { id: m.id.clone() }).await;
+        }
+        Ok(crate::store::Written::Committed) => {
             live.handled.insert(m.id.clone());
             live.unsaved.clear();
             if live.status == Status::Escalated && before.0 != Status::Escalated {
@@ -892,7 +938,7 @@ async fn on_handoff(bot: &Bot, live: &mut Live, to: Status, agent: Option<String
     let mut ops = live.unsaved.clone();
     ops.push(state_op(&engine, live));
     match bot.store.write(ops).await {
-        Ok(()) => {
+        Ok(_) => {
             live.unsaved.clear();
             tracing::info!(conversation = %escape(&live.id), status = live.status.as_str(), agent = ?agent.as_deref().map(escape), "hand-off");
         }

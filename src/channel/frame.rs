@@ -276,6 +276,9 @@ pub enum FromBot {
         version: u32,
         /// The shops it answers for.
         shops: Vec<String>,
+        /// Which instance this is (1.1: several on one gateway).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
     },
     /// Text for the buyer.
     Reply {

@@ -68,6 +68,19 @@ pub struct ClientConfig {
     pub shops: Vec<String>,
     /// Characters of a frame (which may hold a buyer's words) allowed in logs.
     pub log_chars: usize,
+    /// This instance's name in `hello` (protocol 1.1, several instances).
+    pub instance: Option<String>,
+}
+
+/// The instance name when none is configured: `<host>-<pid>`.
+pub fn default_instance() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "xiaoer".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// Errors that stop the client before it starts.
@@ -378,6 +391,7 @@ impl Client {
             bot: "xiaoer".into(),
             version: frame::VERSION,
             shops: self.config.shops.clone(),
+            instance: self.config.instance.clone(),
         };
         if let Err(e) = send_within(&mut sink, WsMessage::text(hello.to_json())).await {
             return End::Dropped(format!("sending hello: {e}"));
@@ -473,6 +487,7 @@ impl Client {
                     tracing::warn!(version = ?version, "the gateway speaks another protocol version");
                 }
                 self.bot.set_orders_feature(orders);
+                self.bot.new_connection();
                 true
             }
             Ok(Parsed::Frame(ToBot::Order(o))) => {

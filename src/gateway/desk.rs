@@ -286,6 +286,7 @@ impl Gateway {
             let view = c.view(false);
             self.control(
                 st,
+                &conv,
                 &crate::channel::frame::ToBot::Release {
                     conversation: conv.clone(),
                     agent: Some(agent.into()),
@@ -348,6 +349,7 @@ impl Gateway {
             let view = c.view(false);
             self.control(
                 st,
+                &conv,
                 &crate::channel::frame::ToBot::Takeover {
                     conversation: conv.clone(),
                     agent: Some(to.into()),

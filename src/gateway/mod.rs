@@ -16,7 +16,7 @@ use crate::channel::ws_config;
 use crate::store::now_ms;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -420,11 +420,25 @@ pub struct Stats {
     pub send_repeats: u64,
     /// Upgrade requests refused for a wrong or missing token.
     pub refused: u64,
+    /// Conversations moved to another instance when theirs disconnected.
+    pub moved: u64,
 }
 
 struct Unacked {
     conversation: String,
     frame: String,
+}
+
+/// A connected bot instance (protocol 1.1: several may connect at once).
+struct BotConn {
+    /// The connection's number.
+    id: u64,
+    /// The name from `hello` ("" when it gave none).
+    instance: String,
+    tx: mpsc::UnboundedSender<WsMessage>,
+    kill: Arc<Notify>,
+    /// Conversations it serves now.
+    serving: usize,
 }
 
 struct State {
@@ -435,12 +449,97 @@ struct State {
     /// Unacknowledged frames in send order (seq → (message id, frame)).
     unacked: BTreeMap<u64, Unacked>,
     unacked_seq: HashMap<String, u64>,
-    bot: Option<(u64, mpsc::UnboundedSender<WsMessage>, Arc<Notify>)>,
+    /// Connected bot instances, in connection order.
+    bots: Vec<BotConn>,
+    /// Which connection serves each conversation (sticky while connected).
+    owner: HashMap<String, u64>,
+    /// When messages were moved to another instance, by message id: the
+    /// time until that instance acknowledges them is the fail-over time.
+    moved_at: HashMap<String, Instant>,
+    failover_latency: Vec<Duration>,
     stats: Stats,
     answered: HashMap<String, u32>,
     sent_at: HashMap<String, Instant>,
     reply_latency: Vec<Duration>,
     ack_latency: Vec<Duration>,
+}
+
+impl State {
+    /// The connection that serves `conversation`: its sticky one while
+    /// connected, else the instance serving the fewest (now assigned).
+    fn route(&mut self, conversation: &str) -> Option<usize> {
+        if let Some(&id) = self.owner.get(conversation) {
+            if let Some(i) = self.bots.iter().position(|b| b.id == id) {
+                return Some(i);
+            }
+        }
+        let i = (0..self.bots.len()).min_by_key(|&i| (self.bots[i].serving, i))?;
+        self.bots[i].serving += 1;
+        self.owner.insert(conversation.to_string(), self.bots[i].id);
+        Some(i)
+    }
+
+    /// Sends `text` to the instance serving `conversation`, if any is connected.
+    fn send_to(&mut self, conversation: &str, text: String) {
+        if let Some(i) = self.route(conversation) {
+            let _ = self.bots[i].tx.send(WsMessage::text(text));
+        }
+    }
+
+    /// Sends `text` on connection `id`, if still connected.
+    fn send_on(&self, id: u64, text: String) {
+        if let Some(b) = self.bots.iter().find(|b| b.id == id) {
+            let _ = b.tx.send(WsMessage::text(text));
+        }
+    }
+
+    /// Connection `id` is gone: its conversations go to the others, with
+    /// every message they had not acknowledged.
+    fn bot_left(&mut self, id: u64) {
+        let Some(i) = self.bots.iter().position(|b| b.id == id) else {
+            return;
+        };
+        self.bots.remove(i);
+        let orphans: HashSet<String> = self
+            .owner
+            .iter()
+            .filter(|(_, &o)| o == id)
+            .map(|(c, _)| c.clone())
+            .collect();
+        self.owner.retain(|_, o| *o != id);
+        if orphans.is_empty() {
+            return;
+        }
+        let again: Vec<(String, String, String)> = self
+            .unacked
+            .values()
+            .filter(|u| orphans.contains(&u.conversation))
+            .map(|u| (u.conversation.clone(), u.frame.clone(), String::new()))
+            .collect();
+        let now = Instant::now();
+        let ids: Vec<String> = self
+            .unacked_seq
+            .iter()
+            .filter(|(_, seq)| {
+                self.unacked
+                    .get(seq)
+                    .is_some_and(|u| orphans.contains(&u.conversation))
+            })
+            .map(|(m, _)| m.clone())
+            .collect();
+        if self.bots.is_empty() {
+            // Nobody to move them to: they go out when an instance connects.
+            return;
+        }
+        self.stats.moved += orphans.len() as u64;
+        for m in ids {
+            self.moved_at.insert(m, now);
+        }
+        self.stats.redelivered += again.len() as u64;
+        for (conversation, frame, _) in again {
+            self.send_to(&conversation, frame);
+        }
+    }
 }
 
 impl Default for State {
@@ -451,7 +550,10 @@ impl Default for State {
             conversations: HashMap::new(),
             unacked: BTreeMap::new(),
             unacked_seq: HashMap::new(),
-            bot: None,
+            bots: Vec::new(),
+            owner: HashMap::new(),
+            moved_at: HashMap::new(),
+            failover_latency: Vec::new(),
             stats: Stats::default(),
             answered: HashMap::new(),
             sent_at: HashMap::new(),
@@ -694,13 +796,20 @@ impl Gateway {
         let (mut sink, mut stream) = ws.split();
         // The bot speaks first: hello.
         let hello = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
-        let ok = matches!(&hello, Ok(Some(Ok(WsMessage::Text(t))))
-            if matches!(frame::parse_from_bot(t.as_str()), Ok(Parsed::Frame(FromBot::Hello { .. }))));
-        if !ok {
+        let instance = match &hello {
+            Ok(Some(Ok(WsMessage::Text(t)))) => match frame::parse_from_bot(t.as_str()) {
+                Ok(Parsed::Frame(FromBot::Hello { instance, .. })) => {
+                    Some(instance.unwrap_or_default())
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(instance) = instance else {
             tracing::warn!("bot did not open with hello; closing");
             let _ = sink.send(WsMessage::Close(None)).await;
             return;
-        }
+        };
         let features = self.state().features.clone();
         let welcome = ToBot::Welcome {
             gateway: Some(self.shared.config.name.clone()),
@@ -720,10 +829,41 @@ impl Gateway {
         let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
         let kill = Arc::new(Notify::new());
         {
-            // Under one lock: hand-offs the bot may have missed, then every
-            // unacknowledged message in order, then new traffic.
+            // Under one lock: the instance of the same name it replaces (a
+            // reconnect) leaves first, handing its conversations on; then
+            // this one takes every conversation no instance serves: the
+            // hand-offs it may have missed, then their unacknowledged
+            // messages in order, then new traffic.
             let mut st = self.state();
-            for c in st.conversations.values() {
+            let replaced: Vec<(u64, Arc<Notify>)> = st
+                .bots
+                .iter()
+                .filter(|b| b.instance == instance)
+                .map(|b| (b.id, b.kill.clone()))
+                .collect();
+            for (old, kill) in replaced {
+                kill.notify_one();
+                st.bot_left(old);
+            }
+            let unserved: HashSet<String> = st
+                .conversations
+                .keys()
+                .chain(st.unacked.values().map(|u| &u.conversation))
+                .filter(|c| {
+                    st.owner
+                        .get(*c)
+                        .is_none_or(|o| !st.bots.iter().any(|b| b.id == *o))
+                })
+                .cloned()
+                .collect();
+            for c in &unserved {
+                st.owner.insert(c.clone(), id);
+            }
+            for c in st
+                .conversations
+                .values()
+                .filter(|c| unserved.contains(&c.id))
+            {
                 let f = match c.status {
                     "taken" => Some(ToBot::Takeover {
                         conversation: c.id.clone(),
@@ -741,15 +881,23 @@ impl Gateway {
                     ));
                 }
             }
-            let again: Vec<String> = st.unacked.values().map(|u| u.frame.clone()).collect();
+            let again: Vec<String> = st
+                .unacked
+                .values()
+                .filter(|u| unserved.contains(&u.conversation))
+                .map(|u| u.frame.clone())
+                .collect();
             st.stats.redelivered += again.len() as u64;
             for f in again {
                 let _ = tx.send(WsMessage::text(f));
             }
-            if let Some((_, _, old)) = st.bot.take() {
-                old.notify_one();
-            }
-            st.bot = Some((id, tx, kill.clone()));
+            st.bots.push(BotConn {
+                id,
+                instance: instance.clone(),
+                tx,
+                kill: kill.clone(),
+                serving: unserved.len(),
+            });
             st.stats.connections += 1;
         }
         self.event(None, "bot");
@@ -763,24 +911,19 @@ impl Gateway {
                 },
                 m = stream.next() => match m {
                     None | Some(Err(_)) => break,
-                    Some(Ok(WsMessage::Text(t))) => self.on_bot_frame(t.as_str()),
+                    Some(Ok(WsMessage::Text(t))) => self.on_bot_frame(id, t.as_str()),
                     Some(Ok(WsMessage::Close(_))) => break,
                     Some(Ok(_)) => {}
                 },
             }
         }
         let _ = sink.send(WsMessage::Close(None)).await;
-        {
-            let mut st = self.state();
-            if st.bot.as_ref().is_some_and(|(b, _, _)| *b == id) {
-                st.bot = None;
-            }
-        }
+        self.state().bot_left(id);
         self.event(None, "bot");
         tracing::info!(connection = id, "bot disconnected");
     }
 
-    fn on_bot_frame(&self, text: &str) {
+    fn on_bot_frame(&self, from: u64, text: &str) {
         let parsed = frame::parse_from_bot(text);
         let mut st = self.state();
         let st = &mut *st;
@@ -865,6 +1008,11 @@ impl Gateway {
                 };
                 let conv = st.unacked.remove(&seq).map(|u| u.conversation);
                 st.stats.acked += 1;
+                if let Some(t) = st.moved_at.remove(&id) {
+                    if st.failover_latency.len() < MAX_LATENCY_SAMPLES {
+                        st.failover_latency.push(t.elapsed());
+                    }
+                }
                 if let Some(t) = st.sent_at.remove(&id) {
                     if st.ack_latency.len() < MAX_LATENCY_SAMPLES {
                         st.ack_latency.push(t.elapsed());
@@ -914,11 +1062,7 @@ impl Gateway {
                     st.stats.send_repeats += 1;
                 }
                 let sent = ToBot::Sent { id };
-                if let Some((_, tx, _)) = &st.bot {
-                    let _ = tx.send(WsMessage::text(
-                        serde_json::to_string(&sent).unwrap_or_default(),
-                    ));
-                }
+                st.send_on(from, serde_json::to_string(&sent).unwrap_or_default());
                 first.then_some(conversation)
             }
             Ok(Parsed::Frame(FromBot::Hello { .. })) => None,
@@ -959,17 +1103,12 @@ impl Gateway {
         st.unacked_seq.insert(m_id.clone(), seq);
         st.sent_at.insert(m_id, Instant::now());
         st.stats.sent += 1;
-        if let Some((_, tx, _)) = &st.bot {
-            let _ = tx.send(WsMessage::text(f));
-        }
+        st.send_to(conversation, f);
     }
 
-    fn control(&self, st: &State, f: &ToBot) {
-        if let Some((_, tx, _)) = &st.bot {
-            let _ = tx.send(WsMessage::text(
-                serde_json::to_string(f).unwrap_or_default(),
-            ));
-        }
+    /// A hand-off, to the instance serving `conversation`.
+    fn control(&self, st: &mut State, conversation: &str, f: &ToBot) {
+        st.send_to(conversation, serde_json::to_string(f).unwrap_or_default());
     }
 
     /// A buyer writes in `conversation` (created on the first message): the
@@ -1195,7 +1334,7 @@ impl Gateway {
                 conversation: conversation.into(),
                 agent: Some(agent.into()),
             };
-            self.control(st, &f);
+            self.control(st, conversation, &f);
             (view, fresh)
         };
         let (view, fresh) = view;
@@ -1241,7 +1380,7 @@ impl Gateway {
                 conversation: conversation.into(),
                 agent: Some(agent.into()),
             };
-            self.control(st, &f);
+            self.control(st, conversation, &f);
             view
         };
         self.record(conversation, "release", agent, None, None);
@@ -1336,7 +1475,29 @@ impl Gateway {
 
     /// True while a bot is connected.
     pub fn bot_connected(&self) -> bool {
-        self.state().bot.is_some()
+        !self.state().bots.is_empty()
+    }
+
+    /// Bot instances connected now.
+    pub fn instances(&self) -> usize {
+        self.state().bots.len()
+    }
+
+    /// The instance (its `hello` name) serving `conversation` now.
+    pub fn instance_of(&self, conversation: &str) -> Option<String> {
+        let st = self.state();
+        let id = st.owner.get(conversation)?;
+        st.bots
+            .iter()
+            .find(|b| b.id == *id)
+            .map(|b| b.instance.clone())
+    }
+
+    /// Takes the fail-over times measured so far: from a conversation's move
+    /// to another instance (its own disconnected) until that instance
+    /// acknowledged each moved message.
+    pub fn take_failovers(&self) -> Vec<Duration> {
+        std::mem::take(&mut self.state().failover_latency)
     }
 
     /// The counters.
@@ -1595,15 +1756,20 @@ impl Gateway {
 
     /// Drops the bot's connection (tests, chaos runs): it must reconnect.
     pub fn drop_bot(&self) {
-        if let Some((_, _, kill)) = self.state().bot.take() {
-            kill.notify_one();
+        let mut st = self.state();
+        let ids: Vec<u64> = st.bots.iter().map(|b| b.id).collect();
+        for id in ids {
+            if let Some(b) = st.bots.iter().find(|b| b.id == id) {
+                b.kill.notify_one();
+            }
+            st.bot_left(id);
         }
     }
 
     /// Sends a raw text frame to the bot (tests of malformed frames).
     pub fn send_raw(&self, text: &str) -> bool {
-        match &self.state().bot {
-            Some((_, tx, _)) => tx.send(WsMessage::text(text.to_string())).is_ok(),
+        match self.state().bots.first() {
+            Some(b) => b.tx.send(WsMessage::text(text.to_string())).is_ok(),
             None => false,
         }
     }

@@ -224,7 +224,7 @@ pub fn send_id(order: &str, kind: &str) -> String {
 pub(crate) async fn on_order(bot: &Bot, ev: OrderEvent) {
     let ack = FromBot::Ack { id: ev.id.clone() };
     let store = bot.store();
-    match store.order_event_seen(&ev.conversation, &ev.id) {
+    match store.order_event_seen(&ev.conversation, &ev.id).await {
         Ok(true) => {
             tracing::debug!(id = %escape(&ev.id), "redelivered order event: acknowledged again");
             bot.send_frame(&ack).await;
@@ -239,14 +239,14 @@ pub(crate) async fn on_order(bot: &Bot, ev: OrderEvent) {
     let now = bot.clock().now_ms();
     let engine = bot.engine();
     let rules = bot.rules(&engine);
-    let prev = match store.order(&ev.order) {
+    let prev = match store.order(&ev.order).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(id = %escape(&ev.id), error = %e, "cannot read the order; event left unacknowledged");
             return;
         }
     };
-    let chatted = prev.is_none() && store.buyer_messages(&ev.conversation).unwrap_or(0) > 0;
+    let chatted = prev.is_none() && store.buyer_messages(&ev.conversation).await.unwrap_or(0) > 0;
     let before = prev.as_ref().and_then(|p| OrderStatus::parse(&p.status));
     let mut after = merge(prev.as_ref(), &ev, now, chatted);
     // The order stays with the conversation it was first seen in.
@@ -293,7 +293,11 @@ pub(crate) async fn on_order(bot: &Bot, ev: OrderEvent) {
         frame: ack.to_json(),
     });
     match store.write(ops).await {
-        Ok(()) => {
+        Ok(crate::store::Written::Duplicate) => {
+            tracing::debug!(id = %escape(&ev.id), "order event stored by another instance meanwhile: acknowledged only");
+            bot.send_frame(&ack).await;
+        }
+        Ok(crate::store::Written::Committed) => {
             metrics::counter!(crate::metrics::ORDER_EVENTS, "status" => ev.status.as_str())
                 .increment(1);
             tracing::info!(order = %escape(&ev.order), status = ev.status.as_str(), now_status = %after.status, "order event stored");
@@ -469,13 +473,13 @@ pub fn decide(
     }
 }
 
-fn situation(bot: &Bot, row: &ProactiveRow, rules: &Rules, now: i64) -> Situation {
+async fn situation(bot: &Bot, row: &ProactiveRow, rules: &Rules, now: i64) -> Situation {
     let store = bot.store();
     let mut s = Situation {
         status: "bot".into(),
         ..Situation::default()
     };
-    if let Ok(Some(c)) = store.conversation(&row.conversation) {
+    if let Ok(Some(c)) = store.conversation(&row.conversation).await {
         s.status = c.status;
         s.lang = serde_json::from_str::<serde_json::Value>(&c.state)
             .ok()
@@ -486,10 +490,12 @@ fn situation(bot: &Bot, row: &ProactiveRow, rules: &Rules, now: i64) -> Situatio
     // A store that cannot answer counts as a complaint: better silent than wrong.
     s.complained = store
         .complained_since(&row.conversation, since)
+        .await
         .unwrap_or(true);
     let start = rules.day_start(rules.day(now));
     s.sent_today = store
         .sends_to_buyer(&row.buyer, start, start + DAY_MS)
+        .await
         .unwrap_or(i64::MAX);
     s
 }
@@ -498,7 +504,7 @@ fn situation(bot: &Bot, row: &ProactiveRow, rules: &Rules, now: i64) -> Situatio
 /// is stored as `sending` before its frame goes out.
 async fn due_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
     let now = bot.clock().now_ms();
-    let rows = match bot.store().proactive_in("due", Some(now), BATCH) {
+    let rows = match bot.store().proactive_in("due", Some(now), BATCH).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot read due messages");
@@ -511,11 +517,11 @@ async fn due_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
     let engine = bot.engine();
     let rules = bot.rules(&engine);
     for row in rows {
-        let order = row
-            .order_id
-            .as_deref()
-            .and_then(|o| bot.store().order(o).ok().flatten());
-        let s = situation(bot, &row, &rules, now);
+        let order = match row.order_id.as_deref() {
+            Some(o) => bot.store().order(o).await.ok().flatten(),
+            None => None,
+        };
+        let s = situation(bot, &row, &rules, now).await;
         let verdict = decide(&row, order.as_ref(), &s, &rules, &engine.proactive, now);
         let (op, frame) = match &verdict {
             Verdict::Cancel(why) => (
@@ -555,7 +561,7 @@ async fn due_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
             }
         };
         match bot.store().write(vec![op]).await {
-            Ok(()) => {
+            Ok(written) => {
                 let what = match &verdict {
                     Verdict::Send(_) => "send",
                     Verdict::Cancel(_) => "cancel",
@@ -565,11 +571,10 @@ async fn due_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
                 tracing::info!(id = %escape(&row.id), outcome = what, verdict = ?match &verdict { Verdict::Send(_) => "text".to_string(), v => format!("{v:?}") }, "proactive message decided");
                 if let Some(f) = frame {
                     // An event of the order may have cancelled the row between
-                    // the decision and the write (`sending` only replaces
-                    // `due`): send only what the store holds as sending.
-                    let stored = bot.store().proactive_row(&row.id);
-                    if !matches!(&stored, Ok(Some(r)) if r.state == "sending") {
-                        tracing::info!(id = %escape(&row.id), "cancelled meanwhile: not sent");
+                    // the decision and the write, or another instance sent it
+                    // (`sending` only replaces `due`): the store said so.
+                    if written == crate::store::Written::Duplicate {
+                        tracing::info!(id = %escape(&row.id), "cancelled or sent elsewhere meanwhile: not sent");
                         continue;
                     }
                     tried.insert(row.id.clone(), Instant::now());
@@ -588,7 +593,7 @@ async fn due_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
 /// restart or reconnect at once, otherwise every [`RESEND_EVERY`].
 async fn resend_pass(bot: &Bot, tried: &mut HashMap<String, Instant>) {
     let now = bot.clock().now_ms();
-    let rows = match bot.store().proactive_in("sending", None, 4 * BATCH) {
+    let rows = match bot.store().proactive_in("sending", None, 4 * BATCH).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot read unanswered sends");
