@@ -395,6 +395,8 @@ async fn run(args: Args) -> i32 {
     while gw.stats().acked < total + order_events && drain.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // Throughput: everything sent, acknowledged (stored) by the bots.
+    let done_secs = start.elapsed().as_secs_f64();
     // The last reminders are due 1 s after the last orders; repeats of sends
     // cut off by a kill go out at the next connection.
     let mut waiting_sent = u64::MAX;
@@ -438,6 +440,12 @@ async fn run(args: Args) -> i32 {
         s.escalations,
         s.double_answers,
         s.unacked
+    );
+    println!(
+        "processed: {} messages and order events acknowledged in {:.2} s ({:.0}/s)",
+        s.acked,
+        done_secs,
+        s.acked as f64 / done_secs
     );
     summary("reply", reply);
     summary("ack", ack);

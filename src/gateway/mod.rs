@@ -1947,7 +1947,7 @@ mod tests {
         }
         .to_json();
         for _ in 0..3 {
-            gw.on_bot_frame(&send);
+            gw.on_bot_frame(0, &send);
         }
         let s = gw.stats();
         assert_eq!((s.orders, s.sends, s.send_repeats), (3, 1, 2));
@@ -1971,7 +1971,7 @@ mod tests {
                 3
             )
             .is_err());
-        gw.on_bot_frame(&send.replace("o-1/order_check", "o-1/other"));
+        gw.on_bot_frame(0, &send.replace("o-1/order_check", "o-1/other"));
         assert_eq!(gw.stats().bad_frames, 1);
     }
 

@@ -1147,7 +1147,7 @@ mod tests {
     #[test]
     fn the_desk_log_is_kept_and_an_older_file_reads_without_it() {
         let p = tmp("desk-log");
-        let s = Store::open(&p).unwrap();
+        let s = Sqlite::open(&p).unwrap();
         s.write_blocking(vec![
             message("m-1", "c-1"),
             Op::DeskEvent {
@@ -1181,7 +1181,7 @@ mod tests {
             c.execute_batch(MIGRATIONS[1]).unwrap();
             c.pragma_update(None, "user_version", 2).unwrap();
         }
-        let r = Store::open_read_only(&old).unwrap();
+        let r = Sqlite::open_read_only(&old).unwrap();
         assert!(r.marked_wrong(0, i64::MAX, 10).unwrap().is_empty());
     }
 
@@ -1202,7 +1202,7 @@ mod tests {
     fn written_rows_survive_reopening() {
         let path = tmp("reopen");
         {
-            let s = Store::open(&path).unwrap();
+            let s = Sqlite::open(&path).unwrap();
             s.write_blocking(vec![
                 message("m-1", "c-1"),
                 Op::State {
@@ -1214,7 +1214,7 @@ mod tests {
             ])
             .unwrap();
         }
-        let s = Store::open(&path).unwrap();
+        let s = Sqlite::open(&path).unwrap();
         let c = s.conversation("c-1").unwrap().unwrap();
         assert_eq!(c.status, "escalated");
         assert!(c.handled.contains("m-1"));
@@ -1228,7 +1228,7 @@ mod tests {
             let c = Connection::open(&path).unwrap();
             c.pragma_update(None, "user_version", 99).unwrap();
         }
-        let e = Store::open(&path).err().unwrap();
+        let e = Sqlite::open(&path).err().unwrap();
         assert!(e.to_string().contains("schema version 99"), "{e}");
     }
 
@@ -1248,7 +1248,7 @@ mod tests {
             )
             .unwrap();
         }
-        let s = Store::open(&path).unwrap();
+        let s = Sqlite::open(&path).unwrap();
         let version: i64 = s
             .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
             .unwrap();
@@ -1313,7 +1313,7 @@ mod tests {
             c.pragma_update(None, "user_version", 1).unwrap();
         }
         let before = std::fs::read(&path).unwrap();
-        let s = Store::open_read_only(&path).unwrap();
+        let s = Sqlite::open_read_only(&path).unwrap();
         assert!(s.conversation("c-1").unwrap().is_none());
         assert!(matches!(
             s.write_blocking(vec![message("m", "c")]),
@@ -1324,7 +1324,7 @@ mod tests {
         let empty = tmp("read-only-empty");
         std::fs::write(&empty, b"").unwrap();
         assert!(matches!(
-            Store::open_read_only(&empty),
+            Sqlite::open_read_only(&empty),
             Err(StoreError::NotAStore(_))
         ));
     }
@@ -1332,7 +1332,7 @@ mod tests {
     #[test]
     fn takeover_without_an_escalation_opens_one() {
         let path = tmp("takeover");
-        let s = Store::open(&path).unwrap();
+        let s = Sqlite::open(&path).unwrap();
         s.write_blocking(vec![Op::Taken {
             conversation: "c-1".into(),
             agent: "a-1".into(),
