@@ -763,7 +763,10 @@ fn a_demo_with_256_descriptors_answers_during_a_flood() {
     let dir = crate::scratch("web-security-fds");
     let exe = env!("CARGO_BIN_EXE_xiaoer");
     let mut demo = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n 256 && exec \"$0\" demo --port 0 --state \"$1\""])
+        .args([
+            "-c",
+            "ulimit -n 256 && exec \"$0\" demo --port 0 --state \"$1\"",
+        ])
         .arg(exe)
         .arg(dir.join("s.db"))
         .current_dir(&dir)
