@@ -1,8 +1,9 @@
 //! The demo's two pages in a real browser: `xiaoer demo` on a free port, then
 //! tests/browser/demo.mjs drives Debian's Chromium through playwright-core
 //! (buyer chat, escaping of markup, escalation, the agent console's queue,
-//! takeover, agent reply, hand-back, conversation tokens, teaching the bot). `.ci/run` installs both; elsewhere run
-//! `npm ci --prefix tests/browser` and install chromium first.
+//! takeover, agent reply, hand-back, conversation tokens, teaching the bot).
+//! `scripts/test` (the README's test command, which CI runs) installs
+//! Chromium, `fonts-noto-cjk` and playwright-core when they are missing.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -50,12 +51,12 @@ pub fn in_chromium(script: &str, steps: usize, args: &[&str]) {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
-        "{chromium} is missing: apt-get install chromium (or set CHROMIUM, or XIAOER_SKIP_BROWSER=1)"
+        "{chromium} is missing: scripts/test installs it (or apt-get install chromium, set CHROMIUM, or XIAOER_SKIP_BROWSER=1)"
     );
     assert!(
         root.join("tests/browser/node_modules/playwright-core")
             .is_dir(),
-        "playwright-core is missing: npm ci --prefix tests/browser (or XIAOER_SKIP_BROWSER=1)"
+        "playwright-core is missing: scripts/test installs it (or npm ci --prefix tests/browser, or XIAOER_SKIP_BROWSER=1)"
     );
     // One script at a time: each runs a demo and a Chromium, and two at once
     // on a small machine turn waits into timeouts.

@@ -74,6 +74,9 @@ fn jsonl_keeps_order_and_conversations() {
     );
 }
 
+/// The shop's first `xiaoer check`, in the repository with its folders and
+/// configuration, is clean: ok and no warning (issue 11, item 17: it gave 5;
+/// `check` exits 0 with warnings, so the count is what tells).
 #[test]
 fn check_passes_on_the_shipped_files() {
     let out = xiaoer(&["check"]).output().unwrap();
@@ -82,10 +85,14 @@ fn check_passes_on_the_shipped_files() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("checked: intents "), "{text}");
+    let last = text.lines().last().unwrap_or_default();
     assert!(
-        String::from_utf8_lossy(&out.stdout).starts_with("ok")
-            || String::from_utf8_lossy(&out.stdout).contains("\nok")
+        last.starts_with("ok: ") && last.ends_with(" 0 warnings"),
+        "{text}"
     );
+    assert!(!text.contains("warning:"), "{text}");
 }
 
 #[test]
@@ -445,6 +452,50 @@ fn logs_to_a_pipe_have_no_colour_codes() {
         assert!(
             !stderr.contains('\x1b'),
             "NO_COLOR {no_color:?}: colour codes in a pipe: {stderr:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The other side of the rule: on a terminal (a pseudo-terminal made by
+/// util-linux `script`) the log is coloured, unless NO_COLOR is set. Where
+/// `script` is missing the test says so on stderr and checks nothing.
+#[test]
+fn logs_to_a_terminal_are_coloured_unless_no_color() {
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("no util-linux `script` here: terminal colours not checked");
+        return;
+    };
+    let dir = canonical_scratch("tty-logs");
+    // (NO_COLOR, colour codes expected)
+    for (no_color, coloured) in [(None, true), (Some("1"), false)] {
+        let mut c = std::process::Command::new(script);
+        c.args([
+            "-qec",
+            &format!("{} classify 在吗", env!("CARGO_BIN_EXE_xiaoer")),
+            "/dev/null",
+        ])
+        .current_dir(&dir)
+        .env("XIAOER_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null());
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        let out = c.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains("running on the intents and replies built into the binary"),
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("\x1b["),
+            coloured,
+            "NO_COLOR {no_color:?} on a terminal: {text:?}"
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,6 +9,7 @@ mod deploy;
 mod desk;
 mod eval_agreement;
 mod files;
+mod first_run;
 mod live;
 mod nlu_crate;
 mod proactive;

@@ -194,15 +194,35 @@ fn parse(stored: &str) -> Option<Stored> {
 /// A storable hash of `password`, as a PHC string
 /// (`$pbkdf2-sha256$i=100000$SALT$HASH`).
 pub fn hash_password(password: &str) -> String {
+    hash_with(password, NonZeroU32::new(ITERATIONS).expect("non-zero"))
+}
+
+/// A PHC hash of `password` with `iterations` rounds.
+fn hash_with(password: &str, iterations: NonZeroU32) -> String {
     let mut salt = [0u8; SALT_BYTES];
     // ring's SystemRandom only fails when the OS has no randomness at all.
     SystemRandom::new()
         .fill(&mut salt)
         .expect("the operating system's random source works");
     let mut out = [0u8; HASH_BYTES];
-    let iter = NonZeroU32::new(ITERATIONS).expect("non-zero");
-    ring::pbkdf2::derive(ALG, iter, &salt, password.as_bytes(), &mut out);
-    format!("${PHC_ID}$i={ITERATIONS}${}${}", b64(&salt), b64(&out))
+    ring::pbkdf2::derive(ALG, iterations, &salt, password.as_bytes(), &mut out);
+    format!("${PHC_ID}$i={iterations}${}${}", b64(&salt), b64(&out))
+}
+
+/// The rounds an unknown id's login hashes with: those of the configured
+/// hashes (the most common; of equals, the most), so that an unknown id
+/// costs what a known one does even when the operator chose another count
+/// than [`ITERATIONS`].
+fn dummy_iterations<'a>(hashes: impl Iterator<Item = &'a String>) -> NonZeroU32 {
+    let mut counts: HashMap<NonZeroU32, usize> = HashMap::new();
+    for h in hashes.filter_map(|h| parse(h)) {
+        *counts.entry(h.iterations).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|&(i, n)| (n, i))
+        .map(|(i, _)| i)
+        .unwrap_or(NonZeroU32::new(ITERATIONS).expect("non-zero"))
 }
 
 /// Checks `password` against a stored hash (either form); a malformed hash
@@ -374,11 +394,12 @@ impl Auth {
             .iter()
             .filter_map(|m| Some((m.id.clone(), m.hash.clone()?)))
             .collect();
+        let dummy = hash_with(&hex(&pw), dummy_iterations(agents.values()));
         Auth {
             open: agents.is_empty(),
             team,
             agents,
-            dummy: hash_password(&hex(&pw)),
+            dummy,
             sessions: Mutex::new(HashMap::new()),
             limits: Mutex::new(Limits {
                 clients: Counts::new(LOGIN_WINDOW, MAX_TRACKED_LOGIN_KEYS),
@@ -630,6 +651,32 @@ mod tests {
         assert_ne!(client_key(a), client_key(c));
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
         assert_eq!(client_key(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    /// An unknown id is hashed with the rounds of the configured hashes, so
+    /// it costs what a known id costs also when they are not [`ITERATIONS`]
+    /// (before: always `ITERATIONS`, so ids with 1,000,000 rounds stood out
+    /// by a factor of 10). One row per configuration.
+    #[test]
+    fn an_unknown_id_costs_the_rounds_of_the_configured_hashes() {
+        let n = |i: u32| NonZeroU32::new(i).unwrap();
+        let rows: &[(&[u32], u32)] = &[
+            (&[], ITERATIONS),
+            (&[ITERATIONS], ITERATIONS),
+            (&[2_000], 2_000),
+            (&[2_000, 3_000, 2_000], 2_000),
+            (&[2_000, 3_000], 3_000),
+        ];
+        for (configured, want) in rows {
+            let agents: HashMap<String, String> = configured
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| (format!("a-{k}"), hash_with("pw", n(i))))
+                .collect();
+            let auth = Auth::new(agents, Duration::from_secs(60));
+            let dummy = parse(&auth.dummy).expect("the dummy is a hash");
+            assert_eq!(dummy.iterations.get(), *want, "{configured:?}");
+        }
     }
 
     #[tokio::test]
