@@ -15,6 +15,7 @@ mod proactive;
 mod properties;
 mod regression;
 mod reload;
+mod savecat;
 mod teach;
 mod web_security;
 
