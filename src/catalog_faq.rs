@@ -194,7 +194,7 @@ pub fn save(engine: &Engine, entry: &Entry<'_>) -> Result<Saved, SaveError> {
     }
     let mut questions = vec![question.clone()];
     questions.extend(without_name(k, i, &question));
-    let comment = signature("saved from the console", entry.who, entry.at_ms);
+    let comment = signature("FAQ saved", entry.who, entry.at_ms);
     let body = &files[at].1;
     let mut new_body = body.clone();
     if !new_body.is_empty() && !new_body.ends_with('\n') {
@@ -319,7 +319,7 @@ mod tests {
         let lines: Vec<&str> = new.lines().collect();
         assert_eq!(lines[saved.line - 1], "[[faq]]", "{new}");
         assert!(
-            lines[saved.line - 2].starts_with("# saved from the console by a-1, 2025-12-01 "),
+            lines[saved.line - 2].starts_with("# FAQ saved by a-1, 2025-12-01 "),
             "{new}"
         );
         assert!(new.contains(q) && new.contains(a), "{new}");
@@ -421,7 +421,7 @@ mod tests {
         let text = entry_text(
             &[r#"他说"包邮" \n 吗"#.to_string(), "# 不是注释".to_string()],
             "a\"b'c\\d",
-            "# saved from the console by t",
+            "# FAQ saved by t",
         );
         #[derive(serde::Deserialize)]
         struct F {

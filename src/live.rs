@@ -491,7 +491,7 @@ impl Demo {
 
 /// How long saving an answer to the catalog waits for the bot's hot reload to
 /// put it in force before answering "saved, not yet in force".
-pub const SAVED_IN_FORCE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub const SAVED_IN_FORCE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The desk's view of the bot: its quick replies and drafts from the engine
 /// in force, the agents' actions into its store, answers into its catalog.

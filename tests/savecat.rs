@@ -285,11 +285,8 @@ async fn an_agents_answer_saved_to_the_catalog_answers_the_next_buyer() {
     let original =
         std::fs::read_to_string(root.join("tests/data/catalog/fashion/k-101.toml")).unwrap();
     assert!(file.starts_with(&original), "{file}");
-    assert!(file.contains("# saved from the console by a-1, "), "{file}");
-    assert!(
-        file.contains("# saved from the console by boss, "),
-        "{file}"
-    );
+    assert!(file.contains("# FAQ saved by a-1, "), "{file}");
+    assert!(file.contains("# FAQ saved by boss, "), "{file}");
     assert!(file.contains(ANSWER), "{file}");
     let line: usize = at.rsplit(':').next().unwrap().parse().unwrap();
     assert_eq!(file.lines().nth(line - 1), Some("[[faq]]"), "{file}");
@@ -341,4 +338,77 @@ async fn an_agents_answer_saved_to_the_catalog_answers_the_next_buyer() {
             .any(|e| e.kind == "catalog_faq" && e.agent == "a-1"),
         "{log:?}"
     );
+}
+
+/// `xiaoer catalog faq-add`: the same edit from the terminal, and its refusals.
+#[test]
+fn faq_add_from_the_command_line() {
+    let dir = crate::scratch("savecat-cli");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.join("catalog")).unwrap();
+    for e in std::fs::read_dir(root.join("tests/data/catalog/fashion")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join("catalog").join(p.file_name().unwrap())).unwrap();
+    }
+    let run = |args: &[&str]| {
+        crate::xiaoer(&[&["--catalog", "catalog", "catalog", "faq-add"], args].concat())
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let before = catalog_snapshot(&dir);
+    // (args, exit code, what stderr says)
+    let rows: &[(&[&str], i32, &str)] = &[
+        (
+            &["--item", "nope", "--q", QUESTION, "--a", ANSWER],
+            1,
+            "no item \"nope\"",
+        ),
+        (
+            &["--item", "k-101", "--q", " ", "--a", ANSWER],
+            1,
+            "question is empty",
+        ),
+        (&["--item", "k-101", "--q", QUESTION], 2, "--a"),
+    ];
+    for (args, code, says) in rows {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(
+            catalog_snapshot(&dir),
+            before,
+            "{args:?} changed the catalog"
+        );
+    }
+    let out = run(&[
+        "--item", "k-101", "--q", QUESTION, "--a", ANSWER, "--as", "op-1",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("catalog/k-101.toml:"), "{said}");
+    let file = std::fs::read_to_string(dir.join("catalog/k-101.toml")).unwrap();
+    assert!(
+        file.contains("# FAQ saved by op-1, ") && file.contains(ANSWER),
+        "{file}"
+    );
+    let line = serde_json::json!({"text": QUESTION, "item": {"id": "k-101"}}).to_string();
+    let mut child = crate::xiaoer(&["--catalog", "catalog", "classify", "--jsonl"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{line}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v = json(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(v["action"], "reply", "{v}");
+    assert!(v["reply"].as_str().unwrap().contains(ANSWER), "{v}");
 }
