@@ -132,6 +132,10 @@ pub struct WordIndex {
     /// Per document: what it stands for (several items may share its
     /// text; in item order, the shop's last) and its normalised text.
     docs: Vec<(Vec<Doc>, String)>,
+    /// Per document: its topic tokens with their weights (sorted by token)
+    /// and the weights' sum, computed once at build instead of for every
+    /// candidate of every question.
+    topics: Vec<(Vec<(String, f32)>, f32)>,
     /// Document frequency of tokens (weights of the FAQ similarity).
     df: HashMap<String, u32>,
     /// The attribute concepts.
@@ -157,7 +161,12 @@ fn filler(c: char) -> bool {
 
 /// The tokens of a normalised text that carry its topic.
 pub fn topic_tokens(text: &str) -> Vec<String> {
-    let mut t: Vec<String> = segment::tokens(text)
+    topic_of(segment::tokens(text))
+}
+
+/// [`topic_tokens`] of a text's [`segment::tokens`]: sorted, deduplicated.
+fn topic_of(tokens: Vec<String>) -> Vec<String> {
+    let mut t: Vec<String> = tokens
         .into_iter()
         .filter(|t| t != "#num" && !t.chars().all(filler))
         .filter(|t| {
@@ -275,11 +284,13 @@ impl WordIndex {
         let mut writer =
             index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
         let mut df: HashMap<String, u32> = HashMap::new();
+        let mut topics: Vec<Vec<String>> = Vec::with_capacity(docs.len());
         for (k, (_, t, owners)) in docs.iter().enumerate() {
             let toks = segment::tokens(t);
             let mut uniq = toks.clone();
             uniq.sort();
             uniq.dedup();
+            topics.push(topic_of(uniq.clone()));
             for u in uniq {
                 *df.entry(u).or_default() += 1;
             }
@@ -304,6 +315,19 @@ impl WordIndex {
                     .collect(),
             );
         }
+        let n = docs.len();
+        let weigh = |list: Vec<String>| {
+            let w: Vec<(String, f32)> = list
+                .into_iter()
+                .map(|t| {
+                    let d = weight_of(n, df.get(&t).copied().unwrap_or(0));
+                    (t, d)
+                })
+                .collect();
+            let total = w.iter().map(|(_, d)| d).sum();
+            (w, total)
+        };
+        let topics = topics.into_iter().map(weigh).collect();
         Ok(WordIndex {
             searcher,
             _reader: reader,
@@ -311,6 +335,7 @@ impl WordIndex {
             owner,
             doc_ref,
             docs: docs.into_iter().map(|(d, t, _)| (d, t)).collect(),
+            topics,
             df,
             concepts,
             keys,
@@ -318,9 +343,17 @@ impl WordIndex {
     }
 
     fn weight(&self, token: &str) -> f32 {
-        let n = self.docs.len().max(1) as f32;
-        let df = self.df.get(token).copied().unwrap_or(0) as f32;
-        (1.0 + n / (1.0 + df)).ln()
+        weight_of(self.docs.len(), self.df.get(token).copied().unwrap_or(0))
+    }
+
+    /// A question's topic tokens (sorted) with their weights, and their sum.
+    fn weighed(&self, question: &[String]) -> (Vec<(String, f32)>, f32) {
+        let w: Vec<(String, f32)> = question
+            .iter()
+            .map(|t| (t.clone(), self.weight(t)))
+            .collect();
+        let total = w.iter().map(|(_, d)| d).sum();
+        (w, total)
     }
 
     /// How well FAQ question `faq_q` covers the buyer's question (both
@@ -328,32 +361,19 @@ impl WordIndex {
     /// tokens found in the buyer's, times the share of the buyer's found in
     /// the FAQ question's, square-rooted (a geometric mean of the two).
     pub fn similarity(&self, question: &[String], faq_q: &str) -> f32 {
-        let f = topic_tokens(faq_q);
-        if f.is_empty() || question.is_empty() {
-            return 0.0;
-        }
-        let w = |list: &[String], other: &[String]| {
-            let total: f32 = list.iter().map(|t| self.weight(t)).sum();
-            let common: f32 = list
-                .iter()
-                .filter(|t| other.binary_search(t).is_ok())
-                .map(|t| self.weight(t))
-                .sum();
-            if total > 0.0 {
-                common / total
-            } else {
-                0.0
-            }
-        };
-        (w(&f, question) * w(question, &f)).sqrt()
+        let f = self.weighed(&topic_tokens(faq_q));
+        similarity_of(&self.weighed(question), (&f.0, f.1))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         doc: &Doc,
+        r: usize,
         text: &str,
         question: &str,
         q_topic: &[String],
+        q_weighed: &(Vec<(String, f32)>, f32),
         item_idx: Option<usize>,
         hits: &mut Vec<Hit>,
     ) {
@@ -387,9 +407,10 @@ impl WordIndex {
             }
             Doc::Value { item: i, attr } => {
                 if Some(*i) == item_idx {
-                    let shared = topic_tokens(text)
+                    let shared = self.topics[r]
+                        .0
                         .iter()
-                        .any(|t| t.chars().count() >= 2 && q_topic.binary_search(t).is_ok());
+                        .any(|(t, _)| t.chars().count() >= 2 && q_topic.binary_search(t).is_ok());
                     if shared {
                         hits.push(Hit::Value { attr: *attr });
                     }
@@ -397,10 +418,11 @@ impl WordIndex {
             }
             Doc::Faq { item: i, faq } => {
                 if i.is_none() || *i == item_idx {
+                    let (f, total) = &self.topics[r];
                     hits.push(Hit::Faq {
                         item: *i,
                         faq: *faq,
-                        similarity: self.similarity(q_topic, text),
+                        similarity: similarity_of(q_weighed, (f, *total)),
                     });
                 }
             }
@@ -412,6 +434,7 @@ impl WordIndex {
     /// with, FAQ entries (the item's and the shop's) with their similarity.
     pub fn search(&self, question: &str, item: Option<(usize, &str)>) -> Vec<Hit> {
         let q_topic = topic_tokens(question);
+        let q_weighed = self.weighed(&q_topic);
         let mut terms: Vec<(u32, &String)> = q_topic
             .iter()
             .filter_map(|t| self.df.get(t).map(|&n| (n, t)))
@@ -496,11 +519,42 @@ impl WordIndex {
                 }
             }
             for doc in mine {
-                self.check(doc, text, question, &q_topic, item_idx, &mut hits);
+                self.check(
+                    doc, r as usize, text, question, &q_topic, &q_weighed, item_idx, &mut hits,
+                );
             }
         }
         hits
     }
+}
+
+/// A token's weight in a collection of `n` documents where `df` hold it.
+fn weight_of(n: usize, df: u32) -> f32 {
+    (1.0 + n.max(1) as f32 / (1.0 + df as f32)).ln()
+}
+
+/// [`WordIndex::similarity`] of weighed topic tokens (both sorted by
+/// token): the weight they share over the geometric mean of their totals,
+/// which is the geometric mean of the two shares. Linear in their lengths.
+fn similarity_of(q: &(Vec<(String, f32)>, f32), f: (&[(String, f32)], f32)) -> f32 {
+    let (q, q_total) = (&q.0, q.1);
+    let (f, f_total) = f;
+    if q.is_empty() || f.is_empty() || q_total <= 0.0 || f_total <= 0.0 {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0.0f32);
+    while i < q.len() && j < f.len() {
+        match q[i].0.cmp(&f[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += q[i].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common / (q_total * f_total).sqrt()
 }
 
 #[cfg(test)]
