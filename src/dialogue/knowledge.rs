@@ -162,6 +162,9 @@ impl Engine {
         match reason {
             None => {
                 let mut asked_now = false;
+                // Intents that ask the same of the catalog get one answer
+                // (a message read as two intents answered "other").
+                let mut answered: Vec<(Ask, Answer)> = Vec::new();
                 for &i in intents.iter() {
                     let intent = &self.nlu.intents[i];
                     if intent.action != Action::Reply {
@@ -176,7 +179,15 @@ impl Engine {
                         unknown(&mut facts, reason);
                         break;
                     }
-                    match k.answer(&query(ask)) {
+                    let answer = match answered.iter().find(|(a, _)| *a == ask) {
+                        Some((_, a)) => a.clone(),
+                        None => {
+                            let a = k.answer(&query(ask));
+                            answered.push((ask, a.clone()));
+                            a
+                        }
+                    };
+                    match answer {
                         Answer::Fact(line) => {
                             let said = facts.lines.iter().any(|(_, l)| *l == line);
                             facts

@@ -136,6 +136,9 @@ pub struct WordIndex {
     /// and the weights' sum, computed once at build instead of for every
     /// candidate of every question.
     topics: Vec<(Vec<(String, f32)>, f32)>,
+    /// Every topic token of some FAQ question: a question sharing too little
+    /// weight with them cannot reach a FAQ floor ([`WordIndex::faq_search`]).
+    faq_words: std::collections::HashSet<String>,
     /// Document frequency of tokens (weights of the FAQ similarity).
     df: HashMap<String, u32>,
     /// The attribute concepts.
@@ -327,6 +330,12 @@ impl WordIndex {
             let total = w.iter().map(|(_, d)| d).sum();
             (w, total)
         };
+        let faq_words = docs
+            .iter()
+            .zip(&topics)
+            .filter(|((refs, _, _), _)| refs.iter().any(|d| matches!(d, Doc::Faq { .. })))
+            .flat_map(|(_, t)| t.iter().cloned())
+            .collect();
         let topics = topics.into_iter().map(weigh).collect();
         Ok(WordIndex {
             searcher,
@@ -336,6 +345,7 @@ impl WordIndex {
             doc_ref,
             docs: docs.into_iter().map(|(d, t, _)| (d, t)).collect(),
             topics,
+            faq_words,
             df,
             concepts,
             keys,
@@ -434,6 +444,42 @@ impl WordIndex {
     /// with, FAQ entries (the item's and the shop's) with their similarity.
     pub fn search(&self, question: &str, item: Option<(usize, &str)>) -> Vec<Hit> {
         let q_topic = topic_tokens(question);
+        self.search_topics(question, q_topic, item)
+    }
+
+    /// [`WordIndex::search`] for FAQ entries only, with similarity at least
+    /// `floor`: no search at all when the question shares too little with
+    /// every FAQ question to reach it. A FAQ question's similarity is at most
+    /// √(w / total), `w` the weight of the buyer's topic tokens that occur in
+    /// some FAQ question and `total` that of all of them (the shared weight is
+    /// at most the FAQ question's own total), so below `floor²` nothing can
+    /// pass; a long message about something else costs no query.
+    pub fn faq_search(&self, question: &str, item: Option<(usize, &str)>, floor: f32) -> Vec<Hit> {
+        let q_topic = topic_tokens(question);
+        let (w, total) = q_topic.iter().fold((0.0f32, 0.0f32), |(w, total), t| {
+            let d = self.weight(t);
+            (
+                w + if self.faq_words.contains(t) { d } else { 0.0 },
+                total + d,
+            )
+        });
+        // (The item's own answers get 0.001 on top of their similarity.)
+        let reach = (floor - 0.001).max(0.0);
+        if total <= 0.0 || w / total < reach * reach * 0.999 {
+            return Vec::new();
+        }
+        self.search_topics(question, q_topic, item)
+            .into_iter()
+            .filter(|h| matches!(h, Hit::Faq { .. }))
+            .collect()
+    }
+
+    fn search_topics(
+        &self,
+        question: &str,
+        q_topic: Vec<String>,
+        item: Option<(usize, &str)>,
+    ) -> Vec<Hit> {
         let q_weighed = self.weighed(&q_topic);
         let mut terms: Vec<(u32, &String)> = q_topic
             .iter()
