@@ -223,7 +223,16 @@ impl Engine {
     pub fn with_catalog_dir(self, dir: &Path) -> Result<Engine> {
         let files = crate::files::read_dir(dir)?;
         let mut engine = self.with_catalog(&files)?;
+        drop(files);
         engine.catalog_dir = Some(dir.to_path_buf());
+        // The load reads and parses on several threads, each with its own
+        // allocator arena: hand what they freed back to the system (as the
+        // hot reload does), or a 10,000-item catalog keeps ~20 MB more resident.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free pages of the allocator's arenas.
+        unsafe {
+            libc::malloc_trim(0);
+        }
         Ok(engine)
     }
 }
