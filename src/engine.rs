@@ -134,6 +134,10 @@ pub struct Engine {
     /// The shop's catalog, when one is loaded ([`Engine::with_catalog`]):
     /// product questions are answered from it.
     pub knowledge: Option<crate::nlu::knowledge::Knowledge>,
+    /// The folder the catalog was read from ([`Engine::with_catalog_dir`]);
+    /// `None` without a catalog or with the built-in demo one. Agents save
+    /// FAQ entries into it from the console (`crate::catalog_faq`).
+    pub catalog_dir: Option<PathBuf>,
     /// The classifier.
     pub nlu: Nlu,
     /// The reply lines.
@@ -195,6 +199,7 @@ impl Engine {
         match (nlu, replies) {
             (Some(nlu), Some(replies)) if problems.is_empty() => Ok(Engine {
                 knowledge: None,
+                catalog_dir: None,
                 nlu,
                 replies,
                 config,
@@ -217,6 +222,17 @@ impl Engine {
     /// [`Engine::with_catalog`] of a folder's `*.toml` files.
     pub fn with_catalog_dir(self, dir: &Path) -> Result<Engine> {
         let files = crate::files::read_dir(dir)?;
-        self.with_catalog(&files)
+        let mut engine = self.with_catalog(&files)?;
+        drop(files);
+        engine.catalog_dir = Some(dir.to_path_buf());
+        // The load reads and parses on several threads, each with its own
+        // allocator arena: hand what they freed back to the system (as the
+        // hot reload does), or a 10,000-item catalog keeps ~20 MB more resident.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free pages of the allocator's arenas.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        Ok(engine)
     }
 }

@@ -12,6 +12,7 @@
 //! protocol with the web app of `xiaoer demo`.
 #![deny(missing_docs)]
 
+pub mod catalog_faq;
 pub mod catalog_io;
 pub mod channel;
 pub mod cli;

@@ -585,8 +585,12 @@ impl Demo {
     }
 }
 
+/// How long saving an answer to the catalog waits for the bot's hot reload to
+/// put it in force before answering "saved, not yet in force".
+pub const SAVED_IN_FORCE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The desk's view of the bot: its quick replies and drafts from the engine
-/// in force, and the agents' actions into its store.
+/// in force, the agents' actions into its store, answers into its catalog.
 struct BotDesk(Arc<Bot>);
 
 impl crate::gateway::desk::DeskHooks for BotDesk {
@@ -610,6 +614,48 @@ impl crate::gateway::desk::DeskHooks for BotDesk {
                 "restock": v.restock,
             })).collect::<Vec<_>>(),
         }))
+    }
+
+    fn save_faq(
+        &self,
+        item: &str,
+        question: &str,
+        answer: &str,
+        who: &str,
+    ) -> Result<String, String> {
+        let engine = self.0.engine();
+        let entry = crate::catalog_faq::Entry {
+            item,
+            question,
+            answer,
+            who,
+            at_ms: crate::store::now_ms(),
+        };
+        let saved = crate::catalog_faq::save(&engine, &entry).map_err(|e| e.to_string())?;
+        drop(engine);
+        tracing::info!(agent = %crate::logsafe::esc(who), item = %crate::logsafe::esc(item), at = %saved.at(), "saved an answer to the catalog");
+        // "Saved" means the bot answers from it: wait for the hot reload
+        // to put the edited catalog in force (a bounded wait).
+        let question = crate::teach::one_line(question);
+        let deadline = std::time::Instant::now() + SAVED_IN_FORCE_WAIT;
+        loop {
+            let engine = self.0.engine();
+            let in_force = engine.knowledge.as_ref().is_some_and(|k| {
+                k.item_by_id(item)
+                    .is_some_and(|i| k.items[i].faq.iter().any(|f| f.q.contains(&question)))
+            });
+            if in_force {
+                return Ok(saved.at());
+            }
+            if std::time::Instant::now() > deadline {
+                tracing::warn!(at = %saved.at(), "the saved answer is not in force yet: is hot reload on?");
+                return Ok(format!(
+                    "{} (not yet in force: the bot has not reloaded)",
+                    saved.at()
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     fn draft(&self, text: &str, item: Option<&str>) -> Option<(String, String)> {

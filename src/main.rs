@@ -199,6 +199,26 @@ enum CatalogCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Add a question and its answer as a FAQ entry of an item (what "保存到商品
+    /// 资料 Save to catalog" does in the agent console): appended to the item's
+    /// file with a comment saying who and when, refused with the reason (and
+    /// nothing written) when the catalog would not load or the bot would still
+    /// not answer the question from it; written atomically, so a running bot
+    /// reloads it.
+    FaqAdd {
+        /// The item's id.
+        #[arg(long)]
+        item: String,
+        /// The question, as buyers ask it.
+        #[arg(long)]
+        q: String,
+        /// The answer.
+        #[arg(long)]
+        a: String,
+        /// Who adds it, for the comment (default: $USER).
+        #[arg(long = "as")]
+        who: Option<String>,
+    },
 }
 
 /// Prints a line to stdout; a closed pipe (`xiaoer eval ... | head`) is not an error.
@@ -456,6 +476,30 @@ fn run(cli: Cli) -> Result<i32> {
                         }
                     }
                     Ok(0)
+                }
+                CatalogCommand::FaqAdd { item, q, a, who } => {
+                    let (engine, _) = files.load()?;
+                    let who = who
+                        .clone()
+                        .or_else(|| std::env::var("USER").ok())
+                        .unwrap_or_else(|| "operator".into());
+                    let entry = xiaoer::catalog_faq::Entry {
+                        item,
+                        question: q,
+                        answer: a,
+                        who: &who,
+                        at_ms: xiaoer::store::now_ms(),
+                    };
+                    match xiaoer::catalog_faq::save(&engine, &entry) {
+                        Ok(saved) => {
+                            out!("saved: {q:?} of item {item} ({})", saved.at());
+                            Ok(0)
+                        }
+                        Err(why) => {
+                            eprintln!("xiaoer: not saved: {why}");
+                            Ok(1)
+                        }
+                    }
                 }
             }
         }

@@ -97,9 +97,10 @@ pub enum TeachError {
     },
 }
 
-/// One teaching at a time in this process: two agents teaching the same file
-/// at once must not lose one of the two edits.
-static WRITING: Mutex<()> = Mutex::new(());
+/// One edit of the operators' files at a time in this process (teaching an
+/// example, saving a catalog FAQ entry): two agents editing the same file at
+/// once must not lose one of the two edits.
+pub(crate) static WRITING: Mutex<()> = Mutex::new(());
 
 #[derive(Deserialize)]
 struct RawExamples {
@@ -150,7 +151,7 @@ pub fn teach(
             });
         }
     }
-    let comment = comment(lesson.who, lesson.at_ms);
+    let comment = signature("taught", lesson.who, lesson.at_ms);
     let (new_body, line) = insert_example(body, &list, &text, &comment);
 
     // Check the edited files as `xiaoer check` would, before writing.
@@ -178,7 +179,10 @@ pub fn teach(
     }
 
     let path = PathBuf::from(&intents[index].0);
-    write_atomically(&path, &new_body)?;
+    write_atomically(&path, &new_body).map_err(|source| TeachError::Io {
+        path: path.clone(),
+        source,
+    })?;
     Ok(Taught { file: path, line })
 }
 
@@ -225,13 +229,19 @@ impl crate::gateway::Teacher for FolderTeacher {
     }
 }
 
-/// The text as it will be stored: trimmed, one line, no control characters.
-fn clean(text: &str) -> Result<String, TeachError> {
-    let one_line: String = text
+/// `text` trimmed to one line: control characters and runs of white space
+/// become one space (what a file keeps of a chat message).
+pub(crate) fn one_line(text: &str) -> String {
+    let spaced: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let t = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The text as it will be stored: trimmed, one line, no control characters.
+fn clean(text: &str) -> Result<String, TeachError> {
+    let t = one_line(text);
     let n = t.chars().count();
     if n == 0 {
         return Err(TeachError::Empty);
@@ -242,8 +252,10 @@ fn clean(text: &str) -> Result<String, TeachError> {
     Ok(t)
 }
 
-/// `# taught by a-1, 2026-12-01 17:40 UTC`, the "who" reduced to safe characters.
-fn comment(who: &str, at_ms: i64) -> String {
+/// `# taught by a-1, 2026-12-01 17:40 UTC` (`what` = "taught"): the comment
+/// an edit from the console or the terminal leaves in the file, the "who"
+/// reduced to safe characters.
+pub(crate) fn signature(what: &str, who: &str, at_ms: i64) -> String {
     let who: String = who
         .chars()
         .filter(|c| !c.is_control())
@@ -257,7 +269,7 @@ fn comment(who: &str, at_ms: i64) -> String {
     let ts = crate::gateway::rfc3339(at_ms);
     // 2026-12-01T17:40:00Z → 2026-12-01 17:40 UTC
     let short = format!("{} {} UTC", &ts[..10], &ts[11..16]);
-    format!("# taught by {}, {short}", who.trim())
+    format!("# {what} by {}, {short}", who.trim())
 }
 
 /// The file with `text` added as the last entry of the `examples` list whose
@@ -320,22 +332,19 @@ fn has_comma(between: &str) -> bool {
 }
 
 /// A TOML basic string holding `s`.
-fn toml_string(s: &str) -> String {
+pub(crate) fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 /// Writes `body` to `path` through a temporary file in the same folder (whose
-/// name does not end in `.toml`, so a reload never reads it) and a rename.
-fn write_atomically(path: &Path, body: &str) -> Result<(), TeachError> {
+/// name does not end in `.toml`, so a reload never reads it) and a rename:
+/// a running bot's hot reload sees the old file or the new one, never half.
+pub(crate) fn write_atomically(path: &Path, body: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let io = |source| TeachError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -358,7 +367,7 @@ fn write_atomically(path: &Path, body: &str) -> Result<(), TeachError> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    result
 }
 
 #[cfg(test)]
@@ -458,7 +467,7 @@ mod tests {
 
     #[test]
     fn comment_names_who_and_when_on_one_line() {
-        let c = comment("a-1\n# forged", 1_764_610_800_000);
+        let c = signature("taught", "a-1\n# forged", 1_764_610_800_000);
         assert_eq!(c.lines().count(), 1);
         assert!(c.starts_with("# taught by a-1# forged, "), "{c}");
         assert!(c.ends_with(" UTC"), "{c}");

@@ -39,6 +39,26 @@ fn catalog_answers_about_the_picked_item_in_chromium() {
     in_chromium("catalog.mjs", 4, &[]);
 }
 
+/// Save to catalog (tests/browser/savecat.mjs): a question the demo catalog
+/// cannot answer escalates; the agent answers and clicks "save to catalog"
+/// under the reply; a second buyer gets the answer from the bot. The demo
+/// runs on a copy of demo/catalog, which the save edits.
+#[test]
+fn an_answer_saved_to_the_catalog_answers_the_next_buyer_in_chromium() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let catalog = crate::scratch("browser-savecat-catalog");
+    for e in std::fs::read_dir(root.join("demo/catalog")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, catalog.join(p.file_name().unwrap())).unwrap();
+    }
+    in_chromium("savecat.mjs", 3, &["--catalog", catalog.to_str().unwrap()]);
+    let saved = std::fs::read_to_string(catalog.join("d-102-hoodie.toml")).unwrap();
+    assert!(
+        saved.contains("# FAQ saved by ") && saved.contains("会掉色吗"),
+        "{saved}"
+    );
+}
+
 /// Runs `xiaoer demo` (on a scratch copy of the shipped files, with `args`
 /// added) and drives it with `tests/browser/<script>`, which must print
 /// "`steps` passed, 0 failed". Scripts share tests/browser/lib.mjs.

@@ -16,6 +16,7 @@ mod proactive;
 mod properties;
 mod regression;
 mod reload;
+mod savecat;
 mod scaleout;
 mod store;
 mod teach;

@@ -374,6 +374,7 @@ async fn the_public_routes_are_these_and_show_no_conversation() {
         ("GET", "/assets/agent.js"),
         ("GET", "/assets/orders-buyer.js"),
         ("GET", "/assets/orders.js"),
+        ("GET", "/assets/catalog.js"),
         ("POST", "/api/login"),
         // The agents to pick on an open loopback console (empty with passwords).
         ("GET", "/api/login/agents"),

@@ -534,6 +534,7 @@
       reassign: `改派 Reassigned — ${msg.text}`,
       close: `${who} 结束了会话 · closed: ${OUTCOME_TEXT[msg.text] || msg.text}`,
       wrong: `${who} 标记机器人回答有误 · marked the bot's answer wrong${msg.text ? `: 「${msg.text}」` : ''}`,
+      catalog: `${who} 保存到商品资料 · saved to the catalog: ${msg.text}`,
     }[msg.marker] || `${who} ${msg.text}`;
     return el('li', { class: `msg msg-event marker-${msg.marker || 'other'}`, dataset: { testid: 'marker', marker: msg.marker || '', id: msg.id || '' } },
       el('span', { class: 'marker-text' }, el('span', { text }),

@@ -66,6 +66,23 @@ fn short(text: &str) -> String {
     s
 }
 
+/// How an `unknown_fact` summary starts: `商品 k-101: 可以手洗吗`.
+const SUMMARY_ITEM: &str = "商品 ";
+
+/// The summary of an `unknown_fact` escalation: the item's id (`?` when
+/// none is known) and what the buyer asked.
+pub fn unknown_fact_summary(id: Option<&str>, text: &str) -> String {
+    format!("{SUMMARY_ITEM}{}: {}", id.unwrap_or("?"), short(text))
+}
+
+/// The item an `unknown_fact` summary names (`商品 k-101: …` → `k-101`),
+/// `None` when the bot knew none: how the console knows whose catalog file
+/// an agent's answer belongs in.
+pub fn item_of_summary(summary: &str) -> Option<&str> {
+    let (id, _) = summary.strip_prefix(SUMMARY_ITEM)?.split_once(": ")?;
+    (!id.is_empty() && id != "?").then_some(id)
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -140,15 +157,14 @@ impl Engine {
         };
         let unknown = |facts: &mut Facts, reason: &mut Option<Reason>| {
             *reason = Some(Reason::UnknownFact);
-            facts.summary = Some(format!(
-                "商品 {}: {}",
-                id.as_deref().unwrap_or("?"),
-                short(text)
-            ));
+            facts.summary = Some(unknown_fact_summary(id.as_deref(), text));
         };
         match reason {
             None => {
                 let mut asked_now = false;
+                // Intents that ask the same of the catalog get one answer
+                // (a message read as two intents answered "other").
+                let mut answered: Vec<(Ask, Answer)> = Vec::new();
                 for &i in intents.iter() {
                     let intent = &self.nlu.intents[i];
                     if intent.action != Action::Reply {
@@ -163,7 +179,15 @@ impl Engine {
                         unknown(&mut facts, reason);
                         break;
                     }
-                    match k.answer(&query(ask)) {
+                    let answer = match answered.iter().find(|(a, _)| *a == ask) {
+                        Some((_, a)) => a.clone(),
+                        None => {
+                            let a = k.answer(&query(ask));
+                            answered.push((ask, a.clone()));
+                            a
+                        }
+                    };
+                    match answer {
                         Answer::Fact(line) => {
                             let said = facts.lines.iter().any(|(_, l)| *l == line);
                             facts
@@ -219,5 +243,26 @@ impl Engine {
             Lang::Zh => "亲，您问的是哪一款宝贝呢？发一下商品链接或者告诉我名称，小二马上帮您查哦～".into(),
             Lang::En => "Hi dear, which item are you asking about? Send me the link or its name and I'll check right away.".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_its_item_and_gives_it_back() {
+        // (item, text, the item read back)
+        let rows: &[(Option<&str>, &str, Option<&str>)] = &[
+            (Some("k-101"), "可以手洗吗", Some("k-101")),
+            (Some("i:9"), "a: b", Some("i:9")),
+            (None, "可以手洗吗", None),
+        ];
+        for (id, text, back) in rows {
+            let s = unknown_fact_summary(*id, text);
+            assert_eq!(item_of_summary(&s), *back, "{s}");
+        }
+        assert_eq!(item_of_summary("未指明商品: 有货吗"), None);
+        assert_eq!(item_of_summary("buyer asked for a person"), None);
     }
 }

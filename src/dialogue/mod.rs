@@ -252,6 +252,20 @@ impl Engine {
         ctx: &Context<'_>,
         explain: bool,
     ) -> Decision {
+        self.decide_knowing(conv, text, ctx, explain, self.knowledge.as_ref())
+    }
+
+    /// [`Engine::decide_on`] with catalog `knowledge` instead of the
+    /// engine's own: how the bot would answer after an edit of the catalog,
+    /// before it is written (`crate::catalog_faq`).
+    pub fn decide_knowing(
+        &self,
+        conv: &mut Conversation,
+        text: &str,
+        ctx: &Context<'_>,
+        explain: bool,
+        knowledge: Option<&crate::nlu::knowledge::Knowledge>,
+    ) -> Decision {
         let page_item = ctx.title;
         let c = self.nlu.classify(text, explain);
         let cfg = &self.config;
@@ -379,7 +393,7 @@ impl Engine {
         }
 
         let mut facts = knowledge::Facts::default();
-        if let Some(k) = &self.knowledge {
+        if let Some(k) = knowledge {
             facts = self.consult(k, conv, &c, text, ctx, lang, &mut intents, &mut reason);
         }
 
@@ -407,7 +421,7 @@ impl Engine {
             name: destination_name,
             ships_to: ships_to.filter(|_| reason.is_none()),
         };
-        let item_name = facts.item_name.as_deref().or(if self.knowledge.is_some() {
+        let item_name = facts.item_name.as_deref().or(if knowledge.is_some() {
             page_item
         } else {
             c.item.as_deref().or(page_item)

@@ -40,20 +40,35 @@ pub trait DeskHooks: Send + Sync {
     fn item_facts(&self, _id: &str) -> Option<serde_json::Value> {
         None
     }
+    /// Saves an agent's answer as a FAQ entry of catalog item `item`
+    /// (`crate::catalog_faq`), signed by `who`: where it was written
+    /// (`catalog/k-101.toml:41`), or why it was refused (nothing written).
+    fn save_faq(
+        &self,
+        _item: &str,
+        _question: &str,
+        _answer: &str,
+        _who: &str,
+    ) -> Result<String, String> {
+        Err("no catalog beside this console: the bot saves answers into its catalog folder".into())
+    }
 }
+
+/// The escalation reason whose answers can be saved to the catalog.
+pub const UNKNOWN_FACT: &str = "unknown_fact";
 
 /// One thing an agent did, for [`DeskHooks::record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeskRecord {
     /// Conversation id.
     pub conversation: String,
-    /// takeover, release, reassign, note, close or wrong.
+    /// takeover, release, reassign, note, close, wrong or catalog_faq.
     pub kind: &'static str,
     /// The agent id.
     pub agent: String,
     /// The buyer message (`wrong`).
     pub message_id: Option<String>,
-    /// The note, outcome or `from -> to`.
+    /// The note, outcome, `from -> to`, or the saved entry (`item file:line: question`).
     pub detail: Option<String>,
 }
 
@@ -404,6 +419,70 @@ impl Gateway {
         self.record(conversation, "wrong", agent, Some(asked), None);
         self.event(Some(conversation), "message");
         Ok(view)
+    }
+
+    /// Saves the owner's answer to an `unknown_fact` escalation as a FAQ
+    /// entry of the item the bot named in it (its summary, else the item the
+    /// buyer is looking at), through [`DeskHooks::save_faq`]: the next buyer
+    /// who asks gets the answer from the bot. A supervisor may save from any
+    /// chat. The history gets a `catalog` marker and the store a
+    /// `catalog_faq` desk event. Returns where it was saved.
+    pub fn save_to_catalog(
+        &self,
+        conversation: &str,
+        agent: &str,
+        question: &str,
+        answer: &str,
+    ) -> Result<serde_json::Value, GatewayError> {
+        super::valid_agent(agent)?;
+        let supervisor = self
+            .member(agent)
+            .is_some_and(|m| m.role == Role::Supervisor);
+        let item = self.with_conv(conversation, |st, conv| {
+            let c = st.conversations.get(&conv).expect("checked");
+            if !supervisor {
+                owner_only(c, agent, "save answers from it")?;
+            }
+            let Some(esc) = c.escalation.as_ref().filter(|e| e.reason == UNKNOWN_FACT) else {
+                return Err(GatewayError::Conflict(format!(
+                    "saving to the catalog answers an {UNKNOWN_FACT} escalation, and this conversation has none open"
+                )));
+            };
+            crate::dialogue::knowledge::item_of_summary(&esc.summary)
+                .map(str::to_string)
+                .or_else(|| c.item.as_ref().and_then(|i| i.id.clone()))
+                .ok_or_else(|| {
+                    GatewayError::Invalid(
+                        "the bot did not say which catalog item this question is about".into(),
+                    )
+                })
+        })?;
+        let Some(h) = self.hooks() else {
+            return Err(GatewayError::NotFound(
+                "no bot beside this console: nothing to save into".into(),
+            ));
+        };
+        let at = h
+            .save_faq(&item, question, answer, agent)
+            .map_err(GatewayError::Invalid)?;
+        let name = self.display_name(agent);
+        let asked = crate::teach::one_line(question);
+        self.with_conv(conversation, |st, conv| {
+            st.next_id += 1;
+            let mid = format!("e-{}", st.next_id);
+            let c = st.conversations.get_mut(&conv).expect("checked");
+            c.marker(mid, "catalog", &name, format!("{at}: {asked}"));
+            Ok(())
+        })?;
+        self.record(
+            conversation,
+            "catalog_faq",
+            agent,
+            None,
+            Some(format!("{item} {at}: {asked}")),
+        );
+        self.event(Some(conversation), "message");
+        Ok(serde_json::json!({ "saved": at, "item": item }))
     }
 
     /// Conversations matching `query` (conversation id, buyer id or name, or

@@ -100,6 +100,11 @@ const ORDERS_JS: Asset = Asset(
     include_str!("../../web/orders.js"),
 );
 
+const CATALOG_JS: Asset = Asset(
+    "text/javascript; charset=utf-8",
+    include_str!("../../web/catalog.js"),
+);
+
 impl IntoResponse for Asset {
     fn into_response(self) -> Response {
         ([(header::CONTENT_TYPE, self.0)], self.1).into_response()
@@ -266,6 +271,15 @@ fn routes() -> Routes {
     .add(Agent, POST, "/api/conversations/{id}/close", close)
     .add(Agent, POST, "/api/conversations/{id}/assign", assign)
     .add(Agent, POST, "/api/conversations/{id}/wrong", wrong)
+    // Save to catalog: an agent's answer to an unknown_fact escalation
+    // becomes a FAQ entry of the item (web/catalog.js).
+    .add(Public, GET, "/assets/catalog.js", || async { CATALOG_JS })
+    .add(
+        Agent,
+        POST,
+        "/api/conversations/{id}/catalog-faq",
+        save_to_catalog,
+    )
 }
 
 /// Every route of [`router`] with who may call it.
@@ -713,6 +727,42 @@ async fn wrong(
 ) -> Response {
     let agent = desk_actor(s, &d, "mark wrong", &id);
     view(app.gw.mark_wrong(&id, &agent, &d.message))
+}
+
+#[derive(Deserialize)]
+struct SaveIn {
+    #[serde(default)]
+    agent: String,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    answer: String,
+}
+
+/// Saves an agent's answer to an unknown_fact escalation as a FAQ entry of
+/// the item (`Gateway::save_to_catalog`); the bot's hot reload answers the
+/// next buyer from it. Refusals are 400 with the reason; nothing is written.
+async fn save_to_catalog(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+    Json(b): Json<SaveIn>,
+) -> Response {
+    let a = AgentIn {
+        agent: b.agent.clone(),
+        text: None,
+    };
+    let agent = acting(s, &a, "save to catalog", &id);
+    // Checking the edited catalog builds it again: off the runtime.
+    match tokio::task::spawn_blocking(move || {
+        app.gw.save_to_catalog(&id, &agent, &b.question, &b.answer)
+    })
+    .await
+    {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 async fn detail(State(app): State<App>, Path(id): Path<String>) -> Response {

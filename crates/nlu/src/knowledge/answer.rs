@@ -304,7 +304,7 @@ impl Knowledge {
     fn faq_answer(&self, q: &Query<'_>, floor: f32) -> Option<String> {
         let id = q.item.map(|i| (i, self.items[i].id.as_str()));
         let mut best: Option<(f32, Option<usize>, usize)> = None;
-        for h in self.index.search(q.text, id) {
+        for h in self.index.faq_search(q.text, id, floor) {
             if let Hit::Faq {
                 item,
                 faq,

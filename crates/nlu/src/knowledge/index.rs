@@ -132,6 +132,13 @@ pub struct WordIndex {
     /// Per document: what it stands for (several items may share its
     /// text; in item order, the shop's last) and its normalised text.
     docs: Vec<(Vec<Doc>, String)>,
+    /// Per document: its topic tokens with their weights (sorted by token)
+    /// and the weights' sum, computed once at build instead of for every
+    /// candidate of every question.
+    topics: Vec<(Vec<(String, f32)>, f32)>,
+    /// Every topic token of some FAQ question: a question sharing too little
+    /// weight with them cannot reach a FAQ floor ([`WordIndex::faq_search`]).
+    faq_words: std::collections::HashSet<String>,
     /// Document frequency of tokens (weights of the FAQ similarity).
     df: HashMap<String, u32>,
     /// The attribute concepts.
@@ -157,7 +164,12 @@ fn filler(c: char) -> bool {
 
 /// The tokens of a normalised text that carry its topic.
 pub fn topic_tokens(text: &str) -> Vec<String> {
-    let mut t: Vec<String> = segment::tokens(text)
+    topic_of(segment::tokens(text))
+}
+
+/// [`topic_tokens`] of a text's [`segment::tokens`]: sorted, deduplicated.
+fn topic_of(tokens: Vec<String>) -> Vec<String> {
+    let mut t: Vec<String> = tokens
         .into_iter()
         .filter(|t| t != "#num" && !t.chars().all(filler))
         .filter(|t| {
@@ -275,11 +287,13 @@ impl WordIndex {
         let mut writer =
             index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 50_000_000)?;
         let mut df: HashMap<String, u32> = HashMap::new();
+        let mut topics: Vec<Vec<String>> = Vec::with_capacity(docs.len());
         for (k, (_, t, owners)) in docs.iter().enumerate() {
             let toks = segment::tokens(t);
             let mut uniq = toks.clone();
             uniq.sort();
             uniq.dedup();
+            topics.push(topic_of(uniq.clone()));
             for u in uniq {
                 *df.entry(u).or_default() += 1;
             }
@@ -304,6 +318,25 @@ impl WordIndex {
                     .collect(),
             );
         }
+        let n = docs.len();
+        let weigh = |list: Vec<String>| {
+            let w: Vec<(String, f32)> = list
+                .into_iter()
+                .map(|t| {
+                    let d = weight_of(n, df.get(&t).copied().unwrap_or(0));
+                    (t, d)
+                })
+                .collect();
+            let total = w.iter().map(|(_, d)| d).sum();
+            (w, total)
+        };
+        let faq_words = docs
+            .iter()
+            .zip(&topics)
+            .filter(|((refs, _, _), _)| refs.iter().any(|d| matches!(d, Doc::Faq { .. })))
+            .flat_map(|(_, t)| t.iter().cloned())
+            .collect();
+        let topics = topics.into_iter().map(weigh).collect();
         Ok(WordIndex {
             searcher,
             _reader: reader,
@@ -311,6 +344,8 @@ impl WordIndex {
             owner,
             doc_ref,
             docs: docs.into_iter().map(|(d, t, _)| (d, t)).collect(),
+            topics,
+            faq_words,
             df,
             concepts,
             keys,
@@ -318,9 +353,17 @@ impl WordIndex {
     }
 
     fn weight(&self, token: &str) -> f32 {
-        let n = self.docs.len().max(1) as f32;
-        let df = self.df.get(token).copied().unwrap_or(0) as f32;
-        (1.0 + n / (1.0 + df)).ln()
+        weight_of(self.docs.len(), self.df.get(token).copied().unwrap_or(0))
+    }
+
+    /// A question's topic tokens (sorted) with their weights, and their sum.
+    fn weighed(&self, question: &[String]) -> (Vec<(String, f32)>, f32) {
+        let w: Vec<(String, f32)> = question
+            .iter()
+            .map(|t| (t.clone(), self.weight(t)))
+            .collect();
+        let total = w.iter().map(|(_, d)| d).sum();
+        (w, total)
     }
 
     /// How well FAQ question `faq_q` covers the buyer's question (both
@@ -328,32 +371,19 @@ impl WordIndex {
     /// tokens found in the buyer's, times the share of the buyer's found in
     /// the FAQ question's, square-rooted (a geometric mean of the two).
     pub fn similarity(&self, question: &[String], faq_q: &str) -> f32 {
-        let f = topic_tokens(faq_q);
-        if f.is_empty() || question.is_empty() {
-            return 0.0;
-        }
-        let w = |list: &[String], other: &[String]| {
-            let total: f32 = list.iter().map(|t| self.weight(t)).sum();
-            let common: f32 = list
-                .iter()
-                .filter(|t| other.binary_search(t).is_ok())
-                .map(|t| self.weight(t))
-                .sum();
-            if total > 0.0 {
-                common / total
-            } else {
-                0.0
-            }
-        };
-        (w(&f, question) * w(question, &f)).sqrt()
+        let f = self.weighed(&topic_tokens(faq_q));
+        similarity_of(&self.weighed(question), (&f.0, f.1))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         doc: &Doc,
+        r: usize,
         text: &str,
         question: &str,
         q_topic: &[String],
+        q_weighed: &(Vec<(String, f32)>, f32),
         item_idx: Option<usize>,
         hits: &mut Vec<Hit>,
     ) {
@@ -387,9 +417,10 @@ impl WordIndex {
             }
             Doc::Value { item: i, attr } => {
                 if Some(*i) == item_idx {
-                    let shared = topic_tokens(text)
+                    let shared = self.topics[r]
+                        .0
                         .iter()
-                        .any(|t| t.chars().count() >= 2 && q_topic.binary_search(t).is_ok());
+                        .any(|(t, _)| t.chars().count() >= 2 && q_topic.binary_search(t).is_ok());
                     if shared {
                         hits.push(Hit::Value { attr: *attr });
                     }
@@ -397,10 +428,11 @@ impl WordIndex {
             }
             Doc::Faq { item: i, faq } => {
                 if i.is_none() || *i == item_idx {
+                    let (f, total) = &self.topics[r];
                     hits.push(Hit::Faq {
                         item: *i,
                         faq: *faq,
-                        similarity: self.similarity(q_topic, text),
+                        similarity: similarity_of(q_weighed, (f, *total)),
                     });
                 }
             }
@@ -412,6 +444,43 @@ impl WordIndex {
     /// with, FAQ entries (the item's and the shop's) with their similarity.
     pub fn search(&self, question: &str, item: Option<(usize, &str)>) -> Vec<Hit> {
         let q_topic = topic_tokens(question);
+        self.search_topics(question, q_topic, item)
+    }
+
+    /// [`WordIndex::search`] for FAQ entries only, with similarity at least
+    /// `floor`: no search at all when the question shares too little with
+    /// every FAQ question to reach it. A FAQ question's similarity is at most
+    /// √(w / total), `w` the weight of the buyer's topic tokens that occur in
+    /// some FAQ question and `total` that of all of them (the shared weight is
+    /// at most the FAQ question's own total), so below `floor²` nothing can
+    /// pass; a long message about something else costs no query.
+    pub fn faq_search(&self, question: &str, item: Option<(usize, &str)>, floor: f32) -> Vec<Hit> {
+        let q_topic = topic_tokens(question);
+        let (w, total) = q_topic.iter().fold((0.0f32, 0.0f32), |(w, total), t| {
+            let d = self.weight(t);
+            (
+                w + if self.faq_words.contains(t) { d } else { 0.0 },
+                total + d,
+            )
+        });
+        // (The item's own answers get 0.001 on top of their similarity.)
+        let reach = (floor - 0.001).max(0.0);
+        if total <= 0.0 || w / total < reach * reach * 0.999 {
+            return Vec::new();
+        }
+        self.search_topics(question, q_topic, item)
+            .into_iter()
+            .filter(|h| matches!(h, Hit::Faq { .. }))
+            .collect()
+    }
+
+    fn search_topics(
+        &self,
+        question: &str,
+        q_topic: Vec<String>,
+        item: Option<(usize, &str)>,
+    ) -> Vec<Hit> {
+        let q_weighed = self.weighed(&q_topic);
         let mut terms: Vec<(u32, &String)> = q_topic
             .iter()
             .filter_map(|t| self.df.get(t).map(|&n| (n, t)))
@@ -496,11 +565,42 @@ impl WordIndex {
                 }
             }
             for doc in mine {
-                self.check(doc, text, question, &q_topic, item_idx, &mut hits);
+                self.check(
+                    doc, r as usize, text, question, &q_topic, &q_weighed, item_idx, &mut hits,
+                );
             }
         }
         hits
     }
+}
+
+/// A token's weight in a collection of `n` documents where `df` hold it.
+fn weight_of(n: usize, df: u32) -> f32 {
+    (1.0 + n.max(1) as f32 / (1.0 + df as f32)).ln()
+}
+
+/// [`WordIndex::similarity`] of weighed topic tokens (both sorted by
+/// token): the weight they share over the geometric mean of their totals,
+/// which is the geometric mean of the two shares. Linear in their lengths.
+fn similarity_of(q: &(Vec<(String, f32)>, f32), f: (&[(String, f32)], f32)) -> f32 {
+    let (q, q_total) = (&q.0, q.1);
+    let (f, f_total) = f;
+    if q.is_empty() || f.is_empty() || q_total <= 0.0 || f_total <= 0.0 {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0.0f32);
+    while i < q.len() && j < f.len() {
+        match q[i].0.cmp(&f[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += q[i].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common / (q_total * f_total).sqrt()
 }
 
 #[cfg(test)]

@@ -309,84 +309,92 @@ fn column_kind(name: &str) -> Column {
 /// (`面料 = "棉"` → `"面料" = "棉"`, also in inline tables and table
 /// headers), so files written as catalog.md shows parse under TOML 1.0 and
 /// 1.1 rules, whose bare keys are ASCII only. Strings and comments are left
-/// alone; lines keep their numbers. One pass, linear.
+/// alone; lines keep their numbers. One pass over the bytes, linear, copying
+/// slices (every character that steers it is ASCII, and UTF-8 never has an
+/// ASCII byte inside a longer character).
 pub fn quote_bare_keys(text: &str) -> std::borrow::Cow<'_, str> {
     if text.is_ascii() {
         return text.into();
     }
-    let b: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len() + 16);
+    let b = text.as_bytes();
+    let n = b.len();
+    let at = |i: usize| text[i..].chars().next().unwrap_or('\n');
+    let special = |c: char| c.is_whitespace() || "=[]{},\"'#.".contains(c);
+    let mut out = String::with_capacity(n + 16);
     let mut i = 0;
     // The last significant character before the current position.
     let mut prev = '\n';
-    let special = |c: char| c.is_whitespace() || "=[]{},\"'#.".contains(c);
-    while i < b.len() {
-        let c = b[i];
+    while i < n {
+        let c = at(i);
         if c == '#' {
-            while i < b.len() && b[i] != '\n' {
-                out.push(b[i]);
-                i += 1;
-            }
+            let end = text[i..].find('\n').map_or(n, |p| i + p);
+            out.push_str(&text[i..end]);
+            i = end;
             continue;
         }
         if c == '"' || c == '\'' {
-            let triple = i + 2 < b.len() && b[i + 1] == c && b[i + 2] == c;
-            let q = if triple { 3 } else { 1 };
-            for _ in 0..q {
-                out.push(c);
-            }
-            i += q;
-            while i < b.len() {
-                if c == '"' && b[i] == '\\' && i + 1 < b.len() {
-                    out.push(b[i]);
-                    out.push(b[i + 1]);
+            let q = c as u8;
+            let triple = i + 2 < n && b[i + 1] == q && b[i + 2] == q;
+            let ql = if triple { 3 } else { 1 };
+            let start = i;
+            i += ql;
+            while i < n {
+                if q == b'"' && b[i] == b'\\' && i + 1 < n {
                     i += 2;
                     continue;
                 }
-                if b[i] == c && (!triple || (i + 2 < b.len() && b[i + 1] == c && b[i + 2] == c)) {
-                    for _ in 0..q {
-                        out.push(c);
-                    }
-                    i += q;
+                if b[i] == q && (!triple || (i + 2 < n && b[i + 1] == q && b[i + 2] == q)) {
+                    i += ql;
                     break;
                 }
-                if !triple && b[i] == '\n' {
+                if !triple && b[i] == b'\n' {
                     break;
                 }
-                out.push(b[i]);
                 i += 1;
             }
+            // An escape before a longer character stops inside it: on to
+            // the character's end.
+            while i < n && !text.is_char_boundary(i) {
+                i += 1;
+            }
+            out.push_str(&text[start..i]);
             prev = c;
             continue;
         }
         if !special(c) {
             let start = i;
-            while i < b.len() && !special(b[i]) {
-                i += 1;
+            let mut last = c;
+            while i < n {
+                let d = at(i);
+                if special(d) {
+                    break;
+                }
+                last = d;
+                i += d.len_utf8();
             }
-            let word: String = b[start..i].iter().collect();
+            let word = &text[start..i];
             let mut j = i;
-            while j < b.len() && (b[j] == ' ' || b[j] == '\t') {
+            while j < n && (b[j] == b' ' || b[j] == b'\t') {
                 j += 1;
             }
-            let next = b.get(j).copied().unwrap_or('\n');
+            let next = if j < n { at(j) } else { '\n' };
             let key_before = matches!(prev, '\n' | '{' | ',' | '[' | '.');
             let key_after = matches!(next, '=' | '.' | ']');
             if key_before && key_after && !word.is_ascii() {
                 out.push('"');
-                out.push_str(&word);
+                out.push_str(word);
                 out.push('"');
             } else {
-                out.push_str(&word);
+                out.push_str(word);
             }
-            prev = b[i - 1];
+            prev = last;
             continue;
         }
         out.push(c);
         if !c.is_whitespace() || c == '\n' {
             prev = c;
         }
-        i += 1;
+        i += c.len_utf8();
     }
     out.into()
 }
@@ -635,6 +643,85 @@ fn parse_shop(
     (promotions, faq, refs)
 }
 
+/// The items' names as [`Knowledge`] finds them in a message (an automaton
+/// of every normalised title and name, with the items owning each), their
+/// option values normalised, and each item's own words, longest first.
+#[allow(clippy::type_complexity)]
+fn item_words(
+    items: &[Item],
+    norm: &Normalizer,
+) -> (
+    Option<AhoCorasick>,
+    Vec<Vec<usize>>,
+    Vec<Vec<(String, String, String)>>,
+    Vec<Vec<String>>,
+) {
+    // Option values and names repeat across items: normalised once each.
+    let mut cache: HashMap<String, String> = HashMap::new();
+    let mut normal = |s: &str| -> String {
+        if let Some(n) = cache.get(s) {
+            return n.clone();
+        }
+        let n = norm.normalize(s);
+        cache.insert(s.to_string(), n.clone());
+        n
+    };
+    let mut words: Vec<String> = Vec::new();
+    let mut name_owner: Vec<Vec<usize>> = Vec::new();
+    let mut word_at: HashMap<String, usize> = HashMap::new();
+    for (k, it) in items.iter().enumerate() {
+        for n in std::iter::once(&it.title).chain(&it.names) {
+            let w = normal(n);
+            if w.chars().count() < 2 {
+                continue;
+            }
+            let slot = *word_at.entry(w.clone()).or_insert_with(|| {
+                words.push(w);
+                name_owner.push(Vec::new());
+                name_owner.len() - 1
+            });
+            if !name_owner[slot].contains(&k) {
+                name_owner[slot].push(k);
+            }
+        }
+    }
+    // Sparse states only: with tens of thousands of names, dense ones
+    // near the root made most of the automaton's build time.
+    let names = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .dense_depth(0)
+        .build(&words)
+        .ok()
+        .filter(|_| !words.is_empty());
+    let values = items
+        .iter()
+        .map(|it| {
+            let mut v: Vec<(String, String, String)> = Vec::new();
+            for var in &it.variants {
+                for (o, val) in &var.options {
+                    if !v.iter().any(|(a, b, _)| a == o && b == val) {
+                        v.push((o.clone(), val.clone(), normal(val)));
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    let own_words = items
+        .iter()
+        .map(|it| {
+            let mut w: Vec<String> = std::iter::once(&it.title)
+                .chain(&it.names)
+                .map(|n| normal(n))
+                .filter(|n| !n.is_empty())
+                .collect();
+            w.sort_by_key(|n| std::cmp::Reverse(n.len()));
+            w
+        })
+        .collect();
+    (names, name_owner, values, own_words)
+}
+
 impl Knowledge {
     /// Compiles catalog files given as `(name, text)` pairs (names as the
     /// operator knows them: `catalog/i-9.toml`). Every problem is collected
@@ -742,67 +829,16 @@ impl Knowledge {
         if !problems.is_empty() {
             return Err(problems);
         }
-        // Option values and names repeat across items: normalised once each.
-        let mut cache: HashMap<String, String> = HashMap::new();
-        let mut normal = |s: &str| -> String {
-            if let Some(n) = cache.get(s) {
-                return n.clone();
-            }
-            let n = norm.normalize(s);
-            cache.insert(s.to_string(), n.clone());
-            n
-        };
-        let mut words: Vec<String> = Vec::new();
-        let mut name_owner: Vec<Vec<usize>> = Vec::new();
-        let mut word_at: HashMap<String, usize> = HashMap::new();
-        for (k, it) in items.iter().enumerate() {
-            for n in std::iter::once(&it.title).chain(&it.names) {
-                let w = normal(n);
-                if w.chars().count() < 2 {
-                    continue;
-                }
-                let slot = *word_at.entry(w.clone()).or_insert_with(|| {
-                    words.push(w);
-                    name_owner.push(Vec::new());
-                    name_owner.len() - 1
-                });
-                if !name_owner[slot].contains(&k) {
-                    name_owner[slot].push(k);
-                }
-            }
-        }
-        let names = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&words)
-            .ok()
-            .filter(|_| !words.is_empty());
-        let values = items
-            .iter()
-            .map(|it| {
-                let mut v: Vec<(String, String, String)> = Vec::new();
-                for var in &it.variants {
-                    for (o, val) in &var.options {
-                        if !v.iter().any(|(a, b, _)| a == o && b == val) {
-                            v.push((o.clone(), val.clone(), normal(val)));
-                        }
-                    }
-                }
-                v
-            })
-            .collect();
-        let own_words = items
-            .iter()
-            .map(|it| {
-                let mut w: Vec<String> = std::iter::once(&it.title)
-                    .chain(&it.names)
-                    .map(|n| normal(n))
-                    .filter(|n| !n.is_empty())
-                    .collect();
-                w.sort_by_key(|n| std::cmp::Reverse(n.len()));
-                w
-            })
-            .collect();
-        let index = index::WordIndex::build(&items, &faq, norm).map_err(|e| {
+        // The item names (and their automaton) and the word index do not
+        // depend on each other: built side by side.
+        let (names, index) = std::thread::scope(|s| {
+            let named = s.spawn(|| item_words(&items, norm));
+            let index = index::WordIndex::build(&items, &faq, norm);
+            let named = named.join().unwrap_or_else(|_| item_words(&items, norm));
+            (named, index)
+        });
+        let (names, name_owner, values, own_words) = names;
+        let index = index.map_err(|e| {
             let mut p = Problems::default();
             p.push(
                 "catalog",
