@@ -50,6 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         turns.push((text, gold));
     }
     let mut rows: Vec<(Features, bool)> = Vec::new();
+    let mut total_right = 0usize;
     let (mut settled, mut settled_right, mut none) = (0, 0, 0);
     for fold in 0..folds {
         let held: HashSet<String> = turns
@@ -71,6 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|s| nlu.intents[s.intent].id.as_str())
                 .collect();
             let right = same(&got, gold);
+            total_right += usize::from(right);
             match c.features {
                 Some(f) => rows.push((f, right)),
                 None if got.is_empty() => none += 1,
@@ -82,6 +84,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let w = calibration::fit(&rows, L2);
+    println!(
+        "held-out intent accuracy {:.3}",
+        total_right as f32 / turns.len() as f32
+    );
     let right = rows.iter().filter(|r| r.1).count();
     println!(
         "{} turns, {folds} folds: {} calibrated readings ({right} right), {settled} settled by phrases ({settled_right} right), {none} none",

@@ -35,7 +35,7 @@ pub const NAMES: [&str; N] = [
 /// Learnt weights: the bias, then one per feature (`examples/calibrate.rs`
 /// on real_train.jsonl, 5 folds; see BENCHMARKS.md for the figures).
 pub const WEIGHTS: [f32; N + 1] = [
-    -2.009, 0.861, -0.002, 1.088, 1.482, 1.467, -0.341, -0.233, -1.035, 0.164, 0.222,
+    -2.210, 0.810, -0.087, 1.223, 1.434, 1.525, -0.228, -0.281, -1.030, 0.154, 0.149,
 ];
 
 /// What the engine knew of a reading when it chose it.
