@@ -258,6 +258,13 @@ const REAL_SHAPES: &[(&str, &[&str])] = &[
     ("有500个吗", &["stock"]),
     ("有没有小一点的", &["stock"]),
     ("有没有优惠的", &["promotion"]),
+    // A same-day delivery asked of the courier is about a parcel on its way
+    // (logistics; both were delivery_time); arrival before buying stays
+    // delivery_time.
+    ("今天下午会送到吗", &["logistics"]),
+    ("一会儿能收到吗", &["logistics"]),
+    ("今天拍明天能到吗", &["delivery_time"]),
+    ("发上海几天能到", &["delivery_time"]),
 ];
 
 #[test]

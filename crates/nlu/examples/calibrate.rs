@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: calibrate INTENTS_DIR LABELLED.jsonl [FOLDS]".into());
     };
     let folds: usize = args.get(2).map_or(Ok(5), |f| f.parse())?;
+    // XIAOER_MISSES=1: every held-out miss on stderr (gold, read, text).
+    let show_misses = std::env::var_os("XIAOER_MISSES").is_some();
     let files = read_dir(std::path::Path::new(dir))?;
     let src = Sources::parse(&files, &[])?;
     let params = NluConfig {
@@ -73,6 +75,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect();
             let right = same(&got, gold);
             total_right += usize::from(right);
+            if !right && show_misses {
+                let got = if got.is_empty() { "none".to_string() } else { got.join("+") };
+                eprintln!("miss\t{}\t{got}\t{text}", gold.join("+"));
+            }
             match c.features {
                 Some(f) => rows.push((f, right)),
                 None if got.is_empty() => none += 1,
