@@ -76,7 +76,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let right = same(&got, gold);
             total_right += usize::from(right);
             if !right && show_misses {
-                let got = if got.is_empty() { "none".to_string() } else { got.join("+") };
+                let got = if got.is_empty() {
+                    "none".to_string()
+                } else {
+                    got.join("+")
+                };
                 eprintln!("miss\t{}\t{got}\t{text}", gold.join("+"));
             }
             match c.features {

@@ -33,8 +33,10 @@ pub const NAMES: [&str; N] = [
 ];
 
 /// Learnt weights: the bias, then one per feature (`examples/calibrate.rs`
-/// on real_train.jsonl, 5 folds; see BENCHMARKS.md for the figures).
-pub const WEIGHTS: [f32; N + 1] = [-1.995, 0.934, -0.149, 1.109, 1.468, 1.544, -0.274, -0.283, -1.095, 0.150, 0.158];
+/// on real_train.jsonl, 5 folds; README, Figures, says how).
+pub const WEIGHTS: [f32; N + 1] = [
+    -1.995, 0.934, -0.149, 1.109, 1.468, 1.544, -0.274, -0.283, -1.095, 0.150, 0.158,
+];
 
 /// What the engine knew of a reading when it chose it.
 #[derive(Debug, Clone, Copy)]
