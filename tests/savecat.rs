@@ -332,7 +332,7 @@ async fn an_agents_answer_saved_to_the_catalog_answers_the_next_buyer() {
     let _ = demo.kill();
     let _ = demo.wait();
     let store = xiaoer::store::Store::open_read_only(&dir.join("s.db")).unwrap();
-    let log = store.desk_events(&conv).unwrap();
+    let log = store.as_sqlite().unwrap().desk_events(&conv).unwrap();
     assert!(
         log.iter()
             .any(|e| e.kind == "catalog_faq" && e.agent == "a-1"),

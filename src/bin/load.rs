@@ -203,6 +203,9 @@ async fn run(args: Args) -> i32 {
     .await
     .expect("gateway starts");
     let gw = g.gateway.clone();
+    // Every conversation of the run stays in memory (a new one per script
+    // played): the run's own bound instead of the demo's.
+    gw.set_max_conversations((args.rate * args.seconds / 5 + args.conversations) as usize + 1000);
     let dir = std::env::temp_dir().join(format!("xiaoer-load-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let state = args.state.clone().unwrap_or_else(|| dir.join("state.db"));

@@ -457,6 +457,9 @@ struct State {
     /// time until that instance acknowledges them is the fail-over time.
     moved_at: HashMap<String, Instant>,
     failover_latency: Vec<Duration>,
+    /// Conversations held at most ([`MAX_CONVERSATIONS`] unless the load
+    /// tool sets its run's need).
+    max_conversations: usize,
     stats: Stats,
     answered: HashMap<String, u32>,
     sent_at: HashMap<String, Instant>,
@@ -554,6 +557,7 @@ impl Default for State {
             owner: HashMap::new(),
             moved_at: HashMap::new(),
             failover_latency: Vec::new(),
+            max_conversations: MAX_CONVERSATIONS,
             stats: Stats::default(),
             answered: HashMap::new(),
             sent_at: HashMap::new(),
@@ -1137,9 +1141,10 @@ impl Gateway {
             name: String::new(),
         };
         let mut st = self.state();
-        if st.conversations.len() >= MAX_CONVERSATIONS {
+        if st.conversations.len() >= st.max_conversations {
             return Err(GatewayError::Limit(format!(
-                "the demo holds {MAX_CONVERSATIONS} conversations, its most: try again later"
+                "the demo holds {} conversations, its most: try again later",
+                st.max_conversations
             )));
         }
         st.conversations.insert(
@@ -1222,7 +1227,7 @@ impl Gateway {
         let id = {
             let mut guard = self.state();
             let st = &mut *guard;
-            let full = st.conversations.len() >= MAX_CONVERSATIONS;
+            let full = st.conversations.len() >= st.max_conversations;
             let ts = now_ms();
             let c = match (buyer_id, st.conversations.contains_key(conversation)) {
                 (_, true) => st.conversations.get_mut(conversation),
@@ -1243,7 +1248,8 @@ impl Gateway {
                 ),
                 (Some(_), false) => {
                     return Err(GatewayError::Limit(format!(
-                        "the gateway holds {MAX_CONVERSATIONS} conversations, its most"
+                        "the gateway holds {} conversations, its most",
+                        st.max_conversations
                     )))
                 }
                 (None, false) => None,
@@ -1478,6 +1484,12 @@ impl Gateway {
         !self.state().bots.is_empty()
     }
 
+    /// Holds up to `n` conversations (the load tool's run; the demo keeps
+    /// [`MAX_CONVERSATIONS`]).
+    pub fn set_max_conversations(&self, n: usize) {
+        self.state().max_conversations = n;
+    }
+
     /// Bot instances connected now.
     pub fn instances(&self) -> usize {
         self.state().bots.len()
@@ -1552,10 +1564,11 @@ impl Gateway {
                     "this gateway has no orders feature".into(),
                 ));
             }
-            let full = st.conversations.len() >= MAX_CONVERSATIONS;
+            let full = st.conversations.len() >= st.max_conversations;
             if full && !st.conversations.contains_key(conversation) {
                 return Err(GatewayError::Limit(format!(
-                    "the gateway holds {MAX_CONVERSATIONS} conversations, its most"
+                    "the gateway holds {} conversations, its most",
+                    st.max_conversations
                 )));
             }
             let c = st
