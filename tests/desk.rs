@@ -6,6 +6,7 @@
 //! filters, the buyer's context, drafts and quick replies, reload problems,
 //! and `[[console.team]]` / `replies/_agent.toml` checked on load.
 
+use crate::until;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -159,15 +160,6 @@ async fn login(addr: &str, agent: &str) -> String {
         .find_map(|l| l.strip_prefix("set-cookie: "))
         .expect("a session cookie");
     format!("Cookie: {}\r\n", cookie.split(';').next().unwrap())
-}
-
-/// Waits (a watchdog, not a timing) until `f` holds.
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn snapshot(gw: &Gateway) -> String {

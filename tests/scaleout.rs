@@ -1,8 +1,8 @@
 //! Several bot instances on one shared PostgreSQL store behind one gateway
 //! (protocol 1.1 "Several bot instances"): real websockets, a real server.
 
+use crate::until;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use xiaoer::channel::ClientConfig;
 use xiaoer::gateway::{Gateway, GatewayConfig};
 use xiaoer::live::{start_bot_on, start_gateway, BotHandle, GatewayHandle};
@@ -50,15 +50,6 @@ async fn instance(
         None,
     )
     .unwrap()
-}
-
-/// Waits (a watchdog, not a timing) until `f` holds.
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + crate::CONNECT_WAIT;
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The bot's decision on the last buyer message of `conversation`.

@@ -31,6 +31,18 @@ use std::process::{Command, Output, Stdio};
 /// tests on 2 busy cores took over 10 s).
 pub const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Waits until `f` holds, at most [`CONNECT_WAIT`] (a watchdog, not a timing).
+pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + CONNECT_WAIT;
+    while !f() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The built `xiaoer` binary, run from the repository root.
 pub fn xiaoer(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xiaoer"));

@@ -513,11 +513,11 @@ impl State {
         if orphans.is_empty() {
             return;
         }
-        let again: Vec<(String, String, String)> = self
+        let again: Vec<(String, String)> = self
             .unacked
             .values()
             .filter(|u| orphans.contains(&u.conversation))
-            .map(|u| (u.conversation.clone(), u.frame.clone(), String::new()))
+            .map(|u| (u.conversation.clone(), u.frame.clone()))
             .collect();
         let now = Instant::now();
         let ids: Vec<String> = self
@@ -539,7 +539,7 @@ impl State {
             self.moved_at.insert(m, now);
         }
         self.stats.redelivered += again.len() as u64;
-        for (conversation, frame, _) in again {
+        for (conversation, frame) in again {
             self.send_to(&conversation, frame);
         }
     }

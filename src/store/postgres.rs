@@ -233,16 +233,14 @@ impl Postgres {
         if read_only {
             let version = pg.version().await?;
             if version < 1 {
-                return Err(pg.err(format!(
-                    "no xiaoer schema in this database (give the bots' store.url)"
-                )));
+                return Err(pg.err("no xiaoer schema in this database (give the bots' store.url)"));
             }
             if version > MIGRATIONS.len() as i64 {
                 return Err(pg.too_new(version));
             }
         } else {
             pg.migrate().await?;
-            pg.probe().await?;
+            probe(&pg.pool).await.map_err(|e| pg.err(e))?;
             crate::metrics::set_store_health(Ok(()));
             pg.start_probing();
         }
@@ -338,36 +336,16 @@ impl Postgres {
         tx.commit().await.map_err(e)
     }
 
-    /// One small write: proves the server takes writes (readiness).
-    async fn probe(&self) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        c.execute(
-            "INSERT INTO health(k, probed_ms) VALUES (1, $1)
-             ON CONFLICT(k) DO UPDATE SET probed_ms = excluded.probed_ms",
-            &[&now_ms()],
-        )
-        .await
-        .map_err(|e| self.pg(e))?;
-        Ok(())
-    }
-
     /// Probes every [`sqlite::PROBE_EVERY`] so readiness follows the server.
     fn start_probing(&self) {
         let pool = self.pool.clone();
         let url = self.url.clone();
         let task = tokio::spawn(async move {
-            let probe = Postgres {
-                pool,
-                url,
-                rt: tokio::runtime::Handle::current(),
-                read_only: false,
-                probe: std::sync::Mutex::new(None),
-            };
             loop {
                 tokio::time::sleep(sqlite::PROBE_EVERY).await;
-                let r = probe.probe().await.map_err(|e| e.to_string());
+                let r = probe(&pool).await;
                 if let Err(e) = &r {
-                    tracing::error!(store = %probe.url, error = %e, "the state store cannot write");
+                    tracing::error!(store = %url, error = %e, "the state store cannot write");
                 }
                 crate::metrics::set_store_health(r);
             }
@@ -763,18 +741,6 @@ impl Postgres {
         }
         self.pool.close();
     }
-
-    /// Drops every table of the schema (tests' throwaway databases only).
-    #[doc(hidden)]
-    pub async fn drop_everything(&self) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        c.batch_execute(
-            "DROP TABLE IF EXISTS messages, decisions, outbound, conversations, escalations,
-             health, order_events, orders, proactive, desk_events, xiaoer_schema",
-        )
-        .await
-        .map_err(|e| self.pg(e))
-    }
 }
 
 impl Drop for Postgres {
@@ -783,6 +749,22 @@ impl Drop for Postgres {
             t.abort();
         }
     }
+}
+
+/// One small write: proves the server takes writes (readiness).
+async fn probe(pool: &Pool) -> Result<(), String> {
+    let c = pool
+        .get()
+        .await
+        .map_err(|e| format!("no connection: {e}"))?;
+    c.execute(
+        "INSERT INTO health(k, probed_ms) VALUES (1, $1)
+         ON CONFLICT(k) DO UPDATE SET probed_ms = excluded.probed_ms",
+        &[&now_ms()],
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| describe(&e))
 }
 
 /// A driver error with its causes (`db error` alone says nothing): the
