@@ -340,3 +340,144 @@ async fn a_second_instance_migrates_nothing_and_a_bad_url_says_what_is_wrong() {
         assert!(!e.contains("secret"), "the password shows: {e}");
     }
 }
+
+fn due(order: &str, kind: &str) -> Op {
+    Op::ProactiveDue {
+        id: format!("{order}/{kind}"),
+        conversation: "c-1".into(),
+        buyer: "b-1".into(),
+        order_id: Some(order.into()),
+        kind: kind.into(),
+        due_ms: 10,
+        at_ms: 1,
+    }
+}
+
+fn cancel(id: Option<&str>, order: Option<&str>, kind: Option<&str>) -> Op {
+    Op::ProactiveCancel {
+        id: id.map(str::to_string),
+        order_id: order.map(str::to_string),
+        kind: kind.map(str::to_string),
+        reason: "paid".into(),
+    }
+}
+
+/// A cancel by id, by order, or by order and kind changes exactly those due
+/// messages (each shape is its own indexed statement).
+#[tokio::test]
+async fn a_cancel_touches_only_the_due_messages_it_names() {
+    let ids = [
+        "o-1/payment_reminder",
+        "o-1/shipped_notice",
+        "o-2/payment_reminder",
+        "o-3/payment_reminder",
+    ];
+    // (the cancel, which of `ids` are cancelled afterwards)
+    let rows: [(Op, [bool; 4]); 5] = [
+        (cancel(None, None, None), [false; 4]),
+        (
+            cancel(Some("o-2/payment_reminder"), None, None),
+            [false, false, true, false],
+        ),
+        (
+            cancel(None, Some("o-1"), Some("shipped_notice")),
+            [false, true, false, false],
+        ),
+        (cancel(None, Some("o-1"), None), [true, true, false, false]),
+        (
+            cancel(Some("o-3/payment_reminder"), Some("o-9"), None),
+            [false; 4],
+        ),
+    ];
+    for (i, (op, cancelled)) in rows.into_iter().enumerate() {
+        for (b, s) in backends(&format!("cancel{i}")).await {
+            let mut ops: Vec<Op> = ids
+                .iter()
+                .map(|id| {
+                    let (order, kind) = id.split_once('/').unwrap();
+                    due(order, kind)
+                })
+                .collect();
+            ops.push(op.clone());
+            s.write(ops).await.unwrap();
+            for (id, want) in ids.iter().zip(cancelled) {
+                let row = s.proactive_row(id).await.unwrap().unwrap();
+                let want = if want { "cancelled" } else { "due" };
+                assert_eq!(row.state, want, "{b}, row {i}: {id}");
+            }
+            s.close();
+        }
+    }
+}
+
+/// A takeover takes the open escalation; with none open it records one, so
+/// the history says who held the conversation either way.
+#[tokio::test]
+async fn a_takeover_takes_the_open_escalation_or_records_one() {
+    for (b, s) in backends("takeover").await {
+        let taken = |c: &str| Op::Taken {
+            conversation: c.into(),
+            agent: "xiaomei".into(),
+        };
+        s.write(vec![
+            Op::EscalationOpened {
+                conversation: "c-1".into(),
+                message_id: "m-1".into(),
+                reason: "complaint".into(),
+                priority: "high".into(),
+                summary: "投诉".into(),
+            },
+            taken("c-1"),
+            taken("c-2"),
+        ])
+        .await
+        .unwrap();
+        let xiaomei = Some("xiaomei".to_string());
+        assert_eq!(
+            s.escalation_history("c-1").await.unwrap(),
+            [("taken".to_string(), xiaomei.clone())],
+            "{b}"
+        );
+        assert_eq!(
+            s.escalation_history("c-2").await.unwrap(),
+            [("taken".to_string(), xiaomei.clone())],
+            "{b}"
+        );
+        s.write(vec![Op::Released {
+            conversation: "c-2".into(),
+            agent: "xiaomei".into(),
+        }])
+        .await
+        .unwrap();
+        assert_eq!(
+            s.escalation_history("c-2").await.unwrap(),
+            [("released".to_string(), xiaomei)],
+            "{b}"
+        );
+        s.close();
+    }
+}
+
+/// A write whose message id is taken is undone whole, even when the message
+/// is not its first op (the statements of a write go to PostgreSQL in one
+/// pipeline; the claim's result decides commit or rollback).
+#[tokio::test]
+async fn a_taken_id_anywhere_in_a_write_undoes_all_of_it() {
+    for (b, s) in backends("claimlate").await {
+        s.write(vec![message("c-1", "m-1", "在吗")]).await.unwrap();
+        let w = s
+            .write(vec![
+                state("c-9", "escalated", "{}"),
+                message("c-9", "m-9", "有货吗"),
+                message("c-1", "m-1", "在吗"),
+                decision("c-9", "m-9", "reply", None, 0.9),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(w, Written::Duplicate, "{b}");
+        assert!(s.conversation("c-9").await.unwrap().is_none(), "{b}");
+        assert!(!s.message_stored("c-9", "m-9").await.unwrap(), "{b}");
+        assert_eq!(s.waiting().await.unwrap(), 0, "{b}");
+        s.close();
+    }
+}

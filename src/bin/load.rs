@@ -171,6 +171,19 @@ fn summary(name: &str, mut v: Vec<Duration>) {
     );
 }
 
+/// The bot instances the run started: whatever way the run ends (an early
+/// error return included), none outlives it.
+struct Reaper(Vec<Option<std::process::Child>>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,
@@ -217,7 +230,7 @@ async fn run(args: Args) -> i32 {
         ("XIAOER_PROACTIVE__WORKING_HOURS", "00:00-24:00"),
         ("XIAOER_PROACTIVE__MAX_PER_BUYER_PER_DAY", "100000"),
     ];
-    let mut children: Vec<Option<std::process::Child>> = Vec::new();
+    let mut children = Reaper(Vec::new());
     let mut in_process = None;
     let mut spawn: Option<Box<dyn Fn(usize) -> std::process::Child>> = None;
     if args.in_process {
@@ -274,7 +287,7 @@ async fn run(args: Args) -> i32 {
                 .expect("xiaoer run starts")
         }));
         if let Some(f) = spawn.as_ref() {
-            children = (0..args.instances).map(|i| Some(f(i))).collect();
+            children.0 = (0..args.instances).map(|i| Some(f(i))).collect();
         }
     }
     let t0 = Instant::now();
@@ -334,12 +347,16 @@ async fn run(args: Args) -> i32 {
         tick.tick().await;
         if args.chaos && Instant::now() >= next_chaos {
             let r = random();
-            chaos(&mut children, (r as usize / 2) % args.instances, r % 2 == 0);
+            chaos(
+                &mut children.0,
+                (r as usize / 2) % args.instances,
+                r % 2 == 0,
+            );
             next_chaos = Instant::now() + Duration::from_millis(300 + random() % 1200);
         }
         if let (Some(at), Some(every)) = (next_kill, args.kill_every) {
             if Instant::now() >= at {
-                chaos(&mut children, turn_to_kill % args.instances, true);
+                chaos(&mut children.0, turn_to_kill % args.instances, true);
                 turn_to_kill += 1;
                 next_kill = Some(at + Duration::from_secs(every));
             }
@@ -463,11 +480,13 @@ async fn run(args: Args) -> i32 {
     if let Some(b) = in_process {
         b.stop().await;
     }
-    for mut c in children.into_iter().flatten() {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        let _ = c.wait();
+    for slot in children.0.iter_mut() {
+        if let Some(mut c) = slot.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
     }
     // Compare the store with what was sent: every message must be there.
     let mut lost = 0u64;

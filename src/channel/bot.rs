@@ -782,7 +782,8 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
             live.status = Status::Escalated;
         }
     }
-    frames.push(ack);
+    // The ack is not logged: the stored message is the acknowledgement, and
+    // one row less per message is a statement less on the write path.
     for f in &frames {
         ops.push(Op::Outbound {
             conversation: Some(m.conversation.clone()),
@@ -791,6 +792,7 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
             frame: f.to_json(),
         });
     }
+    frames.push(ack);
     ops.push(state_op(&engine, live));
     if !delay.is_zero() {
         // Typing. Nothing is stored yet, so a restart now means the gateway

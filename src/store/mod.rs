@@ -1,4 +1,4 @@
-//! The store: every inbound message, every decision and outbound frame, each
+//! The store: every inbound message, every decision and answer sent, each
 //! conversation's state, the escalations, orders, started messages and the
 //! desk log. All SQL of the project lives under this module.
 //!
@@ -671,6 +671,14 @@ impl Store {
     /// The desk log of a conversation, oldest first.
     pub async fn desk_events(&self, conversation: &str) -> Result<Vec<DeskRow>, StoreError> {
         each!(self.desk_events(conversation))
+    }
+
+    /// A conversation's escalations, oldest first: (status, agent).
+    pub async fn escalation_history(
+        &self,
+        conversation: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        each!(self.escalation_history(conversation))
     }
 
     /// The report's counts and teachable escalations for `[from_ms, to_ms]`.

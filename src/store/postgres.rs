@@ -143,6 +143,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX desk_events_by_conversation ON desk_events(conversation, at_ms);
     CREATE INDEX desk_events_by_kind ON desk_events(kind, at_ms);",
+    // 2: an order's due messages are cancelled by the order (paid, closed).
+    "CREATE INDEX proactive_by_order ON proactive(order_id, state);",
 ];
 
 /// The PostgreSQL back end.
@@ -363,16 +365,42 @@ impl Postgres {
         r
     }
 
+    /// One transaction in three round trips whatever the number of ops:
+    /// `BEGIN`, then every statement at once (tokio-postgres pipelines
+    /// requests polled together; the server runs them in order), then
+    /// `COMMIT`, or `ROLLBACK` when a claim found its id taken.
     async fn write_tx(&self, ops: &[Op]) -> Result<Written, StoreError> {
+        let now = now_ms();
+        let mut stmts = Vec::with_capacity(ops.len() + 2);
+        for op in ops {
+            statements(op, &now, &mut stmts);
+        }
         let mut c = self.client().await?;
         let e = |e: tokio_postgres::Error| self.err(format!("write failed: {}", describe(&e)));
         let tx = c.transaction().await.map_err(e)?;
-        let now = now_ms();
-        for op in ops {
-            if !apply(&tx, op, now).await.map_err(e)? {
-                tx.rollback().await.map_err(e)?;
-                return Ok(Written::Duplicate);
+        let mut prepared = Vec::with_capacity(stmts.len());
+        for s in &stmts {
+            // From the connection's cache after its first write.
+            prepared.push(tx.prepare_cached(s.sql).await.map_err(e)?);
+        }
+        let done = futures_util::future::join_all(
+            stmts
+                .iter()
+                .zip(&prepared)
+                .map(|(s, p)| tx.execute(p, &s.params)),
+        )
+        .await;
+        let mut duplicate = false;
+        for (s, n) in stmts.iter().zip(done) {
+            // The first error is the cause; the later ones only say the
+            // transaction is aborted.
+            if n.map_err(e)? == 0 && s.claim {
+                duplicate = true;
             }
+        }
+        if duplicate {
+            tx.rollback().await.map_err(e)?;
+            return Ok(Written::Duplicate);
         }
         tx.commit().await.map_err(e)?;
         Ok(Written::Committed)
@@ -673,6 +701,22 @@ impl Postgres {
             .collect())
     }
 
+    /// [`Store::escalation_history`].
+    pub async fn escalation_history(
+        &self,
+        conversation: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT status, agent FROM escalations WHERE conversation = $1 ORDER BY opened_ms, id",
+                &[&conversation],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
     /// [`Store::report_window`].
     pub async fn report_window(
         &self,
@@ -829,21 +873,21 @@ fn proactive_row(r: &Row) -> ProactiveRow {
 }
 
 /// Runs `sql` with `params` in `tx`: rows changed.
-async fn exec(
-    tx: &deadpool_postgres::Transaction<'_>,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<u64, tokio_postgres::Error> {
-    let stmt = tx.prepare_cached(sql).await?;
-    tx.execute(&stmt, params).await
+/// One statement of a write.
+struct Stmt<'a> {
+    sql: &'static str,
+    params: Vec<&'a (dyn ToSql + Sync)>,
+    /// Changing no row means the write's id is taken: the write is a duplicate.
+    claim: bool,
 }
 
-/// Applies one op; false when it finds its id taken (the write is a duplicate).
-async fn apply(
-    tx: &deadpool_postgres::Transaction<'_>,
-    op: &Op,
-    now: i64,
-) -> Result<bool, tokio_postgres::Error> {
+/// The statements of one op, in order. Pure: no statement depends on the
+/// client reading an earlier one's result, so a write's statements go to the
+/// server in one pipeline (see [`Postgres::write_tx`]).
+fn statements<'a>(op: &'a Op, now: &'a i64, out: &mut Vec<Stmt<'a>>) {
+    let mut push = |sql: &'static str, params: Vec<&'a (dyn ToSql + Sync)>, claim: bool| {
+        out.push(Stmt { sql, params, claim })
+    };
     match op {
         Op::Message {
             id,
@@ -855,16 +899,12 @@ async fn apply(
             ts,
             item,
         } => {
-            let n = exec(
-                tx,
+            push(
                 "INSERT INTO messages(id, conversation, role, sender, name, text, ts, item, received_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-                &[id, conversation, role, sender, name, text, ts, item, &now],
-            )
-            .await?;
-            if n == 0 {
-                return Ok(false);
-            }
+                vec![id, conversation, role, sender, name, text, ts, item, now],
+                true,
+            );
         }
         Op::Decision {
             message_id,
@@ -876,15 +916,14 @@ async fn apply(
             lang,
             reply,
         } => {
-            exec(
-                tx,
+            push(
                 "INSERT INTO decisions(message_id, conversation, action, intents, confidence, reason, lang, reply, decided_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT(conversation, message_id) DO UPDATE SET action = $3, intents = $4,
                  confidence = $5, reason = $6, lang = $7, reply = $8, decided_ms = $9",
-                &[message_id, conversation, action, intents, confidence, reason, lang, reply, &now],
-            )
-            .await?;
+                vec![message_id, conversation, action, intents, confidence, reason, lang, reply, now],
+                false,
+            );
         }
         Op::Outbound {
             conversation,
@@ -892,12 +931,11 @@ async fn apply(
             kind,
             frame,
         } => {
-            exec(
-                tx,
+            push(
                 "INSERT INTO outbound(conversation, in_reply_to, kind, frame, at_ms) VALUES ($1, $2, $3, $4, $5)",
-                &[conversation, in_reply_to, kind, frame, &now],
-            )
-            .await?;
+                vec![conversation, in_reply_to, kind, frame, now],
+                false,
+            );
         }
         Op::State {
             conversation,
@@ -905,13 +943,12 @@ async fn apply(
             agent,
             state,
         } => {
-            exec(
-                tx,
+            push(
                 "INSERT INTO conversations(id, status, agent, state, updated_ms) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT(id) DO UPDATE SET status = $2, agent = $3, state = $4, updated_ms = $5",
-                &[conversation, status, agent, state, &now],
-            )
-            .await?;
+                vec![conversation, status, agent, state, now],
+                false,
+            );
         }
         Op::EscalationOpened {
             conversation,
@@ -920,46 +957,37 @@ async fn apply(
             priority,
             summary,
         } => {
-            exec(
-                tx,
+            push(
                 "INSERT INTO escalations(conversation, message_id, reason, priority, summary, status, opened_ms)
                  VALUES ($1, $2, $3, $4, $5, 'open', $6)",
-                &[conversation, message_id, reason, priority, summary, &now],
-            )
-            .await?;
+                vec![conversation, message_id, reason, priority, summary, now],
+                false,
+            );
         }
         Op::Taken {
             conversation,
             agent,
-        } => {
-            let n = exec(
-                tx,
-                "UPDATE escalations SET status = 'taken', agent = $2, taken_ms = $3
-                 WHERE conversation = $1 AND status = 'open'",
-                &[conversation, agent, &now],
-            )
-            .await?;
-            if n == 0 {
-                exec(
-                    tx,
-                    "INSERT INTO escalations(conversation, reason, priority, summary, status, agent, opened_ms, taken_ms)
-                     VALUES ($1, 'agent_takeover', 'normal', 'taken over by an agent', 'taken', $2, $3, $3)",
-                    &[conversation, agent, &now],
-                )
-                .await?;
-            }
-        }
+        } => push(
+            // An open escalation becomes taken; with none open, the takeover
+            // is recorded as one.
+            "WITH taken AS (UPDATE escalations SET status = 'taken', agent = $2, taken_ms = $3
+                 WHERE conversation = $1 AND status = 'open' RETURNING 1)
+             INSERT INTO escalations(conversation, reason, priority, summary, status, agent, opened_ms, taken_ms)
+             SELECT $1, 'agent_takeover', 'normal', 'taken over by an agent', 'taken', $2, $3, $3
+             WHERE NOT EXISTS (SELECT 1 FROM taken)",
+            vec![conversation, agent, now],
+            false,
+        ),
         Op::Released {
             conversation,
             agent,
         } => {
-            exec(
-                tx,
+            push(
                 "UPDATE escalations SET status = 'released', agent = COALESCE(agent, $2), released_ms = $3
                  WHERE conversation = $1 AND status IN ('open', 'taken')",
-                &[conversation, agent, &now],
-            )
-            .await?;
+                vec![conversation, agent, now],
+                false,
+            );
         }
         Op::OrderEvent {
             id,
@@ -968,46 +996,41 @@ async fn apply(
             status,
             ts,
         } => {
-            let n = exec(
-                tx,
+            push(
                 "INSERT INTO order_events(id, conversation, order_id, status, ts, received_ms)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                &[id, conversation, order_id, status, ts, &now],
-            )
-            .await?;
-            if n == 0 {
-                return Ok(false);
-            }
+                vec![id, conversation, order_id, status, ts, now],
+                true,
+            );
         }
         Op::Order(o) => {
-            exec(
-                tx,
+            push(
                 "INSERT INTO orders(id, conversation, buyer, status, items, total, address, courier,
                  tracking, chatted, created_ms, paid_ms, shipped_ms, delivered_ms, closed_ms, updated_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                  ON CONFLICT(id) DO UPDATE SET conversation = $2, buyer = $3, status = $4, items = $5,
                  total = $6, address = $7, courier = $8, tracking = $9, chatted = $10, created_ms = $11,
                  paid_ms = $12, shipped_ms = $13, delivered_ms = $14, closed_ms = $15, updated_ms = $16",
-                &[
-                    &o.id,
-                    &o.conversation,
-                    &o.buyer,
-                    &o.status,
-                    &o.items,
-                    &o.total,
-                    &o.address,
-                    &o.courier,
-                    &o.tracking,
-                    &o.chatted,
-                    &o.created_ms,
-                    &o.paid_ms,
-                    &o.shipped_ms,
-                    &o.delivered_ms,
-                    &o.closed_ms,
-                    &now,
+                vec![
+                &o.id,
+                &o.conversation,
+                &o.buyer,
+                &o.status,
+                &o.items,
+                &o.total,
+                &o.address,
+                &o.courier,
+                &o.tracking,
+                &o.chatted,
+                &o.created_ms,
+                &o.paid_ms,
+                &o.shipped_ms,
+                &o.delivered_ms,
+                &o.closed_ms,
+                now,
                 ],
-            )
-            .await?;
+                false,
+            );
         }
         Op::ProactiveDue {
             id,
@@ -1018,13 +1041,12 @@ async fn apply(
             due_ms,
             at_ms,
         } => {
-            exec(
-                tx,
+            push(
                 "INSERT INTO proactive(id, conversation, buyer, order_id, kind, state, due_ms, created_ms)
                  VALUES ($1, $2, $3, $4, $5, 'due', $6, $7) ON CONFLICT DO NOTHING",
-                &[id, conversation, buyer, order_id, kind, due_ms, at_ms],
-            )
-            .await?;
+                vec![id, conversation, buyer, order_id, kind, due_ms, at_ms],
+                false,
+            );
         }
         Op::ProactiveCancel {
             id,
@@ -1032,22 +1054,31 @@ async fn apply(
             kind,
             reason,
         } => {
-            exec(
-                tx,
-                "UPDATE proactive SET state = 'cancelled', reason = $4
-                 WHERE state = 'due' AND ($1::TEXT IS NULL OR id = $1) AND ($2::TEXT IS NULL OR order_id = $2)
-                 AND ($3::TEXT IS NULL OR kind = $3) AND ($1::TEXT IS NOT NULL OR $2::TEXT IS NOT NULL)",
-                &[id, order_id, kind, reason],
-            )
-            .await?;
+            // One statement per shape, each able to use an index (an
+            // `$1 IS NULL OR id = $1` filter makes the planner scan the table).
+            match (id, order_id) {
+                (Some(id), _) => push(
+                    "UPDATE proactive SET state = 'cancelled', reason = $4
+                     WHERE id = $1 AND state = 'due' AND ($2::TEXT IS NULL OR order_id = $2)
+                     AND ($3::TEXT IS NULL OR kind = $3)",
+                    vec![id, order_id, kind, reason],
+                    false,
+                ),
+                (None, Some(order_id)) => push(
+                    "UPDATE proactive SET state = 'cancelled', reason = $3
+                     WHERE order_id = $1 AND state = 'due' AND ($2::TEXT IS NULL OR kind = $2)",
+                    vec![order_id, kind, reason],
+                    false,
+                ),
+                (None, None) => {}
+            }
         }
         Op::ProactiveDelay { id, due_ms, reason } => {
-            exec(
-                tx,
+            push(
                 "UPDATE proactive SET due_ms = $2, reason = $3 WHERE id = $1 AND state = 'due'",
-                &[id, due_ms, reason],
-            )
-            .await?;
+                vec![id, due_ms, reason],
+                false,
+            );
         }
         Op::ProactiveSending {
             id,
@@ -1056,32 +1087,26 @@ async fn apply(
             at_ms,
         } => {
             // The claim: of two instances, the first to store it sends it.
-            let n = exec(
-                tx,
+            push(
                 "UPDATE proactive SET state = 'sending', text = $2, frame = $3, sending_ms = $4
                  WHERE id = $1 AND state = 'due'",
-                &[id, text, frame, at_ms],
-            )
-            .await?;
-            if n == 0 {
-                return Ok(false);
-            }
+                vec![id, text, frame, at_ms],
+                true,
+            );
         }
         Op::ProactiveSent { id, at_ms } => {
-            exec(
-                tx,
+            push(
                 "UPDATE proactive SET state = 'sent', sent_ms = $2 WHERE id = $1 AND state = 'sending'",
-                &[id, at_ms],
-            )
-            .await?;
+                vec![id, at_ms],
+                false,
+            );
         }
         Op::ProactiveFailed { id, reason } => {
-            exec(
-                tx,
+            push(
                 "UPDATE proactive SET state = 'failed', reason = $2 WHERE id = $1 AND state = 'sending'",
-                &[id, reason],
-            )
-            .await?;
+                vec![id, reason],
+                false,
+            );
         }
         Op::DeskEvent {
             conversation,
@@ -1090,16 +1115,14 @@ async fn apply(
             message_id,
             detail,
         } => {
-            exec(
-                tx,
+            push(
                 "INSERT INTO desk_events(conversation, kind, agent, message_id, detail, at_ms)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                &[conversation, kind, agent, message_id, detail, &now],
-            )
-            .await?;
+                vec![conversation, kind, agent, message_id, detail, now],
+                false,
+            );
         }
     }
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -183,6 +183,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX desk_events_by_kind ON desk_events(kind, at_ms);",
     // 5: the agents' queue is counted from the store (every instance's).
     "CREATE INDEX conversations_by_status ON conversations(status);",
+    // 6: an order's due messages are cancelled by the order (paid, closed).
+    "CREATE INDEX proactive_by_order ON proactive(order_id, state);",
 ];
 
 struct Job {
@@ -667,6 +669,20 @@ impl Sqlite {
         })
     }
 
+    /// [`Store::escalation_history`].
+    pub fn escalation_history(
+        &self,
+        conversation: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT status, agent FROM escalations WHERE conversation = ?1 ORDER BY opened_ms, id",
+            )?
+            .query_map(params![conversation], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+        })
+    }
+
     /// Escalated conversations no agent has taken yet.
     pub fn waiting(&self) -> Result<i64, StoreError> {
         self.read(|c| {
@@ -1074,12 +1090,23 @@ fn apply(tx: &Connection, op: &Op, now: i64) -> rusqlite::Result<bool> {
             kind,
             reason,
         } => {
-            tx.prepare_cached(
-                "UPDATE proactive SET state = 'cancelled', reason = ?4
-                 WHERE state = 'due' AND (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR order_id = ?2)
-                 AND (?3 IS NULL OR kind = ?3) AND (?1 IS NOT NULL OR ?2 IS NOT NULL)",
-            )?
-            .execute(params![id, order_id, kind, reason])?;
+            // One statement per shape, each able to use an index.
+            match (id, order_id) {
+                (Some(id), _) => tx
+                    .prepare_cached(
+                        "UPDATE proactive SET state = 'cancelled', reason = ?4
+                         WHERE id = ?1 AND state = 'due' AND (?2 IS NULL OR order_id = ?2)
+                         AND (?3 IS NULL OR kind = ?3)",
+                    )?
+                    .execute(params![id, order_id, kind, reason])?,
+                (None, Some(order_id)) => tx
+                    .prepare_cached(
+                        "UPDATE proactive SET state = 'cancelled', reason = ?3
+                         WHERE order_id = ?1 AND state = 'due' AND (?2 IS NULL OR kind = ?2)",
+                    )?
+                    .execute(params![order_id, kind, reason])?,
+                (None, None) => 0,
+            };
         }
         Op::ProactiveDelay { id, due_ms, reason } => {
             tx.prepare_cached(
