@@ -29,7 +29,8 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message as
 
 /// Ping the gateway this often.
 pub const PING_EVERY: Duration = Duration::from_secs(15);
-/// Nothing heard for this long (not even a pong) means the connection is dead.
+/// Nothing heard for this long (not even a pong) while reading means the
+/// connection is dead.
 pub const DEAD_AFTER: Duration = Duration::from_secs(30);
 /// First reconnect delay; doubles up to [`BACKOFF_MAX`].
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
@@ -397,7 +398,7 @@ impl Client {
             return End::Dropped(format!("sending hello: {e}"));
         }
         let started = Instant::now();
-        let mut last_heard = Instant::now();
+        let mut heard = Listening::new(Instant::now());
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut welcome_check =
@@ -413,9 +414,10 @@ impl Client {
                 }
                 p = self.in_flight.clone().acquire_owned(), if permit.is_none() => {
                     permit = p.ok();
+                    heard.resume(Instant::now());
                 }
                 msg = stream.next(), if permit.is_some() => {
-                    last_heard = Instant::now();
+                    heard.heard(Instant::now());
                     match msg {
                         None => return End::Dropped("the gateway closed the connection".into()),
                         Some(Err(e)) => return End::Dropped(e.to_string()),
@@ -450,7 +452,10 @@ impl Client {
                     }
                 }
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > DEAD_AFTER {
+                    if permit.is_none() {
+                        heard.pause();
+                    }
+                    if heard.silent_for(Instant::now()) > DEAD_AFTER {
                         return End::Dropped(format!("nothing heard for {} s", DEAD_AFTER.as_secs()));
                     }
                     if let Err(e) = send_within(&mut sink, WsMessage::Ping(Vec::new().into())).await {
@@ -562,9 +567,89 @@ impl Client {
     }
 }
 
+/// How long the gateway has been silent while we were reading. At the
+/// in-flight bound the client stops reading (backpressure), so frames and
+/// pongs wait unread in the socket: that time is not the gateway's silence,
+/// and a busy bot must not drop a live connection (and the answers it has
+/// decided but not yet sent) for it.
+#[derive(Debug, Clone, Copy)]
+struct Listening {
+    /// Since when we have been reading without hearing anything; `None`
+    /// while not reading.
+    since: Option<Instant>,
+}
+
+impl Listening {
+    fn new(now: Instant) -> Listening {
+        Listening { since: Some(now) }
+    }
+
+    /// A frame arrived.
+    fn heard(&mut self, now: Instant) {
+        self.since = Some(now);
+    }
+
+    /// Reading stopped at the in-flight bound.
+    fn pause(&mut self) {
+        self.since = None;
+    }
+
+    /// Reading again (a permit came free): the silence counts from now,
+    /// unless we were reading all along.
+    fn resume(&mut self, now: Instant) {
+        self.since.get_or_insert(now);
+    }
+
+    fn silent_for(&self, now: Instant) -> Duration {
+        self.since
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (what happens at second t, silence at the end in seconds)
+    #[test]
+    fn only_time_spent_reading_counts_as_the_gateway_silent() {
+        enum Step {
+            Heard(u64),
+            Pause,
+            Resume(u64),
+        }
+        use Step::*;
+        let rows: [(&str, Vec<Step>, u64, u64); 5] = [
+            ("reading, nothing heard", vec![], 40, 40),
+            ("heard at 25", vec![Heard(25)], 40, 15),
+            ("paused at the bound, never resumed", vec![Pause], 40, 0),
+            (
+                "paused, reading again from 35",
+                vec![Pause, Resume(35)],
+                40,
+                5,
+            ),
+            (
+                "a permit taken while reading all along",
+                vec![Resume(20)],
+                40,
+                40,
+            ),
+        ];
+        for (name, steps, at, silent) in rows {
+            let t0 = Instant::now();
+            let s = |n: u64| t0 + Duration::from_secs(n);
+            let mut l = Listening::new(t0);
+            for step in steps {
+                match step {
+                    Heard(n) => l.heard(s(n)),
+                    Pause => l.pause(),
+                    Resume(n) => l.resume(s(n)),
+                }
+            }
+            assert_eq!(l.silent_for(s(at)), Duration::from_secs(silent), "{name}");
+        }
+    }
 
     #[test]
     fn backoff_starts_under_a_second_and_stops_at_thirty() {

@@ -906,22 +906,52 @@ impl Gateway {
         }
         self.event(None, "bot");
         tracing::info!(connection = id, "bot connected");
-        loop {
+        // Writing and reading apart: a bot that stops reading at its
+        // in-flight bound must not stop us reading its acks and replies
+        // (that would stall both ends until one gives up on the other).
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut writer = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return sink,
+                    m = rx.recv() => match m {
+                        Some(m) => if sink.send(m).await.is_err() { return sink },
+                        None => return sink,
+                    },
+                }
+            }
+        });
+        let finished = loop {
             tokio::select! {
-                _ = kill.notified() => break,
-                out = rx.recv() => match out {
-                    Some(m) => if sink.send(m).await.is_err() { break },
-                    None => break,
-                },
+                _ = kill.notified() => break None,
+                w = &mut writer => break Some(w),
                 m = stream.next() => match m {
-                    None | Some(Err(_)) => break,
+                    None | Some(Err(_)) => break None,
                     Some(Ok(WsMessage::Text(t))) => self.on_bot_frame(id, t.as_str()),
-                    Some(Ok(WsMessage::Close(_))) => break,
+                    Some(Ok(WsMessage::Close(_))) => break None,
                     Some(Ok(_)) => {}
                 },
             }
+        };
+        let sink = match finished {
+            Some(w) => w.ok(),
+            None => {
+                // The bot is leaving: what was queued for it goes to the
+                // others (bot_left), not out on this connection.
+                // A writer stuck on a bot that reads nothing is given up.
+                let _ = stop.send(());
+                match tokio::time::timeout(Duration::from_secs(1), &mut writer).await {
+                    Ok(w) => w.ok(),
+                    Err(_) => {
+                        writer.abort();
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(mut sink) = sink {
+            let _ = sink.send(WsMessage::Close(None)).await;
         }
-        let _ = sink.send(WsMessage::Close(None)).await;
         self.state().bot_left(id);
         self.event(None, "bot");
         tracing::info!(connection = id, "bot disconnected");

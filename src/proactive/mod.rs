@@ -224,18 +224,8 @@ pub fn send_id(order: &str, kind: &str) -> String {
 pub(crate) async fn on_order(bot: &Bot, ev: OrderEvent) {
     let ack = FromBot::Ack { id: ev.id.clone() };
     let store = bot.store();
-    match store.order_event_seen(&ev.conversation, &ev.id).await {
-        Ok(true) => {
-            tracing::debug!(id = %escape(&ev.id), "redelivered order event: acknowledged again");
-            bot.send_frame(&ack).await;
-            return;
-        }
-        Ok(false) => {}
-        Err(e) => {
-            tracing::error!(id = %escape(&ev.id), error = %e, "cannot read the store; order event left unacknowledged");
-            return;
-        }
-    }
+    // A redelivered event is found out by the write itself (its id is
+    // taken: `Written::Duplicate`, acknowledged only), so no read first.
     let now = bot.clock().now_ms();
     let engine = bot.engine();
     let rules = bot.rules(&engine);
@@ -286,12 +276,6 @@ pub(crate) async fn on_order(bot: &Bot, ev: OrderEvent) {
             },
         });
     }
-    ops.push(Op::Outbound {
-        conversation: Some(ev.conversation.clone()),
-        in_reply_to: Some(ev.id.clone()),
-        kind: "ack".into(),
-        frame: ack.to_json(),
-    });
     match store.write(ops).await {
         Ok(crate::store::Written::Duplicate) => {
             tracing::debug!(id = %escape(&ev.id), "order event stored by another instance meanwhile: acknowledged only");
