@@ -8,7 +8,8 @@
 //!
 //! Bounds: at most [`MAX_IN_FLIGHT`] gateway events are in hand (read, not
 //! yet handled) at once; at the limit the client stops reading, so the
-//! gateway waits (TCP backpressure) and nothing is dropped. The outbox holds
+//! gateway waits (TCP backpressure) and nothing is dropped; time spent not
+//! reading does not count towards [`DEAD_AFTER`]. The outbox holds
 //! at most [`OUTBOX_CAPACITY`] frames; a conversation whose frames do not
 //! fit waits (its message is stored already). Every write to the gateway has
 //! [`SEND_WITHIN`] to finish, so a gateway that stops reading is noticed and

@@ -1,7 +1,8 @@
 //! The shared back end: a PostgreSQL server that several bot instances use at
 //! once (`store.url = "postgres://…"`).
 //!
-//! Each write is one transaction on a pooled connection. The first to insert
+//! Each write is one transaction on a pooled connection, its statements sent
+//! in one pipeline (three round trips a write). The first to insert
 //! a message id (or order-event id) wins; a second write of the same id
 //! inserts nothing, is rolled back whole and comes back as
 //! [`Written::Duplicate`], so two instances never both answer one message.
