@@ -481,3 +481,29 @@ async fn a_taken_id_anywhere_in_a_write_undoes_all_of_it() {
         s.close();
     }
 }
+
+/// A long conversation reads back only its newest handled ids (a bounded
+/// read and bounded memory); an older id is still caught by the claim.
+#[tokio::test]
+async fn a_long_conversation_reads_back_a_bounded_set_of_handled_ids() {
+    let n = xiaoer::store::HANDLED_RECENT + 44;
+    for (b, s) in backends("handled").await {
+        for i in 0..n {
+            s.write(vec![message("c-1", &format!("m-{i}"), "在吗")])
+                .await
+                .unwrap();
+            // Distinct arrival times, so "newest" is well defined.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let c = s.conversation("c-1").await.unwrap().unwrap();
+        assert_eq!(c.handled.len(), xiaoer::store::HANDLED_RECENT, "{b}");
+        assert!(c.handled.contains(&format!("m-{}", n - 1)), "{b}");
+        assert!(!c.handled.contains("m-0"), "{b}");
+        assert_eq!(
+            s.write(vec![message("c-1", "m-0", "在吗")]).await.unwrap(),
+            Written::Duplicate,
+            "{b}"
+        );
+        s.close();
+    }
+}

@@ -414,6 +414,16 @@ struct Live {
     generation: u64,
 }
 
+/// Notes `id` as handled. The set is the redelivery fast path only (the
+/// store's claim is the authority), so past its bound it starts afresh
+/// rather than grow with the conversation.
+fn remember(live: &mut Live, id: &str) {
+    if live.handled.len() >= crate::store::HANDLED_RECENT {
+        live.handled.clear();
+    }
+    live.handled.insert(id.to_string());
+}
+
 async fn load(bot: &Bot, id: &str) -> Live {
     let mut live = Live {
         generation: bot.generation(),
@@ -811,11 +821,11 @@ async fn on_message(bot: &Bot, live: &mut Live, m: Message) {
             if !unsaved.is_empty() {
                 (live.status, live.agent, live.unsaved) = (status, agent, unsaved);
             }
-            live.handled.insert(m.id.clone());
+            remember(live, &m.id);
             bot.send(&FromBot::Ack { id: m.id.clone() }).await;
         }
         Ok(crate::store::Written::Committed) => {
-            live.handled.insert(m.id.clone());
+            remember(live, &m.id);
             live.unsaved.clear();
             if live.status == Status::Escalated && before.0 != Status::Escalated {
                 bot.add_waiting(1);

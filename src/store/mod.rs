@@ -370,9 +370,15 @@ pub struct StoredConversation {
     pub agent: Option<String>,
     /// The dialogue state, JSON.
     pub state: String,
-    /// Ids of the messages already handled.
+    /// Ids of the conversation's newest messages already handled, at most
+    /// [`HANDLED_RECENT`]: the redelivery fast path. Older ones are found by
+    /// the write's claim (`Written::Duplicate`), so a long conversation costs
+    /// bounded memory and a bounded read.
     pub handled: HashSet<String>,
 }
+
+/// Handled message ids a conversation keeps in memory (and reads back) at most.
+pub const HANDLED_RECENT: usize = 256;
 
 /// One row of the desk log ([`Op::DeskEvent`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

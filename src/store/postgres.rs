@@ -447,7 +447,10 @@ impl Postgres {
             )
             .await?;
         let handled: HashSet<String> = self
-            .rows("SELECT id FROM messages WHERE conversation = $1", &[&id])
+            .rows(
+                "SELECT id FROM messages WHERE conversation = $1 ORDER BY received_ms DESC LIMIT $2",
+                &[&id, &(HANDLED_RECENT as i64)],
+            )
             .await?
             .iter()
             .map(|r| r.get(0))

@@ -420,10 +420,14 @@ impl Sqlite {
             })
             .map_err(err)?;
         let mut stmt = conn
-            .prepare_cached("SELECT id FROM messages WHERE conversation = ?1")
+            .prepare_cached(
+                "SELECT id FROM messages WHERE conversation = ?1 ORDER BY received_ms DESC LIMIT ?2",
+            )
             .map_err(err)?;
         let handled = stmt
-            .query_map(params![id], |r| r.get::<_, String>(0))
+            .query_map(params![id, HANDLED_RECENT as i64], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(err)?
             .collect::<Result<HashSet<String>, _>>()
             .map_err(err)?;
