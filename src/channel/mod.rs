@@ -408,6 +408,14 @@ impl Client {
         let mut permit: Option<OwnedSemaphorePermit> = None;
         loop {
             let welcomed = welcomed_at.is_some();
+            if permit.is_none() {
+                // At the in-flight bound reading stops here, and so does
+                // the silence clock (until a permit comes free).
+                match self.in_flight.clone().try_acquire_owned() {
+                    Ok(p) => permit = Some(p),
+                    Err(_) => heard.pause(),
+                }
+            }
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {
@@ -453,9 +461,6 @@ impl Client {
                     }
                 }
                 _ = ping.tick() => {
-                    if permit.is_none() {
-                        heard.pause();
-                    }
                     if heard.silent_for(Instant::now()) > DEAD_AFTER {
                         return End::Dropped(format!("nothing heard for {} s", DEAD_AFTER.as_secs()));
                     }
