@@ -140,6 +140,70 @@ impl Keywords {
     }
 }
 
+/// Longest phrase wins: of a clause's `hits`, the ones lying inside a
+/// strictly longer strong keyword of another intent. An operator who writes
+/// 申请价保 for bargain beside 价保 for return_exchange means the longer
+/// phrase to decide where it occurs; the shorter one is part of it, not a
+/// second reading. Only strong keywords are subsumed: a hint is weak
+/// evidence that may well belong to the longer phrase's question too
+/// ("how long" before "before you ship"), and a negative is written to veto. Returns one flag per hit, in order;
+/// O(k log k) in the clause's k hits (a sort and one sweep).
+pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    // By start, longer first: every hit that could cover another comes
+    // before it, or is the same span.
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&hits[a], &hits[b]);
+        x.start.cmp(&y.start).then(y.end.cmp(&x.end))
+    });
+    let mut out = vec![false; hits.len()];
+    // The two furthest-reaching strong hits seen so far, of two different
+    // intents: (end, intent). A hit of intent i is covered when the furthest
+    // one of another intent reaches its end.
+    let mut best: [Option<(usize, usize)>; 2] = [None, None];
+    let mut k = 0;
+    while k < order.len() {
+        // Hits of one span are judged before any of them is seen.
+        let span = (hits[order[k]].start, hits[order[k]].end);
+        let mut j = k;
+        while j < order.len() && (hits[order[j]].start, hits[order[j]].end) == span {
+            let h = order[j];
+            let p = &phrases[hits[h].phrase];
+            if p.kind == Keyword::Strong {
+                let reach = best
+                    .iter()
+                    .flatten()
+                    .filter(|(_, i)| *i != p.intent)
+                    .map(|(e, _)| *e)
+                    .max();
+                out[h] = reach.is_some_and(|e| e >= span.1);
+            }
+            j += 1;
+        }
+        for &h in &order[k..j] {
+            let p = &phrases[hits[h].phrase];
+            if p.kind != Keyword::Strong {
+                continue;
+            }
+            let cand = (hits[h].end, p.intent);
+            if let Some(slot) = best.iter_mut().flatten().find(|(_, i)| *i == p.intent) {
+                slot.0 = slot.0.max(cand.0);
+            } else if best[1].is_none_or(|b| cand.0 > b.0) {
+                best[1] = Some(cand);
+            }
+            if let [Some(a), Some(b)] = best {
+                if b.0 > a.0 {
+                    best = [Some(b), Some(a)];
+                }
+            } else if best[0].is_none() {
+                best = [best[1], None];
+            }
+        }
+        k = j;
+    }
+    out
+}
+
 /// The hits of `sorted` (ordered by end, as [`Keywords::find`] returns them)
 /// that lie inside `range`, in order. Found by binary search on their ends, so
 /// the clauses of a message together cost O(hits + clauses × log hits), not
@@ -155,4 +219,97 @@ pub fn within<'h>(
     sorted[lo..hi.max(lo)]
         .iter()
         .filter(move |h| h.start >= start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Phrases of `(intent, kind, text)`, found in `msg`, and which are subsumed.
+    fn run(phrases: &[(usize, Keyword, &str)], msg: &str) -> Vec<(String, bool)> {
+        let kw = Keywords::new(
+            phrases
+                .iter()
+                .map(|&(i, k, t)| (i, k, t.to_string()))
+                .collect(),
+            &[],
+        );
+        let (hits, _) = kw.find(msg);
+        let flags = subsumed(&kw.phrases, &hits);
+        hits.iter()
+            .zip(flags)
+            .map(|(h, f)| (kw.phrases[h.phrase].text.clone(), f))
+            .collect()
+    }
+
+    #[test]
+    fn the_longest_phrase_of_another_intent_wins() {
+        use Keyword::*;
+        // (phrases, message, the subsumed phrases)
+        let rows: &[(&[(usize, Keyword, &str)], &str, &[&str])] = &[
+            // 申请价保 (bargain) holds 价保 (return_exchange).
+            (
+                &[(0, Strong, "申请价保"), (1, Strong, "价保")],
+                "您好 申请价保",
+                &["价保"],
+            ),
+            // Apart, both stand.
+            (
+                &[(0, Strong, "申请价保"), (1, Strong, "价保")],
+                "价保 怎么申请",
+                &[],
+            ),
+            // The same intent's shorter phrase adds up as before.
+            (
+                &[(0, Strong, "申请价保"), (0, Strong, "价保")],
+                "申请价保",
+                &[],
+            ),
+            // Hints and negatives are never subsumed.
+            (
+                &[(0, Strong, "before you ship"), (1, Hint, "ship")],
+                "before you ship",
+                &[],
+            ),
+            (
+                &[(0, Strong, "申请价保"), (1, Negative, "价保")],
+                "申请价保",
+                &[],
+            ),
+            // A hint does not subsume.
+            (
+                &[(0, Hint, "申请价保"), (1, Strong, "价保")],
+                "申请价保",
+                &[],
+            ),
+            // The same phrase in two intents: neither wins.
+            (&[(0, Strong, "价保"), (1, Strong, "价保")], "价保", &[]),
+            // Overlapping but not inside: both stand.
+            (
+                &[(0, Strong, "申请价"), (1, Strong, "价保")],
+                "申请价保",
+                &[],
+            ),
+            // Covered by a phrase of another intent, whichever intents reach further (乙 of
+            // intent 1 lies inside 甲乙 of intent 0, though intent 1 holds the longest).
+            (
+                &[
+                    (0, Strong, "甲乙"),
+                    (1, Strong, "甲乙丙丁"),
+                    (2, Strong, "甲乙丙"),
+                    (1, Strong, "乙"),
+                ],
+                "甲乙丙丁",
+                &["甲乙", "乙", "甲乙丙"],
+            ),
+        ];
+        for (phrases, msg, want) in rows {
+            let got: Vec<String> = run(phrases, msg)
+                .into_iter()
+                .filter(|(_, f)| *f)
+                .map(|(t, _)| t)
+                .collect();
+            assert_eq!(&got, want, "{msg}: {phrases:?}");
+        }
+    }
 }

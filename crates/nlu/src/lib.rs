@@ -762,7 +762,9 @@ impl Nlu {
         let mut ev = Evidence::default();
         // Keywords: each phrase counts once per clause.
         let mut seen = std::collections::HashSet::new();
-        for h in keywords::within(hits, &range) {
+        let here: Vec<keywords::Hit> = keywords::within(hits, &range).copied().collect();
+        let inside = keywords::subsumed(&self.keywords.phrases, &here);
+        for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| !sub) {
             if !seen.insert(h.phrase) {
                 continue;
             }
@@ -780,6 +782,13 @@ impl Nlu {
                 ));
             }
         }
+        // A subsumed phrase is not found again by sound either.
+        seen.extend(
+            here.iter()
+                .zip(&inside)
+                .filter(|(_, &sub)| sub)
+                .map(|(h, _)| h.phrase),
+        );
         // Written phrases that leave no doubt (one intent, strong evidence)
         // settle the clause: sound and patterns could only agree (measured: the
         // two passes are a third of a message's cost).
