@@ -272,6 +272,56 @@ fn real_shapes() {
     check(REAL_SHAPES);
 }
 
+/// Classes of real buyer phrasing fixed by their vocabulary or a rule of the
+/// engine (issue 12, second round), one group per mechanism, with the
+/// neighbour each must not take. Written for the test, never eval lines.
+const REAL_CLASSES: &[(&str, &[&str])] = &[
+    // The longest phrase wins: 申请价保 (bargain) holds 价保 (return_exchange).
+    ("你好 我要申请价保", &["bargain"]),
+    ("价保是多久", &["return_exchange"]),
+    // The platform's own services are none; the shop's cancel stays.
+    ("怎么取消自动续费", &["none"]),
+    ("我的旧手机能回收吗", &["none"]),
+    ("帮我取消订单", &["cancel_order"]),
+    // After-sale review and its timing, and where refunded money goes.
+    ("售后审核要多久", &["return_exchange"]),
+    ("退款审核通过了吗", &["return_exchange"]),
+    ("退款是原路返回吗", &["return_exchange"]),
+    ("发广州要多久", &["delivery_time"]),
+    // Booking or chasing an installation is usage_help, not dispatch.
+    ("热水器哪天上门安装", &["usage_help"]),
+    ("师傅什么时候来安装", &["usage_help"]),
+    ("什么时候发货", &["ship_time"]),
+    // A delivery's time or contact changed is order_change, not an exchange.
+    ("送货时间可以换到周六吗", &["order_change"]),
+    ("收件电话能改吗", &["order_change"]),
+    ("能换个颜色吗", &["return_exchange"]),
+    // Purchase limits and when a coupon comes are promotion.
+    ("这个限购吗", &["promotion"]),
+    ("券什么时候发", &["promotion"]),
+    // Goods received on a near day, or an arrival already named, are the
+    // buyer's parcel on its way; a bare arrival day stays delivery_time.
+    ("明天能收到货吗", &["logistics"]),
+    ("显示明天到 能准时吗", &["logistics"]),
+    ("今天拍明天能到吗", &["delivery_time"]),
+    // Closings by shape: the buyer's own next step, courtesies.
+    ("那我明天给快递员打电话吧", &["closing"]),
+    ("那我问问家里人", &["closing"]),
+    ("不客气", &["closing"]),
+    ("那我什么时候能收到", &["delivery_time"]),
+    // A locker the buyer did not want is delivery_issue.
+    ("别给我放蜂巢 我不方便取", &["delivery_issue"]),
+    // A second question still counts when it is one; a parcel already on
+    // its way absorbs the arrival question however sure the first clause is.
+    ("这款有货吗 顺便问下发什么快递", &["stock", "courier"]),
+    ("已经发出了吧 大概什么时候到", &["logistics"]),
+];
+
+#[test]
+fn real_classes() {
+    check(REAL_CLASSES);
+}
+
 /// Whole conversations replayed turn by turn: (message, intents, action).
 fn replay(turns: &[(&str, &[&str], &str)]) {
     let e = engine();
