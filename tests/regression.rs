@@ -309,6 +309,12 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("那我问问家里人", &["closing"]),
     ("不客气", &["closing"]),
     ("那我什么时候能收到", &["delivery_time"]),
+    // A report of something done, then thanks, signs off; a problem
+    // reported with thanks keeps its intent.
+    ("钱已经到账了 谢谢", &["closing"]),
+    ("好了，已经取消了", &["closing"]),
+    ("快递还没到 谢谢", &["logistics"]),
+    ("刚拆开镜子碎了 谢谢", &["defect"]),
     // A locker the buyer did not want is delivery_issue.
     ("别给我放蜂巢 我不方便取", &["delivery_issue"]),
     // A second question still counts when it is one; a parcel already on

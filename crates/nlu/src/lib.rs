@@ -893,6 +893,40 @@ impl Nlu {
         }
     }
 
+    /// The closing of a message whose every other clause only reports
+    /// something done ("差价退回来了，谢谢", "好了，已取消"): the buyer says
+    /// how things stand and signs off; nothing is asked.
+    fn signed_off(&self, clauses: &[Clause]) -> Option<Scored> {
+        // A closing on top of its clause, sure of itself or stated by a
+        // phrase of the closing file (好了, 可以了: a pattern says so).
+        let is_bye = |t: &Scored, c: &Clause| {
+            self.intents[t.intent].yields
+                && self.intents[t.intent].id == CLOSING
+                && (t.confidence >= SOCIAL_LONG_MIN || c.stated.contains(&t.intent))
+        };
+        let mut bye: Option<Scored> = None;
+        let mut reports = 0;
+        for c in clauses {
+            match c.ranking.first().copied() {
+                Some(t) if is_bye(&t, c) => {
+                    if bye.is_none_or(|b| t.confidence > b.confidence) {
+                        bye = Some(t);
+                    }
+                }
+                Some(t) if self.intents[t.intent].yields && !substantive(&c.text) => {}
+                // A fault or a loss reported (镜子碎了) is a case for a person,
+                // not a sign-off.
+                top if reports_done(&c.text)
+                    && top.is_none_or(|t| self.intents[t.intent].action != Action::Escalate) =>
+                {
+                    reports += 1
+                }
+                _ => return None,
+            }
+        }
+        bye.filter(|_| reports > 0)
+    }
+
     /// The message's intents from its clauses. The most confident clause gives
     /// the main intent; another clause adds its own only when it is itself
     /// confident (a stray word in a long story is not a second question).
@@ -998,6 +1032,11 @@ impl Nlu {
                 picked.push(*r);
             }
         }
+        // A report then a thank-you ("差价退回来了，谢谢", "可以了，快递员联系我了
+        // 好的"): the buyer says how things stand and signs off; nothing is asked.
+        if let Some(bye) = self.signed_off(clauses) {
+            return (vec![bye], bye.confidence);
+        }
         // Off-topic examples (the `none` file) win only as the main reading.
         if let Some(first) = picked.first() {
             if self.intents[first.intent].id == NONE {
@@ -1047,6 +1086,53 @@ impl Nlu {
         (picked, conf)
     }
 }
+
+/// Marks of a question, a want or a problem: a clause holding one is not a
+/// plain report.
+const NOT_A_REPORT: &[&str] = &[
+    "?",
+    "吗",
+    "么",
+    "嘛",
+    "呢",
+    "吧",
+    "怎么",
+    "什么",
+    "为什么",
+    "为啥",
+    "多少",
+    "多久",
+    "几",
+    "哪",
+    "能",
+    "可以",
+    "要",
+    "想",
+    "请",
+    "帮",
+    "麻烦",
+    "没",
+    "不",
+    "未",
+    "还",
+    "别",
+    "才",
+    "但",
+];
+
+/// A clause that reports something done or settled (退回来了, 已取消,
+/// 快递员联系我了): a completion mark and nothing that asks, wants or
+/// complains.
+fn reports_done(clause: &str) -> bool {
+    let done = clause.starts_with('已')
+        || clause.contains("已经")
+        || clause.ends_with('了')
+        || clause.ends_with('啦');
+    done && !NOT_A_REPORT.iter().any(|m| clause.contains(m))
+}
+
+/// The closing intent's id.
+const CLOSING: &str = "closing";
 
 /// Chinese characters plus Latin words of a clause.
 pub fn units(clause: &str) -> usize {
@@ -1131,3 +1217,31 @@ const UNOPPOSED: f32 = 1.5;
 
 /// Keyword and pattern score from which a clause needs no example search.
 const DECISIVE: f32 = 1.2;
+
+#[cfg(test)]
+mod tests {
+    use super::reports_done;
+
+    #[test]
+    fn a_report_of_something_done_asks_nothing() {
+        // (clause, a plain report of something done)
+        let rows = [
+            ("差价退回来了", true),
+            ("已取消", true),
+            ("快递员联系我了", true),
+            ("钱已经到账啦", true),
+            // asks, wants or complains
+            ("退回来了吗", false),
+            ("还没到账", false),
+            ("能退了", false),
+            ("我想取消了", false),
+            ("怎么又坏了", false),
+            // nothing done
+            ("这么快", false),
+            ("谢谢", false),
+        ];
+        for (clause, want) in rows {
+            assert_eq!(reports_done(clause), want, "{clause}");
+        }
+    }
+}
