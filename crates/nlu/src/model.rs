@@ -103,11 +103,22 @@ impl CharModel {
     /// The posterior of each intent for `text` (sums to 1), or all zeros when
     /// no gram of the text is known.
     pub fn posterior(&self, text: &str) -> Vec<f32> {
+        // The gram list is scratch space reused by the thread (this runs once
+        // per message; the allocation and its growth were a measured share).
+        GRAMS.with(|g| {
+            let mut g = g.borrow_mut();
+            grams_into(text, &mut g);
+            self.posterior_of(&g)
+        })
+    }
+
+    /// [`CharModel::posterior`] from the text's sorted, deduplicated grams.
+    fn posterior_of(&self, grams: &[u64]) -> Vec<f32> {
         let n = self.base.len();
         let mut ll = vec![0f32; n];
         let mut known = 0usize;
-        for g in grams(text) {
-            if let Some(&(start, len)) = self.grams.get(&g) {
+        for g in grams {
+            if let Some(&(start, len)) = self.grams.get(g) {
                 known += 1;
                 let start = start as usize;
                 for &(i, w) in &self.owners[start..start + len as usize] {
@@ -116,7 +127,8 @@ impl CharModel {
             }
         }
         if known == 0 || n == 0 {
-            return vec![0.0; n];
+            ll.iter_mut().for_each(|l| *l = 0.0);
+            return ll;
         }
         let scale = 1.0 / (known as f32).powf(TEMPER);
         for (l, b) in ll.iter_mut().zip(&self.base) {
@@ -133,29 +145,54 @@ impl CharModel {
     }
 }
 
+thread_local! {
+    /// Scratch gram list of [`CharModel::posterior`].
+    static GRAMS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Sorted, deduplicated hashes of the 1..=`MAX_N` character grams of `text`
 /// between START and END; grams of whitespace only are left out.
 fn grams(text: &str) -> Vec<u64> {
-    let chars: Vec<char> = std::iter::once(START)
+    let mut out = Vec::new();
+    grams_into(text, &mut out);
+    out
+}
+
+/// [`grams`] into `out` (cleared first), with no other allocation: a window
+/// of the last `MAX_N` characters, each gram hashed where it ends.
+fn grams_into(text: &str, out: &mut Vec<u64>) {
+    out.clear();
+    out.reserve(text.len() * MAX_N + 2 * MAX_N);
+    // The last MAX_N characters, newest last; `filled` of them are real.
+    let mut win = [START; MAX_N];
+    let mut filled = 0usize;
+    let mut buf = [0u8; 4 * MAX_N];
+    for c in std::iter::once(START)
         .chain(text.chars())
         .chain(std::iter::once(END))
-        .collect();
-    let mut out = Vec::with_capacity(chars.len() * MAX_N);
-    let mut buf = [0u8; 4 * MAX_N];
-    for start in 0..chars.len() {
-        let mut len = 0;
-        for (k, &c) in chars[start..].iter().take(MAX_N).enumerate() {
-            len += c.encode_utf8(&mut buf[len..]).len();
-            let gram = &chars[start..=start + k];
-            if gram.iter().all(|c| c.is_whitespace()) || (k == 0 && (c == START || c == END)) {
+    {
+        win.rotate_left(1);
+        win[MAX_N - 1] = c;
+        filled = (filled + 1).min(MAX_N);
+        // The grams ending at `c`: lengths 1..=filled, each starting at
+        // `win[MAX_N - 1 - k]`.
+        for k in 0..filled {
+            let gram = &win[MAX_N - 1 - k..];
+            if k == 0 && (c == START || c == END) {
                 continue;
+            }
+            if gram.iter().all(|c| c.is_whitespace()) {
+                continue;
+            }
+            let mut len = 0;
+            for ch in gram {
+                len += ch.encode_utf8(&mut buf[len..]).len();
             }
             out.push(hash_bytes(&buf[..len], k));
         }
     }
     out.sort_unstable();
     out.dedup();
-    out
 }
 
 /// FNV-1a of a gram, seeded by its length so grams of different sizes that
@@ -202,6 +239,53 @@ mod tests {
         assert_eq!(model().posterior("xyz"), vec![0.0; 3]);
         assert_eq!(model().posterior(""), vec![0.0; 3]);
         assert!(CharModel::default().posterior("发货").is_empty());
+    }
+
+    /// The first implementation (every start, every length), kept as the
+    /// reference the windowed one must equal.
+    fn grams_by_start(text: &str) -> Vec<u64> {
+        let chars: Vec<char> = std::iter::once(START)
+            .chain(text.chars())
+            .chain(std::iter::once(END))
+            .collect();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4 * MAX_N];
+        for start in 0..chars.len() {
+            let mut len = 0;
+            for (k, &c) in chars[start..].iter().take(MAX_N).enumerate() {
+                len += c.encode_utf8(&mut buf[len..]).len();
+                let gram = &chars[start..=start + k];
+                if gram.iter().all(|c| c.is_whitespace()) || (k == 0 && (c == START || c == END)) {
+                    continue;
+                }
+                out.push(hash_bytes(&buf[..len], k));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn windowed_grams_equal_the_reference() {
+        for text in [
+            "",
+            "a",
+            "好",
+            " ",
+            "  ",
+            "有货吗",
+            "a b",
+            "l码 有 吗",
+            "亲  在吗?",
+            "is this in stock",
+            "😀👍 好的",
+            "\u{2}x\u{3}",
+            "ab",
+            "好 ",
+        ] {
+            assert_eq!(grams(text), grams_by_start(text), "{text:?}");
+        }
     }
 
     #[test]
