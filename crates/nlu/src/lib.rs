@@ -761,7 +761,7 @@ impl Nlu {
         let mut sig = vec![Signals::default(); n];
         let mut ev = Evidence::default();
         // Keywords: each phrase counts once per clause.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = PhraseSet::new(self.keywords.phrases.len());
         for h in keywords::within(hits, &range) {
             if !seen.insert(h.phrase) {
                 continue;
@@ -1010,6 +1010,24 @@ impl Nlu {
         }
         let conf = picked.iter().map(|p| p.confidence).fold(1.0, f32::min);
         (picked, conf)
+    }
+}
+
+/// Which phrases a clause has counted: one bit per phrase (a `HashSet` of
+/// indices cost a hash and an allocation per hit).
+struct PhraseSet(Vec<u64>);
+
+impl PhraseSet {
+    fn new(phrases: usize) -> PhraseSet {
+        PhraseSet(vec![0; phrases.div_ceil(64)])
+    }
+
+    /// Adds `k`; false when it was already there (as `HashSet::insert`).
+    fn insert(&mut self, k: usize) -> bool {
+        let (word, bit) = (k / 64, 1u64 << (k % 64));
+        let new = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        new
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Patterns {
     /// Per pattern: whether it has a finite set of first / last literals. A
     /// pattern runs only when every finite set has a member in the clause.
     needs: Vec<[bool; 2]>,
+    /// The compiled patterns with no finite set of first or last literals,
+    /// in order: they run on every clause.
+    always: Vec<usize>,
 }
 
 /// Roles of a literal for its pattern (bit positions).
@@ -174,7 +177,11 @@ impl Patterns {
             owners.extend(o);
             owner_start.push(owners.len() as u32);
         }
+        let always = (0..regexes.len())
+            .filter(|&i| regexes[i].is_some() && needs[i] == [false; 2])
+            .collect();
         Ok(Patterns {
+            always,
             regexes,
             intent,
             source,
@@ -212,10 +219,11 @@ impl Patterns {
         clause: &str,
         found: impl IntoIterator<Item = (usize, usize, usize)>,
     ) -> Vec<usize> {
-        let n = self.regexes.len();
         let hay = clause.as_bytes();
-        // One bit per role found: FIRST, LAST, WHOLE, WORD.
-        let mut seen = vec![0u8; n];
+        // (pattern, one bit per role found: FIRST, LAST, WHOLE, WORD), only for
+        // the patterns some literal names: a clause pays for the literals it
+        // holds, not for every pattern of the files.
+        let mut seen: Vec<(u32, u8)> = Vec::new();
         for (l, start, end) in found {
             let owners =
                 &self.owners[self.owner_start[l] as usize..self.owner_start[l + 1] as usize];
@@ -226,19 +234,48 @@ impl Patterns {
                 {
                     continue;
                 }
-                seen[p as usize] |= 1 << role;
+                seen.push((p, 1 << role));
             }
         }
-        (0..n)
-            .filter(|&i| match &self.regexes[i] {
-                None => seen[i] & (1 << WHOLE | 1 << WORD) != 0,
+        seen.sort_unstable_by_key(|&(p, _)| p);
+        let mut out = Vec::new();
+        let mut k = 0;
+        // Patterns with no finite set of edge literals run on every clause; they
+        // are merged in pattern order with the ones the literals name.
+        let mut always = self.always.iter().copied().peekable();
+        loop {
+            let next_seen = seen.get(k).map(|&(p, _)| p as usize);
+            let next_always = always.peek().copied();
+            let i = match (next_seen, next_always) {
+                (None, None) => break,
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+            };
+            if next_always == Some(i) {
+                always.next();
+            }
+            let mut bits = 0u8;
+            while let Some(&(p, b)) = seen.get(k) {
+                if p as usize != i {
+                    break;
+                }
+                bits |= b;
+                k += 1;
+            }
+            let hit = match &self.regexes[i] {
+                None => bits & (1 << WHOLE | 1 << WORD) != 0,
                 Some(re) => {
-                    (!self.needs[i][0] || seen[i] & (1 << FIRST) != 0)
-                        && (!self.needs[i][1] || seen[i] & (1 << LAST) != 0)
+                    (!self.needs[i][0] || bits & (1 << FIRST) != 0)
+                        && (!self.needs[i][1] || bits & (1 << LAST) != 0)
                         && re.is_match(clause)
                 }
-            })
-            .collect()
+            };
+            if hit {
+                out.push(i);
+            }
+        }
+        out
     }
 }
 
