@@ -1086,12 +1086,18 @@ fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
 /// Phrases alone settle a clause: strong evidence for one intent, little for
 /// any other.
 fn decisive(sig: &[Signals]) -> bool {
-    let mut scores: Vec<f32> = sig.iter().map(Signals::score).collect();
-    scores.sort_by(|a, b| b.total_cmp(a));
-    let (best, second) = (
-        scores.first().copied().unwrap_or(0.0),
-        scores.get(1).copied().unwrap_or(0.0),
-    );
+    // The two highest scores in one pass (as the first two of a descending
+    // `total_cmp` sort, with no allocation).
+    let (mut best, mut second): (Option<f32>, Option<f32>) = (None, None);
+    for x in sig.iter().map(Signals::score) {
+        if best.is_none_or(|b| x.total_cmp(&b).is_gt()) {
+            second = best;
+            best = Some(x);
+        } else if second.is_none_or(|s| x.total_cmp(&s).is_gt()) {
+            second = Some(x);
+        }
+    }
+    let (best, second) = (best.unwrap_or(0.0), second.unwrap_or(0.0));
     best >= DECISIVE && second <= 0.4 * best
 }
 
