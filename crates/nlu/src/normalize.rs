@@ -81,7 +81,14 @@ impl Normalizer {
         // and normalising twice changes nothing (both found by the fuzzer).
         let words = squeeze(&Self::fold(text), &self.kept);
         match &self.aliases {
-            Some(ac) => squeeze(&self.apply_aliases(ac, &words), &[]),
+            Some(ac) => match self.apply_aliases(ac, &words) {
+                Some(replaced) => squeeze(&replaced, &[]),
+                // Nothing replaced: `words` is already squeezed, and squeezing
+                // it again changes it only where a kept pictograph stands
+                // (which an alias would have replaced).
+                None if !words.chars().any(|c| self.kept.contains(&c)) => words,
+                None => squeeze(&words, &[]),
+            },
             None => words,
         }
     }
@@ -143,13 +150,20 @@ impl Normalizer {
         }
     }
 
-    fn apply_aliases(&self, ac: &AhoCorasick, text: &str) -> String {
-        let mut out = String::with_capacity(text.len() + 8);
+    /// `text` with its aliases replaced, or `None` when none applies (most
+    /// messages: no copy made).
+    fn apply_aliases(&self, ac: &AhoCorasick, text: &str) -> Option<String> {
+        let mut out = String::new();
         let mut last = 0;
+        let mut any = false;
         for m in ac.find_iter(text) {
             let i = m.pattern().as_usize();
             if self.latin[i] && !on_word_boundaries(text, m.start(), m.end()) {
                 continue;
+            }
+            if !any {
+                out.reserve(text.len() + 8);
+                any = true;
             }
             out.push_str(&text[last..m.start()]);
             let rep = &self.replacements[i];
@@ -165,8 +179,11 @@ impl Normalizer {
             }
             last = m.end();
         }
+        if !any {
+            return None;
+        }
         out.push_str(&text[last..]);
-        out
+        Some(out)
     }
 }
 
