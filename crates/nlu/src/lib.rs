@@ -168,6 +168,7 @@ pub struct Nlu {
     patterns: Patterns,
     index: ExampleIndex,
     examples: Vec<Example>,
+    example_hashes: ExampleHashes,
     model: model::CharModel,
     items: Option<AhoCorasick>,
     item_words: Vec<String>,
@@ -181,6 +182,52 @@ pub struct Nlu {
 }
 
 pub use segment::hash;
+
+/// Every example's token hashes (text, then pinyin) in one array, and
+/// each example's spans in it: the example search compares a clause with up
+/// to sixteen examples, and one `Vec` per example cost a cache miss for the
+/// example and another for its list.
+#[derive(Debug, Default)]
+struct ExampleHashes {
+    all: Vec<u64>,
+    /// Per example: start and length of its text hashes, then of its pinyin
+    /// ones, then its intent.
+    spans: Vec<[u32; 5]>,
+}
+
+impl ExampleHashes {
+    /// Moves the examples' hash lists into one array.
+    fn new(examples: &mut [Example]) -> ExampleHashes {
+        let mut out = ExampleHashes::default();
+        for e in examples {
+            let text = std::mem::take(&mut e.hashes);
+            let py = std::mem::take(&mut e.py_hashes);
+            let at = out.all.len() as u32;
+            out.spans.push([
+                at,
+                text.len() as u32,
+                at + text.len() as u32,
+                py.len() as u32,
+                e.intent as u32,
+            ]);
+            out.all.extend(text);
+            out.all.extend(py);
+        }
+        out
+    }
+
+    /// The sorted token hashes of example `ex`, by sound when `pinyin`.
+    fn of(&self, ex: usize, pinyin: bool) -> &[u64] {
+        let [t, tn, p, pn, _] = self.spans[ex];
+        let (start, len) = if pinyin { (p, pn) } else { (t, tn) };
+        &self.all[start as usize..(start + len) as usize]
+    }
+
+    /// The intent of example `ex`.
+    fn intent(&self, ex: usize) -> usize {
+        self.spans[ex][4] as usize
+    }
+}
 
 /// Sorted, deduplicated hashes of tokens.
 fn hash_all(tokens: &[String]) -> Vec<u64> {
@@ -403,6 +450,7 @@ impl Nlu {
             })
             .collect();
         let index = ExampleIndex::build(&toks)?;
+        let example_hashes = ExampleHashes::new(&mut examples);
         let mut item_words: Vec<String> = catalog
             .zh
             .iter()
@@ -420,6 +468,7 @@ impl Nlu {
             patterns,
             index,
             examples,
+            example_hashes,
             model,
             items,
             item_words,
@@ -843,15 +892,24 @@ impl Nlu {
         } else {
             segment::token_hashes(text)
         };
+        let h = &self.example_hashes;
+        // Every neighbour's token hashes miss the cache: read their first
+        // words in one branch-free pass, so the misses overlap.
+        let mut touch = 0u64;
+        for &(ex, _) in neighbours {
+            touch ^= h.of(ex, pinyin_mode).first().copied().unwrap_or(0);
+        }
+        std::hint::black_box(touch);
         for &(ex, _bm25) in neighbours {
-            let e = &self.examples[ex];
-            let sim = score::cosine(&q, if pinyin_mode { &e.py_hashes } else { &e.hashes });
+            let sim = score::cosine(&q, h.of(ex, pinyin_mode));
             if sim <= 0.0 {
                 continue;
             }
-            let s = &mut sig[e.intent];
+            let intent = h.intent(ex);
+            let s = &mut sig[intent];
             s.example = s.example.max(sim);
             if explain {
+                let e = &self.examples[ex];
                 ev.examples.push((
                     format!("{} ({}:{})", e.text, e.file, e.line),
                     self.intents[e.intent].id.clone(),
