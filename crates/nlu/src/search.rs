@@ -202,8 +202,10 @@ impl ExampleIndex {
     /// `pinyin` searches the examples' transliterations instead of their text.
     /// Ties break on the example's index, so results are deterministic.
     pub fn search<S: AsRef<str>>(&self, tokens: &[S], k: usize, pinyin: bool) -> Vec<(usize, f32)> {
-        let mut all: Vec<(u32, f32)> = Vec::new();
-        for (_, _, list) in self.known(tokens, pinyin) {
+        let known = self.known(tokens, pinyin);
+        let mut all: Vec<(u32, f32)> =
+            Vec::with_capacity(known.iter().map(|(_, _, list)| list.len()).sum());
+        for (_, _, list) in known {
             all.extend_from_slice(list);
         }
         all.sort_unstable_by_key(|&(ex, _)| ex);
