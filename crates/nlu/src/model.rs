@@ -106,10 +106,12 @@ impl GramTable {
         }
     }
 
+    /// The slot where `key`'s probe starts (0 for an empty table, whose
+    /// lookups read no slot).
     fn home(&self, key: u64) -> usize {
         let bits = self.slots.len().trailing_zeros();
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits.max(1))) as usize
-            & (self.slots.len() - 1)
+            & self.slots.len().saturating_sub(1)
     }
 
     /// Inserts a key not yet present (training inserts each gram once).
