@@ -92,8 +92,6 @@ struct Example {
     text: String,
     file: String,
     line: usize,
-    hashes: Vec<u64>,
-    py_hashes: Vec<u64>,
 }
 
 /// A scored intent.
@@ -196,24 +194,18 @@ struct ExampleHashes {
 }
 
 impl ExampleHashes {
-    /// Moves the examples' hash lists into one array.
-    fn new(examples: &mut [Example]) -> ExampleHashes {
-        let mut out = ExampleHashes::default();
-        for e in examples {
-            let text = std::mem::take(&mut e.hashes);
-            let py = std::mem::take(&mut e.py_hashes);
-            let at = out.all.len() as u32;
-            out.spans.push([
-                at,
-                text.len() as u32,
-                at + text.len() as u32,
-                py.len() as u32,
-                e.intent as u32,
-            ]);
-            out.all.extend(text);
-            out.all.extend(py);
-        }
-        out
+    /// Appends the next example's sorted text and pinyin hashes.
+    fn push(&mut self, intent: usize, text: &[u64], py: &[u64]) {
+        let at = self.all.len() as u32;
+        self.spans.push([
+            at,
+            text.len() as u32,
+            at + text.len() as u32,
+            py.len() as u32,
+            intent as u32,
+        ]);
+        self.all.extend_from_slice(text);
+        self.all.extend_from_slice(py);
     }
 
     /// The sorted token hashes of example `ex`, by sound when `pinyin`.
@@ -390,8 +382,6 @@ impl Nlu {
                 }
                 examples.push(Example {
                     intent: i,
-                    hashes: segment::token_hashes(&text),
-                    py_hashes: Vec::new(),
                     text,
                     file: f.file.clone(),
                     line: e.line,
@@ -441,16 +431,21 @@ impl Nlu {
             intents.len(),
         );
         let keywords = Keywords::new(phrases, &patterns.literals);
+        let mut example_hashes = ExampleHashes::default();
         let toks: Vec<(Vec<String>, Vec<String>)> = examples
-            .iter_mut()
+            .iter()
             .map(|e| {
                 let py_toks = pinyin::tokens(&py.transliterate(&e.text));
-                e.py_hashes = hash_all(&py_toks);
+                example_hashes.push(
+                    e.intent,
+                    &segment::token_hashes(&e.text),
+                    &hash_all(&py_toks),
+                );
                 (segment::tokens(&e.text), py_toks)
             })
             .collect();
+        example_hashes.all.shrink_to_fit();
         let index = ExampleIndex::build(&toks)?;
-        let example_hashes = ExampleHashes::new(&mut examples);
         let mut item_words: Vec<String> = catalog
             .zh
             .iter()
