@@ -210,7 +210,11 @@ impl Patterns {
 
     /// As [`Patterns::matches`], given where [`Patterns::literals`] occur in
     /// the clause, as (literal, start, end) byte offsets (found by the caller's
-    /// own scan, overlaps included). O(found + patterns) for the prefilter, and
+    /// own scan, overlaps included). The prefilter sorts the (pattern, role)
+    /// pairs the literals name when there are fewer than patterns (the usual
+    /// chat clause: O(f log f) with f < patterns, a bound set by the files),
+    /// and marks a flag per pattern otherwise (O(found + patterns)), so it is
+    /// linear in the clause either way; and
     /// each pattern that runs is linear in the clause (no lazy DFA, no
     /// backtracking engine: the meta regex's PikeVM or full DFA, O(m·n) for a
     /// pattern of size m), so a message costs O(n) for the operators' patterns.
@@ -236,6 +240,23 @@ impl Patterns {
                 }
                 seen.push((p, 1 << role));
             }
+        }
+        let run = |i: usize, bits: u8| match &self.regexes[i] {
+            None => bits & (1 << WHOLE | 1 << WORD) != 0,
+            Some(re) => {
+                (!self.needs[i][0] || bits & (1 << FIRST) != 0)
+                    && (!self.needs[i][1] || bits & (1 << LAST) != 0)
+                    && re.is_match(clause)
+            }
+        };
+        if seen.len() > self.regexes.len() {
+            // A clause dense with literals (a long hostile one): one flag per
+            // pattern instead of a sort, so the cost stays linear.
+            let mut bits = vec![0u8; self.regexes.len()];
+            for (p, b) in seen {
+                bits[p as usize] |= b;
+            }
+            return (0..bits.len()).filter(|&i| run(i, bits[i])).collect();
         }
         seen.sort_unstable_by_key(|&(p, _)| p);
         let mut out = Vec::new();
@@ -263,15 +284,7 @@ impl Patterns {
                 bits |= b;
                 k += 1;
             }
-            let hit = match &self.regexes[i] {
-                None => bits & (1 << WHOLE | 1 << WORD) != 0,
-                Some(re) => {
-                    (!self.needs[i][0] || bits & (1 << FIRST) != 0)
-                        && (!self.needs[i][1] || bits & (1 << LAST) != 0)
-                        && re.is_match(clause)
-                }
-            };
-            if hit {
+            if run(i, bits) {
                 out.push(i);
             }
         }
@@ -412,6 +425,8 @@ mod tests {
             "hello",
             "hithere",
             "ship ship",
+            // More literal hits than patterns: the flag-per-pattern path.
+            &"黑色还有吗 free shipping 36码 加个微信 什么时候能补 hi ".repeat(8),
         ] {
             let all: Vec<usize> = (0..pats.len())
                 .filter(|&i| {
@@ -421,6 +436,9 @@ mod tests {
                 })
                 .collect();
             assert_eq!(p.matches(text), all, "{text:?}");
+            if text.len() > 200 {
+                assert!(all.len() > 5, "the long row hits several patterns");
+            }
         }
     }
 }
