@@ -92,8 +92,6 @@ struct Example {
     text: String,
     file: String,
     line: usize,
-    hashes: Vec<u64>,
-    py_hashes: Vec<u64>,
 }
 
 /// A scored intent.
@@ -168,6 +166,7 @@ pub struct Nlu {
     patterns: Patterns,
     index: ExampleIndex,
     examples: Vec<Example>,
+    example_hashes: ExampleHashes,
     model: model::CharModel,
     items: Option<AhoCorasick>,
     item_words: Vec<String>,
@@ -181,6 +180,46 @@ pub struct Nlu {
 }
 
 pub use segment::hash;
+
+/// Every example's token hashes (text, then pinyin) in one array, and
+/// each example's spans in it: the example search compares a clause with up
+/// to sixteen examples, and one `Vec` per example cost a cache miss for the
+/// example and another for its list.
+#[derive(Debug, Default)]
+struct ExampleHashes {
+    all: Vec<u64>,
+    /// Per example: start and length of its text hashes, then of its pinyin
+    /// ones, then its intent.
+    spans: Vec<[u32; 5]>,
+}
+
+impl ExampleHashes {
+    /// Appends the next example's sorted text and pinyin hashes.
+    fn push(&mut self, intent: usize, text: &[u64], py: &[u64]) {
+        let at = self.all.len() as u32;
+        self.spans.push([
+            at,
+            text.len() as u32,
+            at + text.len() as u32,
+            py.len() as u32,
+            intent as u32,
+        ]);
+        self.all.extend_from_slice(text);
+        self.all.extend_from_slice(py);
+    }
+
+    /// The sorted token hashes of example `ex`, by sound when `pinyin`.
+    fn of(&self, ex: usize, pinyin: bool) -> &[u64] {
+        let [t, tn, p, pn, _] = self.spans[ex];
+        let (start, len) = if pinyin { (p, pn) } else { (t, tn) };
+        &self.all[start as usize..(start + len) as usize]
+    }
+
+    /// The intent of example `ex`.
+    fn intent(&self, ex: usize) -> usize {
+        self.spans[ex][4] as usize
+    }
+}
 
 /// Sorted, deduplicated hashes of tokens.
 fn hash_all(tokens: &[String]) -> Vec<u64> {
@@ -353,8 +392,6 @@ impl Nlu {
                 }
                 examples.push(Example {
                     intent: i,
-                    hashes: segment::token_hashes(&text),
-                    py_hashes: Vec::new(),
                     text,
                     file: f.file.clone(),
                     line: e.line,
@@ -404,14 +441,20 @@ impl Nlu {
             intents.len(),
         );
         let keywords = Keywords::new(phrases, &patterns.literals);
+        let mut example_hashes = ExampleHashes::default();
         let toks: Vec<(Vec<String>, Vec<String>)> = examples
-            .iter_mut()
+            .iter()
             .map(|e| {
                 let py_toks = pinyin::tokens(&py.transliterate(&e.text));
-                e.py_hashes = hash_all(&py_toks);
+                example_hashes.push(
+                    e.intent,
+                    &segment::token_hashes(&e.text),
+                    &hash_all(&py_toks),
+                );
                 (segment::tokens(&e.text), py_toks)
             })
             .collect();
+        example_hashes.all.shrink_to_fit();
         let index = ExampleIndex::build(&toks)?;
         let mut item_words: Vec<String> = catalog
             .zh
@@ -430,6 +473,7 @@ impl Nlu {
             patterns,
             index,
             examples,
+            example_hashes,
             model,
             items,
             item_words,
@@ -771,7 +815,7 @@ impl Nlu {
         let mut sig = vec![Signals::default(); n];
         let mut ev = Evidence::default();
         // Keywords: each phrase counts once per clause.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = PhraseSet::new(self.keywords.phrases.len());
         let here: Vec<keywords::Hit> = keywords::within(hits, &range).copied().collect();
         let inside = keywords::subsumed(&self.keywords.phrases, &here);
         for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| !sub) {
@@ -793,12 +837,9 @@ impl Nlu {
             }
         }
         // A subsumed phrase is not found again by sound either.
-        seen.extend(
-            here.iter()
-                .zip(&inside)
-                .filter(|(_, &sub)| sub)
-                .map(|(h, _)| h.phrase),
-        );
+        for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| sub) {
+            seen.insert(h.phrase);
+        }
         // Written phrases that leave no doubt (one intent, strong evidence)
         // settle the clause: sound and patterns could only agree (measured: the
         // two passes are a third of a message's cost).
@@ -862,15 +903,24 @@ impl Nlu {
         } else {
             segment::token_hashes(text)
         };
+        let h = &self.example_hashes;
+        // Every neighbour's token hashes miss the cache: read their first
+        // words in one branch-free pass, so the misses overlap.
+        let mut touch = 0u64;
+        for &(ex, _) in neighbours {
+            touch ^= h.of(ex, pinyin_mode).first().copied().unwrap_or(0);
+        }
+        std::hint::black_box(touch);
         for &(ex, _bm25) in neighbours {
-            let e = &self.examples[ex];
-            let sim = score::cosine(&q, if pinyin_mode { &e.py_hashes } else { &e.hashes });
+            let sim = score::cosine(&q, h.of(ex, pinyin_mode));
             if sim <= 0.0 {
                 continue;
             }
-            let s = &mut sig[e.intent];
+            let intent = h.intent(ex);
+            let s = &mut sig[intent];
             s.example = s.example.max(sim);
             if explain {
+                let e = &self.examples[ex];
                 ev.examples.push((
                     format!("{} ({}:{})", e.text, e.file, e.line),
                     self.intents[e.intent].id.clone(),
@@ -1134,6 +1184,24 @@ fn reports_done(clause: &str) -> bool {
 /// The closing intent's id.
 const CLOSING: &str = "closing";
 
+/// Which phrases a clause has counted: one bit per phrase (a `HashSet` of
+/// indices cost a hash and an allocation per hit).
+struct PhraseSet(Vec<u64>);
+
+impl PhraseSet {
+    fn new(phrases: usize) -> PhraseSet {
+        PhraseSet(vec![0; phrases.div_ceil(64)])
+    }
+
+    /// Adds `k`; false when it was already there (as `HashSet::insert`).
+    fn insert(&mut self, k: usize) -> bool {
+        let (word, bit) = (k / 64, 1u64 << (k % 64));
+        let new = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        new
+    }
+}
+
 /// Chinese characters plus Latin words of a clause.
 pub fn units(clause: &str) -> usize {
     let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
@@ -1189,12 +1257,18 @@ fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
 /// Phrases alone settle a clause: strong evidence for one intent, little for
 /// any other.
 fn decisive(sig: &[Signals]) -> bool {
-    let mut scores: Vec<f32> = sig.iter().map(Signals::score).collect();
-    scores.sort_by(|a, b| b.total_cmp(a));
-    let (best, second) = (
-        scores.first().copied().unwrap_or(0.0),
-        scores.get(1).copied().unwrap_or(0.0),
-    );
+    // The two highest scores in one pass (as the first two of a descending
+    // `total_cmp` sort, with no allocation).
+    let (mut best, mut second): (Option<f32>, Option<f32>) = (None, None);
+    for x in sig.iter().map(Signals::score) {
+        if best.is_none_or(|b| x.total_cmp(&b).is_gt()) {
+            second = best;
+            best = Some(x);
+        } else if second.is_none_or(|s| x.total_cmp(&s).is_gt()) {
+            second = Some(x);
+        }
+    }
+    let (best, second) = (best.unwrap_or(0.0), second.unwrap_or(0.0));
     best >= DECISIVE && second <= 0.4 * best
 }
 

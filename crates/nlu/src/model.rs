@@ -52,12 +52,105 @@ const TEMPER: f32 = 0.5;
 /// Character n-gram naive Bayes over the intents.
 #[derive(Debug, Default)]
 pub struct CharModel {
-    /// Gram → its span in `owners` (one lookup, then one contiguous read).
-    grams: GramMap<(u32, u16)>,
-    /// Per gram, the intents it was seen under, with `ln((count + α) / α)`.
+    /// Gram → the intents it was seen under (see [`GramTable`]).
+    grams: GramTable,
+    /// Per gram of several intents, the intents it was seen under, with
+    /// `ln((count + α) / α)`.
     owners: Vec<(u16, f32)>,
     /// Per intent: `ln(α / (total grams of the intent + α·V))`.
     base: Vec<f32>,
+}
+
+/// The known grams, by hash: open addressing with linear probing over 16-byte
+/// slots, at most 80 % full. Scoring a message is one lookup per gram and
+/// nearly all of them miss the cache (the table is larger than L2), so the
+/// layout is what costs: one slot holds the key and either the one intent of a
+/// gram seen under a single intent (most 3-grams: no second read) or its span
+/// in `owners`. A `HashMap` read its control bytes, then its slot, then the
+/// span: measured, the posterior was 12–16 % of classification.
+#[derive(Debug, Default)]
+struct GramTable {
+    slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: u64,
+    /// `ln((count + α) / α)` as bits for a single owner; the start in `owners` otherwise.
+    a: u32,
+    /// [`EMPTY`]; `SINGLE | intent`; or the number of owners.
+    b: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+const SINGLE: u32 = 1 << 31;
+
+/// What a gram contributes.
+enum Owners {
+    One(u16, f32),
+    Span(usize, usize),
+}
+
+impl GramTable {
+    fn with_capacity(n: usize) -> GramTable {
+        let len = (n + n / 4 + 1).next_power_of_two();
+        GramTable {
+            slots: vec![
+                Slot {
+                    key: 0,
+                    a: 0,
+                    b: EMPTY
+                };
+                len
+            ],
+        }
+    }
+
+    /// The slot where `key`'s probe starts (0 for an empty table, whose
+    /// lookups read no slot).
+    fn home(&self, key: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits.max(1))) as usize
+            & self.slots.len().saturating_sub(1)
+    }
+
+    /// Inserts a key not yet present (training inserts each gram once).
+    fn insert(&mut self, key: u64, a: u32, b: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        while self.slots[i].b != EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = Slot { key, a, b };
+    }
+
+    /// The key in `key`'s home slot: a read with no branch on it, to bring
+    /// the slot into the cache before [`GramTable::get`].
+    fn peek(&self, key: u64) -> u64 {
+        self.slots.get(self.home(key)).map_or(0, |s| s.key)
+    }
+
+    fn get(&self, key: u64) -> Option<Owners> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let s = self.slots[i];
+            if s.b == EMPTY {
+                return None;
+            }
+            if s.key == key {
+                return Some(if s.b & SINGLE != 0 {
+                    Owners::One((s.b & !SINGLE) as u16, f32::from_bits(s.a))
+                } else {
+                    Owners::Span(s.a as usize, s.b as usize)
+                });
+            }
+            i = (i + 1) & mask;
+        }
+    }
 }
 
 impl CharModel {
@@ -86,12 +179,19 @@ impl CharModel {
             .iter()
             .map(|t| (ALPHA / (t + ALPHA * v)).ln())
             .collect();
-        let mut grams = GramMap::with_capacity_and_hasher(counts.len(), Default::default());
+        let mut grams = GramTable::with_capacity(counts.len());
         let mut owners = Vec::new();
+        let weight = |c: f32| ((c + ALPHA) / ALPHA).ln();
         for (g, list) in counts {
-            let start = owners.len() as u32;
-            owners.extend(list.iter().map(|&(i, c)| (i, ((c + ALPHA) / ALPHA).ln())));
-            grams.insert(g, (start, list.len() as u16));
+            match list.as_slice() {
+                [(i, c)] => grams.insert(g, weight(*c).to_bits(), SINGLE | *i as u32),
+                _ => {
+                    let start = owners.len() as u32;
+                    owners.extend(list.iter().map(|&(i, c)| (i, weight(c))));
+                    // At most one entry per intent, and intents fit in u16.
+                    grams.insert(g, start, list.len() as u32);
+                }
+            }
         }
         CharModel {
             grams,
@@ -103,20 +203,46 @@ impl CharModel {
     /// The posterior of each intent for `text` (sums to 1), or all zeros when
     /// no gram of the text is known.
     pub fn posterior(&self, text: &str) -> Vec<f32> {
+        // The gram list is scratch space reused by the thread (this runs once
+        // per message; the allocation and its growth were a measured share).
+        GRAMS.with(|g| {
+            let mut g = g.borrow_mut();
+            grams_into(text, &mut g);
+            self.posterior_of(&g)
+        })
+    }
+
+    /// [`CharModel::posterior`] from the text's sorted, deduplicated grams.
+    fn posterior_of(&self, grams: &[u64]) -> Vec<f32> {
         let n = self.base.len();
         let mut ll = vec![0f32; n];
         let mut known = 0usize;
-        for g in grams(text) {
-            if let Some(&(start, len)) = self.grams.get(&g) {
-                known += 1;
-                let start = start as usize;
-                for &(i, w) in &self.owners[start..start + len as usize] {
+        // Nearly every slot read misses the cache: read them all first, with
+        // no branch between the reads, so the misses overlap instead of each
+        // waiting for the one before (measured: the lookups below then hit).
+        let mut touch = 0u64;
+        for &g in grams {
+            touch ^= self.grams.peek(g);
+        }
+        std::hint::black_box(touch);
+        for &g in grams {
+            match self.grams.get(g) {
+                Some(Owners::One(i, w)) => {
+                    known += 1;
                     ll[i as usize] += w;
                 }
+                Some(Owners::Span(start, len)) => {
+                    known += 1;
+                    for &(i, w) in &self.owners[start..start + len] {
+                        ll[i as usize] += w;
+                    }
+                }
+                None => {}
             }
         }
         if known == 0 || n == 0 {
-            return vec![0.0; n];
+            ll.iter_mut().for_each(|l| *l = 0.0);
+            return ll;
         }
         let scale = 1.0 / (known as f32).powf(TEMPER);
         for (l, b) in ll.iter_mut().zip(&self.base) {
@@ -133,29 +259,54 @@ impl CharModel {
     }
 }
 
+thread_local! {
+    /// Scratch gram list of [`CharModel::posterior`].
+    static GRAMS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Sorted, deduplicated hashes of the 1..=`MAX_N` character grams of `text`
 /// between START and END; grams of whitespace only are left out.
 fn grams(text: &str) -> Vec<u64> {
-    let chars: Vec<char> = std::iter::once(START)
+    let mut out = Vec::new();
+    grams_into(text, &mut out);
+    out
+}
+
+/// [`grams`] into `out` (cleared first), with no other allocation: a window
+/// of the last `MAX_N` characters, each gram hashed where it ends.
+fn grams_into(text: &str, out: &mut Vec<u64>) {
+    out.clear();
+    out.reserve(text.len() * MAX_N + 2 * MAX_N);
+    // The last MAX_N characters, newest last; `filled` of them are real.
+    let mut win = [START; MAX_N];
+    let mut filled = 0usize;
+    let mut buf = [0u8; 4 * MAX_N];
+    for c in std::iter::once(START)
         .chain(text.chars())
         .chain(std::iter::once(END))
-        .collect();
-    let mut out = Vec::with_capacity(chars.len() * MAX_N);
-    let mut buf = [0u8; 4 * MAX_N];
-    for start in 0..chars.len() {
-        let mut len = 0;
-        for (k, &c) in chars[start..].iter().take(MAX_N).enumerate() {
-            len += c.encode_utf8(&mut buf[len..]).len();
-            let gram = &chars[start..=start + k];
-            if gram.iter().all(|c| c.is_whitespace()) || (k == 0 && (c == START || c == END)) {
+    {
+        win.rotate_left(1);
+        win[MAX_N - 1] = c;
+        filled = (filled + 1).min(MAX_N);
+        // The grams ending at `c`: lengths 1..=filled, each starting at
+        // `win[MAX_N - 1 - k]`.
+        for k in 0..filled {
+            let gram = &win[MAX_N - 1 - k..];
+            if k == 0 && (c == START || c == END) {
                 continue;
+            }
+            if gram.iter().all(|c| c.is_whitespace()) {
+                continue;
+            }
+            let mut len = 0;
+            for ch in gram {
+                len += ch.encode_utf8(&mut buf[len..]).len();
             }
             out.push(hash_bytes(&buf[..len], k));
         }
     }
     out.sort_unstable();
     out.dedup();
-    out
 }
 
 /// FNV-1a of a gram, seeded by its length so grams of different sizes that
@@ -202,6 +353,53 @@ mod tests {
         assert_eq!(model().posterior("xyz"), vec![0.0; 3]);
         assert_eq!(model().posterior(""), vec![0.0; 3]);
         assert!(CharModel::default().posterior("发货").is_empty());
+    }
+
+    /// The first implementation (every start, every length), kept as the
+    /// reference the windowed one must equal.
+    fn grams_by_start(text: &str) -> Vec<u64> {
+        let chars: Vec<char> = std::iter::once(START)
+            .chain(text.chars())
+            .chain(std::iter::once(END))
+            .collect();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4 * MAX_N];
+        for start in 0..chars.len() {
+            let mut len = 0;
+            for (k, &c) in chars[start..].iter().take(MAX_N).enumerate() {
+                len += c.encode_utf8(&mut buf[len..]).len();
+                let gram = &chars[start..=start + k];
+                if gram.iter().all(|c| c.is_whitespace()) || (k == 0 && (c == START || c == END)) {
+                    continue;
+                }
+                out.push(hash_bytes(&buf[..len], k));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn windowed_grams_equal_the_reference() {
+        for text in [
+            "",
+            "a",
+            "好",
+            " ",
+            "  ",
+            "有货吗",
+            "a b",
+            "l码 有 吗",
+            "亲  在吗?",
+            "is this in stock",
+            "😀👍 好的",
+            "\u{2}x\u{3}",
+            "ab",
+            "好 ",
+        ] {
+            assert_eq!(grams(text), grams_by_start(text), "{text:?}");
+        }
     }
 
     #[test]

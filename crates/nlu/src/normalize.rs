@@ -81,7 +81,14 @@ impl Normalizer {
         // and normalising twice changes nothing (both found by the fuzzer).
         let words = squeeze(&Self::fold(text), &self.kept);
         match &self.aliases {
-            Some(ac) => squeeze(&self.apply_aliases(ac, &words), &[]),
+            Some(ac) => match self.apply_aliases(ac, &words) {
+                Some(replaced) => squeeze(&replaced, &[]),
+                // Nothing replaced: `words` is already squeezed, and squeezing
+                // it again changes it only where a kept pictograph stands
+                // (which an alias would have replaced).
+                None if !words.chars().any(|c| self.kept.contains(&c)) => words,
+                None => squeeze(&words, &[]),
+            },
             None => words,
         }
     }
@@ -89,8 +96,34 @@ impl Normalizer {
     /// Steps 1–4: the part that needs no data (emoji are kept for step 5).
     pub fn fold(text: &str) -> String {
         let mut out = String::with_capacity(text.len());
+        if text.chars().all(|c| simple_nfkc(c).is_some()) {
+            // Every character normalises alone, to one character: NFKC of
+            // the text is that of each character (see `simple_nfkc`).
+            Self::fold_chars(text.chars().filter_map(simple_nfkc), &mut out);
+        } else {
+            Self::fold_chars(text.nfkc(), &mut out);
+        }
+        // Lower-casing or a dropped joiner can bring a base letter and a
+        // combining mark together (Y+◌̊ → y+◌̊ = ẙ): compose again, so that
+        // normalising twice changes nothing (found by the fuzzer).
+        if out
+            .chars()
+            .any(unicode_normalization::char::is_combining_mark)
+        {
+            out = out.nfkc().collect();
+        }
+        if out.bytes().any(|b| b >= 0xe0) {
+            // Only Chinese text can hold traditional characters; skip the table lookup otherwise.
+            fast2s::convert(&out)
+        } else {
+            out
+        }
+    }
+
+    /// Steps 1–4 after NFKC, over its output characters.
+    fn fold_chars(chars: impl Iterator<Item = char>, out: &mut String) {
         let mut last: Option<char> = None;
-        for c in text.nfkc() {
+        for c in chars {
             let c = match c {
                 c if c.is_control() => ' ',
                 // Variation selectors and zero-width joiners glue emoji together.
@@ -115,30 +148,22 @@ impl Normalizer {
                 out.push(l);
             }
         }
-        // Lower-casing or a dropped joiner can bring a base letter and a
-        // combining mark together (Y+◌̊ → y+◌̊ = ẙ): compose again, so that
-        // normalising twice changes nothing (found by the fuzzer).
-        if out
-            .chars()
-            .any(unicode_normalization::char::is_combining_mark)
-        {
-            out = out.nfkc().collect();
-        }
-        if out.bytes().any(|b| b >= 0xe0) {
-            // Only Chinese text can hold traditional characters; skip the table lookup otherwise.
-            fast2s::convert(&out)
-        } else {
-            out
-        }
     }
 
-    fn apply_aliases(&self, ac: &AhoCorasick, text: &str) -> String {
-        let mut out = String::with_capacity(text.len() + 8);
+    /// `text` with its aliases replaced, or `None` when none applies (most
+    /// messages: no copy made).
+    fn apply_aliases(&self, ac: &AhoCorasick, text: &str) -> Option<String> {
+        let mut out = String::new();
         let mut last = 0;
+        let mut any = false;
         for m in ac.find_iter(text) {
             let i = m.pattern().as_usize();
             if self.latin[i] && !on_word_boundaries(text, m.start(), m.end()) {
                 continue;
+            }
+            if !any {
+                out.reserve(text.len() + 8);
+                any = true;
             }
             out.push_str(&text[last..m.start()]);
             let rep = &self.replacements[i];
@@ -154,8 +179,11 @@ impl Normalizer {
             }
             last = m.end();
         }
+        if !any {
+            return None;
+        }
         out.push_str(&text[last..]);
-        out
+        Some(out)
     }
 }
 
@@ -181,6 +209,23 @@ fn squeeze(s: &str, kept: &[char]) -> String {
         out.push_str(w);
     }
     out
+}
+
+/// The NFKC form of `c` when it is one character that never composes with a
+/// neighbour, for the characters nearly every message is made of: ASCII
+/// (printable and controls; no canonical composition starts or ends in
+/// ASCII alone), the CJK unified ideographs (no decomposition, no
+/// composition), the full-width ASCII forms (U+FF01–FF5E, `<wide>` of one
+/// ASCII character) and 、。 (no decomposition). For a text made only of
+/// these, NFKC is the map of each character (a test compares it with
+/// `nfkc` over every such character and mixed strings); `None` for any other
+/// character, whose text takes the full algorithm.
+fn simple_nfkc(c: char) -> Option<char> {
+    match c as u32 {
+        0x00..=0x7F | 0x4E00..=0x9FFF | 0x3001 | 0x3002 => Some(c),
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0),
+        _ => None,
+    }
 }
 
 fn is_punct(c: char) -> bool {
@@ -232,6 +277,35 @@ mod tests {
         for (input, want) in rows {
             assert_eq!(n.normalize(input), *want, "input {input:?}");
         }
+    }
+
+    /// The fast path equals NFKC on every character it takes and on mixed
+    /// strings of them.
+    #[test]
+    fn simple_nfkc_is_nfkc() {
+        let mut all = String::new();
+        for cp in (0..=0x7Fu32)
+            .chain(0x4E00..=0x9FFF)
+            .chain(0xFF01..=0xFF5E)
+            .chain([0x3001, 0x3002])
+        {
+            let c = char::from_u32(cp).unwrap();
+            let one: String = c.to_string().nfkc().collect();
+            assert_eq!(one, simple_nfkc(c).unwrap().to_string(), "U+{cp:04X}");
+            all.push(c);
+        }
+        for s in [
+            all.as_str(),
+            "ＸＬ碼還有貨嗎？？？",
+            "e\u{7f}ａ，好ｅ。",
+            "Ａ\u{0}b、Ｚ",
+        ] {
+            let want: String = s.nfkc().collect();
+            let got: String = s.chars().filter_map(simple_nfkc).collect();
+            assert_eq!(got, want, "{s:?}");
+        }
+        assert_eq!(simple_nfkc('…'), None);
+        assert_eq!(simple_nfkc('\u{301}'), None);
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct Patterns {
     /// Per pattern: whether it has a finite set of first / last literals. A
     /// pattern runs only when every finite set has a member in the clause.
     needs: Vec<[bool; 2]>,
+    /// The compiled patterns with no finite set of first or last literals,
+    /// in order: they run on every clause.
+    always: Vec<usize>,
 }
 
 /// Roles of a literal for its pattern (bit positions).
@@ -174,7 +177,11 @@ impl Patterns {
             owners.extend(o);
             owner_start.push(owners.len() as u32);
         }
+        let always = (0..regexes.len())
+            .filter(|&i| regexes[i].is_some() && needs[i] == [false; 2])
+            .collect();
         Ok(Patterns {
+            always,
             regexes,
             intent,
             source,
@@ -203,7 +210,11 @@ impl Patterns {
 
     /// As [`Patterns::matches`], given where [`Patterns::literals`] occur in
     /// the clause, as (literal, start, end) byte offsets (found by the caller's
-    /// own scan, overlaps included). O(found + patterns) for the prefilter, and
+    /// own scan, overlaps included). The prefilter sorts the (pattern, role)
+    /// pairs the literals name when there are fewer than patterns (the usual
+    /// chat clause: O(f log f) with f < patterns, a bound set by the files),
+    /// and marks a flag per pattern otherwise (O(found + patterns)), so it is
+    /// linear in the clause either way; and
     /// each pattern that runs is linear in the clause (no lazy DFA, no
     /// backtracking engine: the meta regex's PikeVM or full DFA, O(m·n) for a
     /// pattern of size m), so a message costs O(n) for the operators' patterns.
@@ -212,10 +223,11 @@ impl Patterns {
         clause: &str,
         found: impl IntoIterator<Item = (usize, usize, usize)>,
     ) -> Vec<usize> {
-        let n = self.regexes.len();
         let hay = clause.as_bytes();
-        // One bit per role found: FIRST, LAST, WHOLE, WORD.
-        let mut seen = vec![0u8; n];
+        // (pattern, one bit per role found: FIRST, LAST, WHOLE, WORD), only for
+        // the patterns some literal names: a clause pays for the literals it
+        // holds, not for every pattern of the files.
+        let mut seen: Vec<(u32, u8)> = Vec::new();
         for (l, start, end) in found {
             let owners =
                 &self.owners[self.owner_start[l] as usize..self.owner_start[l + 1] as usize];
@@ -226,19 +238,57 @@ impl Patterns {
                 {
                     continue;
                 }
-                seen[p as usize] |= 1 << role;
+                seen.push((p, 1 << role));
             }
         }
-        (0..n)
-            .filter(|&i| match &self.regexes[i] {
-                None => seen[i] & (1 << WHOLE | 1 << WORD) != 0,
-                Some(re) => {
-                    (!self.needs[i][0] || seen[i] & (1 << FIRST) != 0)
-                        && (!self.needs[i][1] || seen[i] & (1 << LAST) != 0)
-                        && re.is_match(clause)
+        let run = |i: usize, bits: u8| match &self.regexes[i] {
+            None => bits & (1 << WHOLE | 1 << WORD) != 0,
+            Some(re) => {
+                (!self.needs[i][0] || bits & (1 << FIRST) != 0)
+                    && (!self.needs[i][1] || bits & (1 << LAST) != 0)
+                    && re.is_match(clause)
+            }
+        };
+        if seen.len() > self.regexes.len() {
+            // A clause dense with literals (a long hostile one): one flag per
+            // pattern instead of a sort, so the cost stays linear.
+            let mut bits = vec![0u8; self.regexes.len()];
+            for (p, b) in seen {
+                bits[p as usize] |= b;
+            }
+            return (0..bits.len()).filter(|&i| run(i, bits[i])).collect();
+        }
+        seen.sort_unstable_by_key(|&(p, _)| p);
+        let mut out = Vec::new();
+        let mut k = 0;
+        // Patterns with no finite set of edge literals run on every clause; they
+        // are merged in pattern order with the ones the literals name.
+        let mut always = self.always.iter().copied().peekable();
+        loop {
+            let next_seen = seen.get(k).map(|&(p, _)| p as usize);
+            let next_always = always.peek().copied();
+            let i = match (next_seen, next_always) {
+                (None, None) => break,
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+            };
+            if next_always == Some(i) {
+                always.next();
+            }
+            let mut bits = 0u8;
+            while let Some(&(p, b)) = seen.get(k) {
+                if p as usize != i {
+                    break;
                 }
-            })
-            .collect()
+                bits |= b;
+                k += 1;
+            }
+            if run(i, bits) {
+                out.push(i);
+            }
+        }
+        out
     }
 }
 
@@ -375,6 +425,8 @@ mod tests {
             "hello",
             "hithere",
             "ship ship",
+            // More literal hits than patterns: the flag-per-pattern path.
+            &"黑色还有吗 free shipping 36码 加个微信 什么时候能补 hi ".repeat(8),
         ] {
             let all: Vec<usize> = (0..pats.len())
                 .filter(|&i| {
@@ -384,6 +436,9 @@ mod tests {
                 })
                 .collect();
             assert_eq!(p.matches(text), all, "{text:?}");
+            if text.len() > 200 {
+                assert!(all.len() > 5, "the long row hits several patterns");
+            }
         }
     }
 }

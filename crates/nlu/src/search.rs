@@ -27,13 +27,44 @@ pub struct ExampleIndex {
     pinyin: tantivy::schema::Field,
     /// Example index of each document, per segment.
     doc_to_example: Vec<Vec<u32>>,
-    /// Document frequency of every indexed token, per field (text, pinyin):
-    /// unknown tokens are dropped before they cost a dictionary lookup, and a
-    /// long message queries only its rarest tokens.
-    df: [HashMap<String, u32>; 2],
-    /// Per field, every token's (example, BM25 score) list, read out of tantivy.
-    impacts: [HashMap<String, Vec<(u32, f32)>>; 2],
+    /// Per field (text, pinyin), every indexed token's document frequency
+    /// (unknown tokens are dropped, and a long message queries only its
+    /// rarest tokens) and its (example, BM25 score) list, read out of
+    /// tantivy: one lookup per query token.
+    terms: [TokenMap<(u32, Vec<(u32, f32)>)>; 2],
 }
+
+/// Tokens are short strings from a fixed vocabulary: a multiply-rotate hash
+/// (as rustc's FxHash) instead of SipHash, which cost more than the lookups.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type TokenMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fx>>;
 
 /// Most terms one query uses (the rarest of the message's tokens).
 const MAX_TERMS: usize = 6;
@@ -119,14 +150,20 @@ impl ExampleIndex {
                 impacts[k].insert(token.clone(), list);
             }
         }
+        let mut terms: [TokenMap<(u32, Vec<(u32, f32)>)>; 2] = Default::default();
+        for (k, (df, mut impacts)) in df.into_iter().zip(impacts).enumerate() {
+            for (token, n) in df {
+                let list = impacts.remove(&token).unwrap_or_default();
+                terms[k].insert(token, (n, list));
+            }
+        }
         Ok(ExampleIndex {
             searcher,
             _reader: reader,
             field,
             pinyin,
             doc_to_example,
-            df,
-            impacts,
+            terms,
         })
     }
 
@@ -134,27 +171,42 @@ impl ExampleIndex {
     /// [`MAX_TERMS`]. O(t log t) for t tokens (the sort); the query then sums
     /// at most [`MAX_TERMS`] impact lists, whose length the examples bound.
     fn terms<'t, S: AsRef<str>>(&self, tokens: &'t [S], pinyin: bool) -> Vec<&'t str> {
-        let df = &self.df[pinyin as usize];
-        let mut uniq: Vec<(u32, &str)> = tokens
+        self.known(tokens, pinyin)
+            .into_iter()
+            .map(|(_, t, _)| t)
+            .collect()
+    }
+
+    /// [`ExampleIndex::terms`] with each term's document frequency and impact list.
+    fn known<'t, 's, S: AsRef<str>>(
+        &'s self,
+        tokens: &'t [S],
+        pinyin: bool,
+    ) -> Vec<(u32, &'t str, &'s [(u32, f32)])> {
+        let map = &self.terms[pinyin as usize];
+        let mut uniq: Vec<(u32, &str, &[(u32, f32)])> = tokens
             .iter()
-            .filter_map(|t| df.get(t.as_ref()).map(|&n| (n, t.as_ref())))
+            .filter_map(|t| {
+                map.get(t.as_ref())
+                    .map(|(n, list)| (*n, t.as_ref(), list.as_slice()))
+            })
             .collect();
-        uniq.sort();
-        uniq.dedup();
+        // As a sort of (df, token) pairs: equal tokens have equal lists.
+        uniq.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        uniq.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         uniq.truncate(MAX_TERMS);
-        uniq.into_iter().map(|(_, t)| t).collect()
+        uniq
     }
 
     /// The `k` examples most similar to `tokens`, best first, with BM25 scores;
     /// `pinyin` searches the examples' transliterations instead of their text.
     /// Ties break on the example's index, so results are deterministic.
     pub fn search<S: AsRef<str>>(&self, tokens: &[S], k: usize, pinyin: bool) -> Vec<(usize, f32)> {
-        let impacts = &self.impacts[pinyin as usize];
-        let mut all: Vec<(u32, f32)> = Vec::new();
-        for t in self.terms(tokens, pinyin) {
-            if let Some(list) = impacts.get(t) {
-                all.extend_from_slice(list);
-            }
+        let known = self.known(tokens, pinyin);
+        let mut all: Vec<(u32, f32)> =
+            Vec::with_capacity(known.iter().map(|(_, _, list)| list.len()).sum());
+        for (_, _, list) in known {
+            all.extend_from_slice(list);
         }
         all.sort_unstable_by_key(|&(ex, _)| ex);
         let mut summed: Vec<(usize, f32)> = Vec::with_capacity(all.len());

@@ -1,0 +1,98 @@
+//! Classification speed and a fingerprint of every answer, on the NLU crate
+//! alone (builds in a fraction of the bot's time, for work on the engine's
+//! speed).
+//!
+//! `cargo run --release -p xiaoer-nlu --example speed -- INTENTS_DIR ROUNDS FINGERPRINT_OUT FILE.jsonl...`
+//!
+//! Classifies every message of the files (lines with "text", and the turns of
+//! dialogue lines) ROUNDS times on one thread, prints messages per CPU second
+//! and p50/p99, and writes every field of every classification (`{:?}`, the
+//! explain evidence included) to FINGERPRINT_OUT, so that two builds can be
+//! compared byte for byte. The catalog words are those of `xiaoer.toml`.
+
+use std::time::Instant;
+use xiaoer_nlu::config::{Catalog, NluConfig};
+use xiaoer_nlu::files::{read_dir, Sources};
+use xiaoer_nlu::Nlu;
+
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() < 4 {
+        return Err("usage: speed INTENTS_DIR ROUNDS FINGERPRINT_OUT FILE.jsonl...".into());
+    }
+    let src = Sources::parse(&read_dir(std::path::Path::new(&args[0]))?, &[])?;
+    let rounds: usize = args[1].parse()?;
+    let params = NluConfig {
+        threshold: 0.6,
+        margin: 0.08,
+        neighbours: 8,
+    };
+    let config: toml::Value = toml::from_str(&std::fs::read_to_string("xiaoer.toml")?)?;
+    let words = |k: &str| -> Vec<String> {
+        config["catalog"][k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let catalog = Catalog {
+        zh: words("zh"),
+        en: words("en"),
+    };
+    let nlu = Nlu::build(&src, &catalog, &params)?;
+    let mut texts = Vec::new();
+    for f in &args[3..] {
+        for line in std::fs::read_to_string(f)?.lines() {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            if let Some(t) = v["text"].as_str() {
+                texts.push(t.to_string());
+            }
+            for turn in v["turns"].as_array().into_iter().flatten() {
+                if let Some(t) = turn["text"].as_str() {
+                    texts.push(t.to_string());
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for t in &texts {
+        for explain in [false, true] {
+            let c = nlu.classify(t, explain);
+            out.push_str(&format!("{explain} {c:?}\n"));
+        }
+    }
+    std::fs::write(&args[2], out)?;
+    let mut lat = Vec::with_capacity(rounds * texts.len());
+    let cpu0 = thread_cpu_s();
+    for _ in 0..rounds {
+        for t in &texts {
+            let s = Instant::now();
+            std::hint::black_box(nlu.classify(t, false));
+            lat.push(s.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    let cpu = thread_cpu_s() - cpu0;
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p / 100.0).round() as usize];
+    println!(
+        "{} messages: {:.0} per CPU second; p50 {:.1} µs, p99 {:.1} µs",
+        lat.len(),
+        lat.len() as f64 / cpu,
+        pct(50.0),
+        pct(99.0)
+    );
+    Ok(())
+}
