@@ -163,7 +163,19 @@ impl Engine {
                 None => crate::embedded::sources()?,
             },
         };
-        Engine::build(config, &src)
+        let engine = Engine::build(config, &src);
+        drop(src);
+        // Building the matchers and the index allocates far more than it
+        // keeps (token lists, regex compilers, the index writer): hand the
+        // freed pages back, as the hot reload does. Measured with ten times
+        // the intent data (`xiaoer-bench scale 10`): RSS after loading
+        // 167 -> 107 MB (the peak while building, 171 MB, is unchanged).
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free pages of the allocator's arenas.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        engine
     }
 
     /// Compiles parsed sources.
