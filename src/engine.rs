@@ -169,7 +169,7 @@ impl Engine {
         // keeps (token lists, regex compilers, the index writer): hand the
         // freed pages back, as the hot reload does. Measured with ten times
         // the intent data (`xiaoer-bench scale 10`): RSS after loading
-        // 167 -> 107 MB (the peak while building, 171 MB, is unchanged).
+        // 167 -> 107 MB.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only returns free pages of the allocator's arenas.
         unsafe {

@@ -442,7 +442,7 @@ impl Nlu {
         );
         let keywords = Keywords::new(phrases, &patterns.literals);
         let mut example_hashes = ExampleHashes::default();
-        let toks: Vec<(Vec<String>, Vec<String>)> = examples
+        let toks: Vec<(String, String)> = examples
             .iter()
             .map(|e| {
                 let py_toks = pinyin::tokens(&py.transliterate(&e.text));
@@ -451,7 +451,7 @@ impl Nlu {
                     &segment::token_hashes(&e.text),
                     &hash_all(&py_toks),
                 );
-                (segment::tokens(&e.text), py_toks)
+                (segment::tokens(&e.text).join(" "), py_toks.join(" "))
             })
             .collect();
         example_hashes.all.shrink_to_fit();
