@@ -11,6 +11,7 @@
 
 use xiaoer_nlu::config::{Catalog, NluConfig};
 use xiaoer_nlu::files::{read_dir, Sources};
+use xiaoer_nlu::score::same_intents;
 use xiaoer_nlu::Nlu;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map(|s| nlu.intents[s.intent].id.as_str())
                     .collect();
                 n += 1;
-                if same(&got, &gold) {
+                if same_intents(&got, &gold) {
                     right += 1;
                 } else if show {
                     let g = if got.is_empty() {
@@ -66,25 +67,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-/// The scorer's rule: greeting and closing are ignored in a reading when the
-/// gold set holds anything else; an empty reading is `none`.
-fn same(got: &[&str], gold: &[&str]) -> bool {
-    let polite = |i: &&str| *i == "greeting" || *i == "closing";
-    let real_gold = gold.iter().any(|g| !polite(g));
-    let mut g: Vec<&str> = got
-        .iter()
-        .copied()
-        .filter(|i| !(real_gold && polite(i)))
-        .collect();
-    if g.is_empty() {
-        g.push("none");
-    }
-    let mut want: Vec<&str> = gold.to_vec();
-    g.sort_unstable();
-    g.dedup();
-    want.sort_unstable();
-    want.dedup();
-    g == want
 }

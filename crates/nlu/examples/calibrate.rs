@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use xiaoer_nlu::calibration::{self, Features};
 use xiaoer_nlu::config::{Catalog, NluConfig};
 use xiaoer_nlu::files::{read_dir, Sources};
+use xiaoer_nlu::score::same_intents;
 use xiaoer_nlu::Nlu;
 
 /// L2 penalty of the fit: enough to keep weights of rare flags finite.
@@ -98,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .iter()
                 .map(|s| nlu.intents[s.intent].id.as_str())
                 .collect();
-            let right = same(&got, gold);
+            let right = same_intents(&got, gold);
             if let Some(d) = dump.as_mut() {
                 use std::io::Write;
                 let j = serde_json::json!({"text": text, "gold": gold, "got": got, "conf": c.confidence,
@@ -189,21 +190,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let list: Vec<String> = w.iter().map(|v| format!("{v:.3}")).collect();
     println!("pub const WEIGHTS: [f32; N + 1] = [{}];", list.join(", "));
     Ok(())
-}
-
-/// The eval's rule: the same set, greeting and closing ignored in the reading
-/// when the label holds anything else; no intent is `none`.
-fn same(got: &[&str], gold: &[String]) -> bool {
-    let gold: HashSet<&str> = gold.iter().map(String::as_str).collect();
-    let social = |i: &&str| *i == "greeting" || *i == "closing";
-    let mut got: HashSet<&str> = got.iter().copied().collect();
-    if got.is_empty() {
-        got.insert("none");
-    }
-    if gold.iter().any(|g| !social(g)) {
-        got.retain(|g| !social(g));
-    }
-    got == gold
 }
 
 /// Area under the ROC curve of scores against outcomes.

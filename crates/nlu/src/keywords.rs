@@ -188,23 +188,25 @@ pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Vec<bool> {
             if p.kind != Keyword::Strong {
                 continue;
             }
-            let cand = (hits[h].end, p.intent);
-            if let Some(slot) = best.iter_mut().flatten().find(|(_, i)| *i == p.intent) {
-                slot.0 = slot.0.max(cand.0);
-            } else if best[1].is_none_or(|b| cand.0 > b.0) {
-                best[1] = Some(cand);
-            }
-            if let [Some(a), Some(b)] = best {
-                if b.0 > a.0 {
-                    best = [Some(b), Some(a)];
-                }
-            } else if best[0].is_none() {
-                best = [best[1], None];
-            }
+            note_reach(&mut best, hits[h].end, p.intent);
         }
         k = j;
     }
     out
+}
+
+/// Keeps `best` the two furthest-reaching (end, intent) pairs of two
+/// different intents, each intent at its furthest end, after a strong hit
+/// of `intent` ending at `end`.
+fn note_reach(best: &mut [Option<(usize, usize)>; 2], end: usize, intent: usize) {
+    if let Some(slot) = best.iter_mut().flatten().find(|(_, i)| *i == intent) {
+        slot.0 = slot.0.max(end);
+    } else if best[1].is_none_or(|b| end > b.0) {
+        best[1] = Some((end, intent));
+    }
+    if best[1].is_some_and(|b| best[0].is_none_or(|a| b.0 > a.0)) {
+        best.swap(0, 1);
+    }
 }
 
 /// The hits of `sorted` (ordered by end, as [`Keywords::find`] returns them)

@@ -1082,8 +1082,7 @@ impl Nlu {
                 picked.push(*r);
             }
         }
-        // A report then a thank-you ("差价退回来了，谢谢", "可以了，快递员联系我了
-        // 好的"): the buyer says how things stand and signs off; nothing is asked.
+        // A report then a thank-you signs off (see `signed_off`).
         if let Some(bye) = self.signed_off(clauses) {
             return (vec![bye], bye.confidence);
         }

@@ -71,6 +71,25 @@ pub fn cosine(a: &[u64], b: &[u64]) -> f32 {
     common as f32 / ((a.len() * b.len()) as f32).sqrt()
 }
 
+/// Whether a reading's intents are the labelled ones, by the eval scorer's
+/// rule (`../shared/eval/score.py`): greeting and closing are ignored in the
+/// reading when the label holds anything else, and nothing read is `none`.
+/// For the tools that study the NLU alone (`examples/`).
+pub fn same_intents<S: AsRef<str>>(got: &[&str], gold: &[S]) -> bool {
+    let polite = |i: &str| i == "greeting" || i == "closing";
+    let gold: std::collections::BTreeSet<&str> = gold.iter().map(AsRef::as_ref).collect();
+    let real_gold = gold.iter().any(|g| !polite(g));
+    let mut read: std::collections::BTreeSet<&str> = got
+        .iter()
+        .copied()
+        .filter(|i| !(real_gold && polite(i)))
+        .collect();
+    if read.is_empty() {
+        read.insert("none");
+    }
+    read == gold
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +111,23 @@ mod tests {
             vetoed: true,
         };
         assert_eq!(s.score(), 0.0);
+    }
+
+    #[test]
+    fn same_intents_follows_the_scorer() {
+        // (read, labelled, the same by the scorer's rule)
+        let rows: &[(&[&str], &[&str], bool)] = &[
+            (&["stock"], &["stock"], true),
+            (&["stock", "greeting"], &["stock"], true),
+            (&["closing"], &["closing"], true),
+            (&[], &["none"], true),
+            (&["closing"], &["none"], true),
+            (&["closing"], &["stock"], false),
+            (&["stock"], &["stock", "courier"], false),
+        ];
+        for (got, gold, want) in rows {
+            assert_eq!(same_intents(got, gold), *want, "{got:?} {gold:?}");
+        }
     }
 
     #[test]
