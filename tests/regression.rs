@@ -321,6 +321,16 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // its way absorbs the arrival question however sure the first clause is.
     ("这款有货吗 顺便问下发什么快递", &["stock", "courier"]),
     ("已经发出了吧 大概什么时候到", &["logistics"]),
+    // Absorption inside one clause: a flaw stated beside a return asked for.
+    ("我拍的跟实际收到的不一样能申请退货吗", &["defect"]),
+    ("怎么申请退货", &["return_exchange"]),
+    // Another way to reach a person; one's own contact details changed.
+    ("还有别的联系方式吗", &["human"]),
+    ("能给个你的微信吗", &["human"]),
+    ("订单上的联系方式能改一下吗", &["order_change"]),
+    // A promise of a reply or a fix broken; a promised delivery day is chased.
+    ("说好今天给我回复的到现在也没消息", &["complaint"]),
+    ("不是说今天送到吗", &["logistics"]),
 ];
 
 #[test]
