@@ -128,6 +128,8 @@ pub struct Clause {
     /// Intents a keyword or pattern of this clause states outright (the
     /// operator's own words, which the character model never overrules).
     pub stated: Vec<usize>,
+    /// Intents with an example nearly the clause itself (a taught phrasing).
+    pub taught: Vec<usize>,
 }
 
 /// The NLU's answer for one message.
@@ -253,6 +255,21 @@ const ABSORB_MIN: f32 = 0.5;
 /// dialogues read the same from 0.3 to 0.95. Below 0.7 a cancel asked with
 /// 退掉 turns into a return (`check` flags the example), so 0.7.
 const ABSORB_NEAR: f32 = 0.7;
+/// Share of a clause's top score from which a reading a keyword or pattern
+/// states takes the place of a top reading that nothing states (see
+/// `Nlu::stated_in_clause`). Measured: real_train.jsonl held out 0.719 off,
+/// 0.721 at 0.9, 0.723 at 0.8, 0.725 from 0.7 down to 0.5; dev.jsonl 1795 ->
+/// 1797 of 1,936 at 0.7 (承重多少 is a product question, not a price);
+/// real_dev.jsonl 383 either way (one turn gained, one lost).
+const STATED_NEAR: f32 = 0.7;
+/// Similarity of an example from which it is a taught phrasing of the clause.
+const TAUGHT_SIMILARITY: f32 = 0.9;
+/// Share of a clause's top score from which a reading a keyword or pattern
+/// states takes the place of a top reading that nothing states (see
+/// `Nlu::stated_in_clause`). Measured: real_train.jsonl held out 0.719 off,
+/// 0.721 at 0.9, 0.723 at 0.8, 0.725 from 0.7 down to 0.5; dev.jsonl 1795 ->
+/// 1797 of 1,936 at 0.7 (承重多少 is a product question, not a price);
+/// real_dev.jsonl 383 either way (one turn gained, one lost).
 /// Longest clause that counts as a greeting or thanks on weak evidence.
 const SOCIAL_MAX_LEN: usize = 6;
 /// Confidence a longer greeting-like clause needs.
@@ -1006,6 +1023,30 @@ impl Nlu {
             })
     }
 
+    /// The operator's words break a near tie: when the clause's top reading
+    /// rests on hints and loosely similar examples alone and a reading a
+    /// keyword or pattern states scores nearly as much, the stated one is the
+    /// clause's reading.
+    fn stated_in_clause(&self, c: &Clause, top: Scored) -> Scored {
+        // An example nearly the clause itself is the operator's word too.
+        if c.stated.contains(&top.intent) || c.taught.contains(&top.intent) {
+            return top;
+        }
+        c.ranking
+            .iter()
+            .filter(|r| {
+                r.intent != top.intent
+                    && !self.intents[r.intent].yields
+                    && c.stated.contains(&r.intent)
+                    && r.score >= STATED_NEAR * top.score
+            })
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .map_or(top, |r| Scored {
+                confidence: top.confidence,
+                ..*r
+            })
+    }
+
     /// The message's intents from its clauses. The most confident clause gives
     /// the main intent; another clause adds its own only when it is itself
     /// confident (a stray word in a long story is not a second question).
@@ -1039,7 +1080,8 @@ impl Nlu {
                     ..*t
                 }
             });
-            let real_top = real_top.map(|t| self.absorbed_in_clause(c, t));
+            let real_top =
+                real_top.map(|t| self.stated_in_clause(c, self.absorbed_in_clause(c, t)));
             // In a short clause beside one that says the polite thing plainly,
             // a real reading that is not clearly ahead of that polite one is an
             // echo of it ("没有问题啦 谢谢亲": authenticity 1.07 against closing
@@ -1275,11 +1317,18 @@ fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
         .filter(|(_, s)| !s.vetoed && (s.keywords >= STATED_KEYWORD || s.patterns > 0))
         .map(|(i, _)| i)
         .collect();
+    let taught = sig
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.vetoed && s.example >= TAUGHT_SIMILARITY)
+        .map(|(i, _)| i)
+        .collect();
     Clause {
         text: text.to_string(),
         ranking,
         evidence,
         stated,
+        taught,
     }
 }
 
