@@ -334,6 +334,8 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // A bare how-to beside a return asks how to return.
     ("我想退货 怎么操作啊", &["return_exchange"]),
     ("这个怎么操作啊", &["usage_help"]),
+    // A question beside thanks: the thanks do not answer for the question.
+    ("我写的备注有用吗? 谢谢了哈", &["order_change"]),
 ];
 
 #[test]

@@ -690,7 +690,23 @@ impl Nlu {
         // states the current reading keeps it.
         let stated = intents.iter().any(|s| stated_by(s.intent));
         let mut switched = false;
-        if *confidence < SWITCH_BELOW && p_best >= SWITCH_MODEL && current != Some(best) && !stated
+        // Nor to a courtesy over a question: in "备注有用吗? 谢谢", the
+        // thanks fill the model's grams, but the buyer asked something the
+        // rules read (however unsure), and an unsure reading goes to a person
+        // rather than out as a goodbye.
+        let polite_over_question = self.intents.get(best).is_some_and(|i| i.yields)
+            && clauses.iter().any(|c| {
+                substantive(&c.text)
+                    && is_question(&c.text)
+                    && c.ranking
+                        .first()
+                        .is_some_and(|t| !self.intents[t.intent].yields)
+            });
+        if *confidence < SWITCH_BELOW
+            && p_best >= SWITCH_MODEL
+            && current != Some(best)
+            && !stated
+            && !polite_over_question
         {
             intents.clear();
             if Some(best) != none {
@@ -1282,6 +1298,32 @@ pub fn units(clause: &str) -> usize {
         .count()
 }
 
+/// Tails that end a question without being part of it.
+const QUESTION_TAIL: &[char] = &['哈', '呀', '啊', '哦', '亲', '?', '!', ' '];
+/// Words that make a clause a question wherever they stand.
+const QUESTION_WORDS: &[&str] = &[
+    "是不是",
+    "能不能",
+    "可不可以",
+    "有没有",
+    "怎么",
+    "什么",
+    "多少",
+    "多久",
+    "为什么",
+    "哪",
+];
+
+/// A clause that asks: a question particle at its end (吗, 么, 嘛, 呢; 吧 only
+/// as a tag, 是吧 / 对吧 / 了吧, since a bare 吧 is a request: 那你弄吧), or
+/// a question word anywhere.
+fn is_question(clause: &str) -> bool {
+    let t = clause.trim_end_matches(QUESTION_TAIL);
+    t.ends_with(['吗', '么', '嘛', '呢'])
+        || ["是吧", "对吧", "了吧"].iter().any(|m| t.ends_with(m))
+        || QUESTION_WORDS.iter().any(|w| clause.contains(w))
+}
+
 /// A clause with enough content to be a question of its own: three Chinese
 /// characters or three words (not 亲, 老板, "hi there").
 fn substantive(clause: &str) -> bool {
@@ -1372,7 +1414,28 @@ const DECISIVE: f32 = 1.2;
 
 #[cfg(test)]
 mod tests {
-    use super::reports_done;
+    use super::{is_question, reports_done};
+
+    #[test]
+    fn a_question_by_its_particle_or_word() {
+        // (clause, asks)
+        let rows = [
+            ("备注有用吗", true),
+            ("发了没呢", true),
+            ("确定拍上了是吧", true),
+            ("能到了吧哈", true),
+            ("这个多少钱", true),
+            ("有没有黑色", true),
+            ("怎么又坏了", true),
+            // a request or a report
+            ("那你弄吧", false),
+            ("好的谢谢", false),
+            ("已经付款了", false),
+        ];
+        for (clause, want) in rows {
+            assert_eq!(is_question(clause), want, "{clause}");
+        }
+    }
 
     #[test]
     fn a_report_of_something_done_asks_nothing() {
