@@ -1300,12 +1300,22 @@ pub fn units(clause: &str) -> usize {
 
 /// Tails that end a question without being part of it.
 const QUESTION_TAIL: &[char] = &['哈', '呀', '啊', '哦', '亲', '?', '!', ' '];
-/// Words that make a clause a question wherever they stand.
+/// Words that make a clause a question wherever they stand (a want of an
+/// explanation, 不明白, included).
 const QUESTION_WORDS: &[&str] = &[
     "是不是",
     "能不能",
     "可不可以",
     "有没有",
+    "是否",
+    "啥",
+    "咋",
+    "不明白",
+    "不太明白",
+    "不清楚",
+    "不太清楚",
+    "不懂",
+    "不太懂",
     "怎么",
     "什么",
     "多少",
@@ -1427,6 +1437,8 @@ mod tests {
             ("这个多少钱", true),
             ("有没有黑色", true),
             ("怎么又坏了", true),
+            ("想看看是否可以早点派", true),
+            ("订单取消了 不太明白", true),
             // a request or a report
             ("那你弄吧", false),
             ("好的谢谢", false),
