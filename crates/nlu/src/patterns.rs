@@ -44,6 +44,151 @@ pub struct Patterns {
     /// The compiled patterns with no finite set of first or last literals,
     /// in order: they run on every clause.
     always: Vec<usize>,
+    /// Per pattern: what its matches must look like (see [`Shape`]).
+    shape: Vec<Shape>,
+}
+
+/// What any match of a pattern must look like, read off its syntax, so that a
+/// clause that cannot hold one is turned away before the regex runs (most of
+/// the patterns that run on every clause are anchored at both ends, and an
+/// anchored pattern's first character already rules out nearly every clause).
+#[derive(Debug, Clone)]
+struct Shape {
+    /// Anchored at the clause's start (`^`): a first literal counts only at 0.
+    start: bool,
+    /// Anchored at the clause's end (`$`): a last literal counts only there.
+    end: bool,
+    /// Fewest bytes a match spans; most, when anchored at both ends (the
+    /// match is then the whole clause; `u32::MAX`: unbounded).
+    min: u32,
+    max: u32,
+    /// When anchored at the start (end), the characters a match can start
+    /// (end) with, as sorted inclusive ranges; empty when unknown.
+    first: Vec<(u32, u32)>,
+    last: Vec<(u32, u32)>,
+}
+
+impl Shape {
+    fn of(hir: &Hir) -> Shape {
+        use regex_syntax::hir::Look;
+        let p = hir.properties();
+        let start = p.look_set_prefix().contains(Look::Start);
+        let end = p.look_set_suffix().contains(Look::End);
+        let edge = |anchored: bool, front: bool| {
+            anchored
+                .then(|| edge_chars(hir, front))
+                .flatten()
+                .filter(|(_, nullable)| !nullable)
+                .map(|(set, _)| merged(set))
+                .unwrap_or_default()
+        };
+        Shape {
+            start,
+            end,
+            min: p
+                .minimum_len()
+                .map_or(0, |n| n.min(u32::MAX as usize) as u32),
+            max: match p.maximum_len() {
+                Some(n) if start && end => n.min(u32::MAX as usize) as u32,
+                _ => u32::MAX,
+            },
+            first: edge(start, true),
+            last: edge(end, false),
+        }
+    }
+
+    /// Whether `clause` could hold a match.
+    fn fits(&self, clause: &str) -> bool {
+        let within = |set: &[(u32, u32)], c: Option<char>| {
+            set.is_empty()
+                || c.is_some_and(|c| set.iter().any(|&(lo, hi)| (lo..=hi).contains(&(c as u32))))
+        };
+        (self.min as usize..=self.max as usize).contains(&clause.len())
+            && within(&self.first, clause.chars().next())
+            && within(&self.last, clause.chars().next_back())
+    }
+}
+
+/// The characters any match of `hir` starts with (`front`) or ends with, and
+/// whether it can match the empty string (then the set does not cover every
+/// match); `None` when not known (bytes that are not UTF-8).
+fn edge_chars(hir: &Hir, front: bool) -> Option<(Vec<(u32, u32)>, bool)> {
+    use regex_syntax::hir::{Class, HirKind};
+    Some(match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => (Vec::new(), true),
+        HirKind::Literal(lit) => {
+            let s = std::str::from_utf8(&lit.0).ok()?;
+            let c = if front {
+                s.chars().next()
+            } else {
+                s.chars().next_back()
+            }? as u32;
+            (vec![(c, c)], false)
+        }
+        HirKind::Class(Class::Unicode(cls)) => (
+            cls.iter()
+                .map(|r| (r.start() as u32, r.end() as u32))
+                .collect(),
+            false,
+        ),
+        HirKind::Class(Class::Bytes(cls)) => {
+            if cls.iter().any(|r| r.end() > 0x7F) {
+                return None;
+            }
+            (
+                cls.iter()
+                    .map(|r| (r.start() as u32, r.end() as u32))
+                    .collect(),
+                false,
+            )
+        }
+        HirKind::Repetition(rep) => {
+            let (set, nullable) = edge_chars(&rep.sub, front)?;
+            (set, nullable || rep.min == 0)
+        }
+        HirKind::Capture(cap) => edge_chars(&cap.sub, front)?,
+        HirKind::Concat(parts) => {
+            let mut all = Vec::new();
+            let mut order: Box<dyn Iterator<Item = &Hir>> = if front {
+                Box::new(parts.iter())
+            } else {
+                Box::new(parts.iter().rev())
+            };
+            loop {
+                let Some(part) = order.next() else {
+                    break (all, true);
+                };
+                let (set, nullable) = edge_chars(part, front)?;
+                all.extend(set);
+                if !nullable {
+                    break (all, false);
+                }
+            }
+        }
+        HirKind::Alternation(alts) => {
+            let mut all = Vec::new();
+            let mut any_nullable = false;
+            for alt in alts {
+                let (set, nullable) = edge_chars(alt, front)?;
+                all.extend(set);
+                any_nullable |= nullable;
+            }
+            (all, any_nullable)
+        }
+    })
+}
+
+/// Sorted, merged inclusive ranges.
+fn merged(mut set: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    set.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(set.len());
+    for (lo, hi) in set {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 /// Roles of a literal for its pattern (bit positions).
@@ -147,11 +292,13 @@ impl Patterns {
         let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<(u32, u8)>> =
             Default::default();
         let mut needs = Vec::with_capacity(source.len());
+        let mut shape = Vec::with_capacity(source.len());
         for (i, s) in source.iter().enumerate() {
             let fast = ascii_boundaries(s);
             let hir = regex_syntax::Parser::new()
                 .parse(&fast)
                 .map_err(|e| (i, regex::Error::Syntax(e.to_string())))?;
+            shape.push(Shape::of(&hir));
             let mut own = |l: Vec<u8>, role: u8| {
                 by_literal.entry(l).or_default().push((i as u32, role));
             };
@@ -182,6 +329,7 @@ impl Patterns {
             .collect();
         Ok(Patterns {
             always,
+            shape,
             regexes,
             intent,
             source,
@@ -232,10 +380,17 @@ impl Patterns {
             let owners =
                 &self.owners[self.owner_start[l] as usize..self.owner_start[l + 1] as usize];
             for &(p, role) in owners {
-                if role == WORD
-                    && (start > 0 && is_word_byte(hay[start - 1])
-                        || hay.get(end).is_some_and(|&b| is_word_byte(b)))
-                {
+                let skip = match role {
+                    WORD => {
+                        start > 0 && is_word_byte(hay[start - 1])
+                            || hay.get(end).is_some_and(|&b| is_word_byte(b))
+                    }
+                    // An anchored pattern's edge literal counts only at its edge.
+                    FIRST => start > 0 && self.shape[p as usize].start,
+                    LAST => end < hay.len() && self.shape[p as usize].end,
+                    _ => false,
+                };
+                if skip {
                     continue;
                 }
                 seen.push((p, 1 << role));
@@ -246,6 +401,7 @@ impl Patterns {
             Some(re) => {
                 (!self.needs[i][0] || bits & (1 << FIRST) != 0)
                     && (!self.needs[i][1] || bits & (1 << LAST) != 0)
+                    && self.shape[i].fits(clause)
                     && re.is_match(clause)
             }
         };
@@ -364,6 +520,43 @@ mod tests {
         }
     }
 
+    /// Which clauses a pattern's shape lets through to its regex.
+    #[test]
+    fn shapes_turn_away_clauses_that_cannot_match() {
+        // (pattern, clause, let through)
+        let rows: &[(&str, &str, bool)] = &[
+            (r"^[啊哈]{4,}$", "啊哈啊哈", true),
+            (r"^[啊哈]{4,}$", "啊哈啊", false),
+            (r"^[啊哈]{4,}$", "好啊哈啊哈", false),
+            (r"^[啊哈]{4,}$", "啊哈啊哈好", false),
+            (r"^(?:嗯|哦)+[啊~]*$", "嗯嗯嗯嗯嗯嗯", true),
+            (r"^(?:嗯|哦)+[啊~]*$", "", false),
+            (r"^(?:嗯|哦){1,2}$", "嗯嗯嗯", false),
+            (r"^(?:嗯|哦)+[啊~]*$", "好嗯", false),
+            (r"^(?:嗯|哦)+[啊~]*$", "嗯好", false),
+            (r"^[a-z;]*(?:asdf)[a-z;]*$", "xasdf", true),
+            (r"^[a-z;]*(?:asdf)[a-z;]*$", "好asdf", false),
+            (r"^[a-z;]*(?:asdf)[a-z;]*$", "asd", false),
+            (r"(?i)^ok\b", "OK then", true),
+            (r"(?i)^ok\b", "o\u{212a}", true),
+            (r"(?i)^ok\b", "no", false),
+            (r"多少钱", "多少", false),
+            (r"多少钱", "请问这个多少钱呢", true),
+            (r"(?:^|x)在吗", "好在吗", true),
+            (r"^a?$", "", true),
+        ];
+        for &(pattern, clause, want) in rows {
+            let hir = regex_syntax::Parser::new()
+                .parse(&ascii_boundaries(pattern))
+                .unwrap();
+            assert_eq!(
+                Shape::of(&hir).fits(clause),
+                want,
+                "{pattern} on {clause:?}"
+            );
+        }
+    }
+
     #[test]
     fn prefilter_finds_the_same_matches_as_running_every_pattern() {
         let pats = [
@@ -382,6 +575,14 @@ mod tests {
             r"\b(?:are you|r u) hiring\b",
             r"\b(?:ok|yes) \b",
             r"\bhi\b|\bhello\b",
+            // Anchored: turned away by length and by first and last character.
+            r"^[啊哈嘿]{4,}$",
+            r"^(?:嗯|恩|哦)+[啊呀~]*$",
+            r"^[a-z;]*(?:asdf|qwer)[a-z;]*$",
+            r"^(?:好的|好)*(?:尽快|快点)(?:吧|吗)*$",
+            r"(?i)^ok\b",
+            r"^(?:这个)?(?:甜|咸)(?:吗|不)[?？]*$",
+            r"(?:^|x)在吗",
         ];
         let p = Patterns::new(
             pats.iter()
@@ -425,6 +626,30 @@ mod tests {
             "hello",
             "hithere",
             "ship ship",
+            "啊哈嘿啊",
+            "啊哈嘿",
+            "嘿嘿嘿嘿嘿 ",
+            "嗯嗯啊",
+            "哦~",
+            "x嗯",
+            "嗯x",
+            "asdfgh",
+            "qwer;zz",
+            "hello asdf",
+            "asdf!",
+            "好的尽快吧",
+            "尽快",
+            "请尽快",
+            "尽快吧吧吗",
+            "OK",
+            "ok then",
+            "Kk",
+            "\u{212a}",
+            "甜吗?",
+            "这个咸不？？",
+            "这个咸不？？ ",
+            "不甜吗",
+            "x在吗",
             // More literal hits than patterns: the flag-per-pattern path.
             &"黑色还有吗 free shipping 36码 加个微信 什么时候能补 hi ".repeat(8),
         ] {
