@@ -30,17 +30,18 @@ pub struct Patterns {
     pub intent: Vec<usize>,
     /// Source of each pattern (for `--explain`).
     pub source: Vec<String>,
-    /// Every distinct literal: first and last literals of the patterns (the
-    /// prefilter), and every string of the finite ones.
+    /// Every distinct literal: first, last and inner literals of the patterns
+    /// (the prefilter), and every string of the finite ones.
     pub literals: Vec<Vec<u8>>,
-    /// (pattern, role) of each literal, role being [`FIRST`], [`LAST`], [`WHOLE`]
-    /// or [`WORD`]: those of literal `l` are `owners[owner_start[l]..owner_start[l + 1]]`.
+    /// (pattern, role) of each literal, role being [`FIRST`], [`LAST`], [`WHOLE`],
+    /// [`WORD`] or [`INNER`]: those of literal `l` are `owners[owner_start[l]..owner_start[l + 1]]`.
     /// Patterns share literals (colour lists, 吗, 多少), so each is stored once.
     owners: Vec<(u32, u8)>,
     owner_start: Vec<u32>,
-    /// Per pattern: whether it has a finite set of first / last literals. A
-    /// pattern runs only when every finite set has a member in the clause.
-    needs: Vec<[bool; 2]>,
+    /// Per pattern: whether it has a finite set of first / last / inner
+    /// literals. A pattern runs only when every finite set has a member in
+    /// the clause.
+    needs: Vec<[bool; 3]>,
     /// The compiled patterns with no finite set of first or last literals,
     /// in order: they run on every clause.
     always: Vec<usize>,
@@ -197,6 +198,45 @@ const LAST: u8 = 1;
 const WHOLE: u8 = 2;
 /// A whole match when it stands between ASCII word boundaries (`\bfree ship\b`).
 const WORD: u8 = 3;
+/// One of these must occur somewhere in a match (see [`inner_literals`]).
+const INNER: u8 = 4;
+/// Shortest inner literal worth a place in the automaton: one Chinese
+/// character, or three Latin letters.
+const INNER_MIN_BYTES: usize = 3;
+
+/// For a pattern without finite first and last literals (`^[a-z;]*(?:asdf|qwer)…`,
+/// `\d+…(?:斤|包|…)\D{0,3}\d+…吗`): the first literals of one part of its
+/// top-level sequence, one of which any match holds. Of the parts (but the
+/// first, when its first literals are already known) the one whose shortest
+/// literal is longest, then the one with fewest. `None` when no part has a
+/// short finite set.
+fn inner_literals(hir: &Hir, skip_first: bool) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::HirKind;
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
+    let mut first = true;
+    for part in parts {
+        if matches!(part.kind(), HirKind::Look(_)) {
+            continue;
+        }
+        if std::mem::replace(&mut first, false) && skip_first {
+            continue;
+        }
+        let Some(lits) = edge_literals(part, ExtractKind::Prefix) else {
+            continue;
+        };
+        let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
+        let better = best
+            .as_ref()
+            .is_none_or(|(s, l)| shortest > *s || (shortest == *s && lits.len() < l.len()));
+        if shortest >= INNER_MIN_BYTES && better {
+            best = Some((shortest, lits));
+        }
+    }
+    best.map(|(_, lits)| lits)
+}
 
 /// Bytes kept of each edge literal. Alternations multiply: `有(?:黑|白|…)色?的?(?:吗|没)`
 /// has hundreds of full prefixes but a few dozen of 3 characters, and three
@@ -305,15 +345,21 @@ impl Patterns {
             if let Some((all, role)) = whole_language(&hir) {
                 all.into_iter().for_each(|l| own(l, role));
                 regexes.push(None);
-                needs.push([false; 2]);
+                needs.push([false; 3]);
                 continue;
             }
             regexes.push(Some(compile(&fast).map_err(|e| (i, e))?));
-            let mut need = [false; 2];
+            let mut need = [false; 3];
             for (role, kind) in [(FIRST, ExtractKind::Prefix), (LAST, ExtractKind::Suffix)] {
                 if let Some(ls) = edge_literals(&hir, kind) {
                     need[role as usize] = true;
                     ls.into_iter().for_each(|l| own(l, role));
+                }
+            }
+            if !(need[0] && need[1]) {
+                if let Some(ls) = inner_literals(&hir, need[0]) {
+                    need[2] = true;
+                    ls.into_iter().for_each(|l| own(l, INNER));
                 }
             }
             needs.push(need);
@@ -325,7 +371,7 @@ impl Patterns {
             owner_start.push(owners.len() as u32);
         }
         let always = (0..regexes.len())
-            .filter(|&i| regexes[i].is_some() && needs[i] == [false; 2])
+            .filter(|&i| regexes[i].is_some() && needs[i] == [false; 3])
             .collect();
         Ok(Patterns {
             always,
@@ -401,6 +447,7 @@ impl Patterns {
             Some(re) => {
                 (!self.needs[i][0] || bits & (1 << FIRST) != 0)
                     && (!self.needs[i][1] || bits & (1 << LAST) != 0)
+                    && (!self.needs[i][2] || bits & (1 << INNER) != 0)
                     && self.shape[i].fits(clause)
                     && re.is_match(clause)
             }
@@ -520,6 +567,26 @@ mod tests {
         }
     }
 
+    /// Which literal sets a pattern needs: first, last, inner.
+    #[test]
+    fn patterns_need_the_literal_sets_they_have() {
+        let rows: &[(&str, [bool; 3])] = &[
+            (r"什么时候(?:能)?(?:补|到货)", [true, true, false]),
+            (r"^[a-z;]*(?:asdf|qwer)[a-z;]*$", [false, false, true]),
+            (
+                r"(?:\d+|[一两二三四五六七八九十半]+)(?:斤|包)\D{0,3}\d+(?:是吧|吗)",
+                [false, true, true],
+            ),
+            // Too short to be worth it: one Latin letter.
+            (r".*(?:a|b).*", [false, false, false]),
+            (r"[0-9]+", [false, false, false]),
+        ];
+        for (pattern, want) in rows {
+            let p = Patterns::new(vec![(0, pattern.to_string())]).unwrap();
+            assert_eq!(p.needs[0], *want, "{pattern}");
+        }
+    }
+
     /// Which clauses a pattern's shape lets through to its regex.
     #[test]
     fn shapes_turn_away_clauses_that_cannot_match() {
@@ -583,6 +650,9 @@ mod tests {
             r"(?i)^ok\b",
             r"^(?:这个)?(?:甜|咸)(?:吗|不)[?？]*$",
             r"(?:^|x)在吗",
+            // Inner literals: the units of a quantity, the keyboard runs.
+            r"(?:\d+|[一两二三四五六七八九十半]+)(?:斤|包)\D{0,3}\d+(?:是吧|吗)",
+            r"[a-z]+ (?:hiring|jobs?) [a-z]*",
         ];
         let p = Patterns::new(
             pats.iter()
@@ -650,6 +720,14 @@ mod tests {
             "这个咸不？？ ",
             "不甜吗",
             "x在吗",
+            "2斤198是吧",
+            "两包 30吗",
+            "2x198吗",
+            "3斤吗",
+            "斤198吗",
+            "r u hiring now",
+            "any jobs ",
+            "jobs here",
             // More literal hits than patterns: the flag-per-pattern path.
             &"黑色还有吗 free shipping 36码 加个微信 什么时候能补 hi ".repeat(8),
         ] {
