@@ -25,7 +25,7 @@ fn bench_help_and_bad_files() {
         (vec![&missing], 2, "", "cannot read"),
         (vec!["latency", &missing], 2, "", "missing.jsonl"),
         (vec![&bad], 2, "", "bad.jsonl"),
-        (vec![&empty], 2, "", "no messages"),
+        (vec![&empty], 2, "", "no labelled messages"),
     ];
     for (args, code, out, err) in rows {
         let o = Command::new(env!("CARGO_BIN_EXE_xiaoer-bench"))
