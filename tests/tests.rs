@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod bad_input;
+mod bench_cli;
 mod browser;
 mod catalog;
 mod cli;

@@ -58,14 +58,47 @@ fn status_mb(key: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// What `--help` prints.
+const USAGE: &str = "\
+xiaoer-bench: the engine's speed record (build with --release)
+
+usage:
+  xiaoer-bench [MESSAGES.jsonl ...]   start-up, then classify and decide on one thread
+                                      over every message (default: the shared dev sets):
+                                      msg/s, per CPU second, p50/p99/max
+  xiaoer-bench scale N                the intent files copied N times (default 10):
+                                      start-up, classification, peak memory
+  xiaoer-bench length                 cost per message for 2 to 2,000 characters
+  xiaoer-bench adversarial [ROUNDS]   worst-case latency of each hostile message
+  xiaoer-bench catalog [decide|load [RUNS]]
+                                      decisions with a generated 1,000-item catalog;
+                                      load time and memory of 10,000 items
+  xiaoer-bench latency [MESSAGES.jsonl ...]
+                                      the default measurement as two JSON lines
+  xiaoer-bench --help | -h            this text
+";
+
+/// The labelled messages of an eval-format file, or a clear error naming it.
+fn gold(f: &str) -> Result<GoldSet, String> {
+    let s = std::fs::read_to_string(f).map_err(|e| format!("cannot read {f}: {e}"))?;
+    GoldSet::parse(&s).map_err(|e| format!("{f}: {e}"))
+}
+
+/// [`gold`], or the error printed and the process ended (status 2).
+fn gold_or_exit(f: &str) -> GoldSet {
+    gold(f).unwrap_or_else(|e| {
+        eprintln!("xiaoer-bench: {e}");
+        std::process::exit(2)
+    })
+}
+
 fn dev_texts() -> Vec<String> {
     let mut texts = Vec::new();
     for f in [
         "../shared/eval/dev.jsonl",
         "../shared/eval/dev_dialogues.jsonl",
     ] {
-        let s = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}"));
-        let g = GoldSet::parse(&s).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let g = gold_or_exit(f);
         texts.extend(g.messages().map(|m| m.text.clone()));
     }
     texts
@@ -75,8 +108,7 @@ fn dev_texts() -> Vec<String> {
 fn conversations(files: &[String]) -> Vec<Vec<String>> {
     let mut convs = Vec::new();
     for f in files {
-        let s = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}"));
-        let g = GoldSet::parse(&s).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let g = gold_or_exit(f);
         convs.extend(
             g.conversations
                 .iter()
@@ -125,7 +157,10 @@ fn time_decisions(
 fn latency(files: &[String]) {
     let convs = conversations(files);
     let messages: usize = convs.iter().map(Vec::len).sum();
-    assert!(messages > 0, "no messages in {files:?}");
+    if messages == 0 {
+        eprintln!("xiaoer-bench: no messages in {files:?}");
+        std::process::exit(2);
+    }
     let engine =
         Engine::load(Config::defaults(), FileSource::Embedded).expect("the built-in files load");
     let rounds = 200_000usize.div_ceil(messages).max(1);
@@ -522,6 +557,14 @@ fn default_files(args: Vec<String>) -> Vec<String> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("--help" | "-h") => {
+            print!("{USAGE}");
+            return;
+        }
+        Some(flag) if flag.starts_with('-') => {
+            eprintln!("xiaoer-bench: unknown option {flag:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
         Some("scale") => {
             let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
             scale(n);
@@ -550,11 +593,13 @@ fn main() {
     let files = default_files(args);
     let mut texts = Vec::new();
     for f in &files {
-        let s = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}"));
-        let g = GoldSet::parse(&s).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let g = gold_or_exit(f);
         texts.extend(g.messages().map(|m| m.text.clone()));
     }
-    assert!(!texts.is_empty(), "no messages in {files:?}");
+    if texts.is_empty() {
+        eprintln!("xiaoer-bench: no messages in {files:?}");
+        std::process::exit(2);
+    }
 
     let mut startups = Vec::new();
     let mut engine = None;

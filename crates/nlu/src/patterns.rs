@@ -30,20 +30,166 @@ pub struct Patterns {
     pub intent: Vec<usize>,
     /// Source of each pattern (for `--explain`).
     pub source: Vec<String>,
-    /// Every distinct literal: first and last literals of the patterns (the
-    /// prefilter), and every string of the finite ones.
+    /// Every distinct literal: first, last and inner literals of the patterns
+    /// (the prefilter), and every string of the finite ones.
     pub literals: Vec<Vec<u8>>,
-    /// (pattern, role) of each literal, role being [`FIRST`], [`LAST`], [`WHOLE`]
-    /// or [`WORD`]: those of literal `l` are `owners[owner_start[l]..owner_start[l + 1]]`.
+    /// (pattern, role) of each literal, role being [`FIRST`], [`LAST`], [`WHOLE`],
+    /// [`WORD`] or [`INNER`]: those of literal `l` are `owners[owner_start[l]..owner_start[l + 1]]`.
     /// Patterns share literals (colour lists, 吗, 多少), so each is stored once.
     owners: Vec<(u32, u8)>,
     owner_start: Vec<u32>,
-    /// Per pattern: whether it has a finite set of first / last literals. A
-    /// pattern runs only when every finite set has a member in the clause.
-    needs: Vec<[bool; 2]>,
+    /// Per pattern: whether it has a finite set of first / last / inner
+    /// literals. A pattern runs only when every finite set has a member in
+    /// the clause.
+    needs: Vec<[bool; 3]>,
     /// The compiled patterns with no finite set of first or last literals,
     /// in order: they run on every clause.
     always: Vec<usize>,
+    /// Per pattern: what its matches must look like (see [`Shape`]).
+    shape: Vec<Shape>,
+}
+
+/// What any match of a pattern must look like, read off its syntax, so that a
+/// clause that cannot hold one is turned away before the regex runs (most of
+/// the patterns that run on every clause are anchored at both ends, and an
+/// anchored pattern's first character already rules out nearly every clause).
+#[derive(Debug, Clone)]
+struct Shape {
+    /// Anchored at the clause's start (`^`): a first literal counts only at 0.
+    start: bool,
+    /// Anchored at the clause's end (`$`): a last literal counts only there.
+    end: bool,
+    /// Fewest bytes a match spans; most, when anchored at both ends (the
+    /// match is then the whole clause; `u32::MAX`: unbounded).
+    min: u32,
+    max: u32,
+    /// When anchored at the start (end), the characters a match can start
+    /// (end) with, as sorted inclusive ranges; empty when unknown.
+    first: Vec<(u32, u32)>,
+    last: Vec<(u32, u32)>,
+}
+
+impl Shape {
+    fn of(hir: &Hir) -> Shape {
+        use regex_syntax::hir::Look;
+        let p = hir.properties();
+        let start = p.look_set_prefix().contains(Look::Start);
+        let end = p.look_set_suffix().contains(Look::End);
+        let edge = |anchored: bool, front: bool| {
+            anchored
+                .then(|| edge_chars(hir, front))
+                .flatten()
+                .filter(|(_, nullable)| !nullable)
+                .map(|(set, _)| merged(set))
+                .unwrap_or_default()
+        };
+        Shape {
+            start,
+            end,
+            min: p
+                .minimum_len()
+                .map_or(0, |n| n.min(u32::MAX as usize) as u32),
+            max: match p.maximum_len() {
+                Some(n) if start && end => n.min(u32::MAX as usize) as u32,
+                _ => u32::MAX,
+            },
+            first: edge(start, true),
+            last: edge(end, false),
+        }
+    }
+
+    /// Whether `clause` could hold a match.
+    fn fits(&self, clause: &str) -> bool {
+        let within = |set: &[(u32, u32)], c: Option<char>| {
+            set.is_empty()
+                || c.is_some_and(|c| set.iter().any(|&(lo, hi)| (lo..=hi).contains(&(c as u32))))
+        };
+        (self.min as usize..=self.max as usize).contains(&clause.len())
+            && within(&self.first, clause.chars().next())
+            && within(&self.last, clause.chars().next_back())
+    }
+}
+
+/// The characters any match of `hir` starts with (`front`) or ends with, and
+/// whether it can match the empty string (then the set does not cover every
+/// match); `None` when not known (bytes that are not UTF-8).
+fn edge_chars(hir: &Hir, front: bool) -> Option<(Vec<(u32, u32)>, bool)> {
+    use regex_syntax::hir::{Class, HirKind};
+    Some(match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => (Vec::new(), true),
+        HirKind::Literal(lit) => {
+            let s = std::str::from_utf8(&lit.0).ok()?;
+            let c = if front {
+                s.chars().next()
+            } else {
+                s.chars().next_back()
+            }? as u32;
+            (vec![(c, c)], false)
+        }
+        HirKind::Class(Class::Unicode(cls)) => (
+            cls.iter()
+                .map(|r| (r.start() as u32, r.end() as u32))
+                .collect(),
+            false,
+        ),
+        HirKind::Class(Class::Bytes(cls)) => {
+            if cls.iter().any(|r| r.end() > 0x7F) {
+                return None;
+            }
+            (
+                cls.iter()
+                    .map(|r| (r.start() as u32, r.end() as u32))
+                    .collect(),
+                false,
+            )
+        }
+        HirKind::Repetition(rep) => {
+            let (set, nullable) = edge_chars(&rep.sub, front)?;
+            (set, nullable || rep.min == 0)
+        }
+        HirKind::Capture(cap) => edge_chars(&cap.sub, front)?,
+        HirKind::Concat(parts) => {
+            let mut all = Vec::new();
+            let mut order: Box<dyn Iterator<Item = &Hir>> = if front {
+                Box::new(parts.iter())
+            } else {
+                Box::new(parts.iter().rev())
+            };
+            loop {
+                let Some(part) = order.next() else {
+                    break (all, true);
+                };
+                let (set, nullable) = edge_chars(part, front)?;
+                all.extend(set);
+                if !nullable {
+                    break (all, false);
+                }
+            }
+        }
+        HirKind::Alternation(alts) => {
+            let mut all = Vec::new();
+            let mut any_nullable = false;
+            for alt in alts {
+                let (set, nullable) = edge_chars(alt, front)?;
+                all.extend(set);
+                any_nullable |= nullable;
+            }
+            (all, any_nullable)
+        }
+    })
+}
+
+/// Sorted, merged inclusive ranges.
+fn merged(mut set: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    set.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(set.len());
+    for (lo, hi) in set {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 /// Roles of a literal for its pattern (bit positions).
@@ -52,6 +198,45 @@ const LAST: u8 = 1;
 const WHOLE: u8 = 2;
 /// A whole match when it stands between ASCII word boundaries (`\bfree ship\b`).
 const WORD: u8 = 3;
+/// One of these must occur somewhere in a match (see [`inner_literals`]).
+const INNER: u8 = 4;
+/// Shortest inner literal worth a place in the automaton: one Chinese
+/// character, or three Latin letters.
+const INNER_MIN_BYTES: usize = 3;
+
+/// For a pattern without finite first and last literals (`^[a-z;]*(?:asdf|qwer)…`,
+/// `\d+…(?:斤|包|…)\D{0,3}\d+…吗`): the first literals of one part of its
+/// top-level sequence, one of which any match holds. Of the parts (but the
+/// first, when its first literals are already known) the one whose shortest
+/// literal is longest, then the one with fewest. `None` when no part has a
+/// short finite set.
+fn inner_literals(hir: &Hir, skip_first: bool) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::HirKind;
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
+    let mut first = true;
+    for part in parts {
+        if matches!(part.kind(), HirKind::Look(_)) {
+            continue;
+        }
+        if std::mem::replace(&mut first, false) && skip_first {
+            continue;
+        }
+        let Some(lits) = edge_literals(part, ExtractKind::Prefix) else {
+            continue;
+        };
+        let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
+        let better = best
+            .as_ref()
+            .is_none_or(|(s, l)| shortest > *s || (shortest == *s && lits.len() < l.len()));
+        if shortest >= INNER_MIN_BYTES && better {
+            best = Some((shortest, lits));
+        }
+    }
+    best.map(|(_, lits)| lits)
+}
 
 /// Bytes kept of each edge literal. Alternations multiply: `有(?:黑|白|…)色?的?(?:吗|没)`
 /// has hundreds of full prefixes but a few dozen of 3 characters, and three
@@ -147,26 +332,34 @@ impl Patterns {
         let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<(u32, u8)>> =
             Default::default();
         let mut needs = Vec::with_capacity(source.len());
+        let mut shape = Vec::with_capacity(source.len());
         for (i, s) in source.iter().enumerate() {
             let fast = ascii_boundaries(s);
             let hir = regex_syntax::Parser::new()
                 .parse(&fast)
                 .map_err(|e| (i, regex::Error::Syntax(e.to_string())))?;
+            shape.push(Shape::of(&hir));
             let mut own = |l: Vec<u8>, role: u8| {
                 by_literal.entry(l).or_default().push((i as u32, role));
             };
             if let Some((all, role)) = whole_language(&hir) {
                 all.into_iter().for_each(|l| own(l, role));
                 regexes.push(None);
-                needs.push([false; 2]);
+                needs.push([false; 3]);
                 continue;
             }
             regexes.push(Some(compile(&fast).map_err(|e| (i, e))?));
-            let mut need = [false; 2];
+            let mut need = [false; 3];
             for (role, kind) in [(FIRST, ExtractKind::Prefix), (LAST, ExtractKind::Suffix)] {
                 if let Some(ls) = edge_literals(&hir, kind) {
                     need[role as usize] = true;
                     ls.into_iter().for_each(|l| own(l, role));
+                }
+            }
+            if !(need[0] && need[1]) {
+                if let Some(ls) = inner_literals(&hir, need[0]) {
+                    need[2] = true;
+                    ls.into_iter().for_each(|l| own(l, INNER));
                 }
             }
             needs.push(need);
@@ -178,10 +371,11 @@ impl Patterns {
             owner_start.push(owners.len() as u32);
         }
         let always = (0..regexes.len())
-            .filter(|&i| regexes[i].is_some() && needs[i] == [false; 2])
+            .filter(|&i| regexes[i].is_some() && needs[i] == [false; 3])
             .collect();
         Ok(Patterns {
             always,
+            shape,
             regexes,
             intent,
             source,
@@ -232,10 +426,17 @@ impl Patterns {
             let owners =
                 &self.owners[self.owner_start[l] as usize..self.owner_start[l + 1] as usize];
             for &(p, role) in owners {
-                if role == WORD
-                    && (start > 0 && is_word_byte(hay[start - 1])
-                        || hay.get(end).is_some_and(|&b| is_word_byte(b)))
-                {
+                let skip = match role {
+                    WORD => {
+                        start > 0 && is_word_byte(hay[start - 1])
+                            || hay.get(end).is_some_and(|&b| is_word_byte(b))
+                    }
+                    // An anchored pattern's edge literal counts only at its edge.
+                    FIRST => start > 0 && self.shape[p as usize].start,
+                    LAST => end < hay.len() && self.shape[p as usize].end,
+                    _ => false,
+                };
+                if skip {
                     continue;
                 }
                 seen.push((p, 1 << role));
@@ -246,6 +447,8 @@ impl Patterns {
             Some(re) => {
                 (!self.needs[i][0] || bits & (1 << FIRST) != 0)
                     && (!self.needs[i][1] || bits & (1 << LAST) != 0)
+                    && (!self.needs[i][2] || bits & (1 << INNER) != 0)
+                    && self.shape[i].fits(clause)
                     && re.is_match(clause)
             }
         };
@@ -364,6 +567,64 @@ mod tests {
         }
     }
 
+    /// Which literal sets a pattern needs: first, last, inner.
+    #[test]
+    fn patterns_need_the_literal_sets_they_have() {
+        let rows: &[(&str, [bool; 3])] = &[
+            (r"什么时候.{0,3}(?:补|到货)", [true, true, false]),
+            (r"^[a-z;]*(?:asdf|qwer)[a-z;]*$", [false, false, true]),
+            (
+                r"(?:\d+|[一两二三四五六七八九十半]+)(?:斤|包)\D{0,3}\d+(?:是吧|吗)",
+                [false, true, true],
+            ),
+            // Too short to be worth it: one Latin letter.
+            (r".*(?:a|b).*", [false, false, false]),
+            (r"x.+", [true, false, false]),
+            (r".+", [false, false, false]),
+        ];
+        for (pattern, want) in rows {
+            let p = Patterns::new(vec![(0, pattern.to_string())]).unwrap();
+            assert_eq!(p.needs[0], *want, "{pattern}");
+        }
+    }
+
+    /// Which clauses a pattern's shape lets through to its regex.
+    #[test]
+    fn shapes_turn_away_clauses_that_cannot_match() {
+        // (pattern, clause, let through)
+        let rows: &[(&str, &str, bool)] = &[
+            (r"^[啊哈]{4,}$", "啊哈啊哈", true),
+            (r"^[啊哈]{4,}$", "啊哈啊", false),
+            (r"^[啊哈]{4,}$", "好啊哈啊哈", false),
+            (r"^[啊哈]{4,}$", "啊哈啊哈好", false),
+            (r"^(?:嗯|哦)+[啊~]*$", "嗯嗯嗯嗯嗯嗯", true),
+            (r"^(?:嗯|哦)+[啊~]*$", "", false),
+            (r"^(?:嗯|哦){1,2}$", "嗯嗯嗯", false),
+            (r"^(?:嗯|哦)+[啊~]*$", "好嗯", false),
+            (r"^(?:嗯|哦)+[啊~]*$", "嗯好", false),
+            (r"^[a-z;]*(?:asdf)[a-z;]*$", "xasdf", true),
+            (r"^[a-z;]*(?:asdf)[a-z;]*$", "好asdf", false),
+            (r"^[a-z;]*(?:asdf)[a-z;]*$", "asd", false),
+            (r"(?i)^ok\b", "OK then", true),
+            (r"(?i)^ok\b", "o\u{212a}", true),
+            (r"(?i)^ok\b", "no", false),
+            (r"多少钱", "多少", false),
+            (r"多少钱", "请问这个多少钱呢", true),
+            (r"(?:^|x)在吗", "好在吗", true),
+            (r"^a?$", "", true),
+        ];
+        for &(pattern, clause, want) in rows {
+            let hir = regex_syntax::Parser::new()
+                .parse(&ascii_boundaries(pattern))
+                .unwrap();
+            assert_eq!(
+                Shape::of(&hir).fits(clause),
+                want,
+                "{pattern} on {clause:?}"
+            );
+        }
+    }
+
     #[test]
     fn prefilter_finds_the_same_matches_as_running_every_pattern() {
         let pats = [
@@ -382,6 +643,17 @@ mod tests {
             r"\b(?:are you|r u) hiring\b",
             r"\b(?:ok|yes) \b",
             r"\bhi\b|\bhello\b",
+            // Anchored: turned away by length and by first and last character.
+            r"^[啊哈嘿]{4,}$",
+            r"^(?:嗯|恩|哦)+[啊呀~]*$",
+            r"^[a-z;]*(?:asdf|qwer)[a-z;]*$",
+            r"^(?:好的|好)*(?:尽快|快点)(?:吧|吗)*$",
+            r"(?i)^ok\b",
+            r"^(?:这个)?(?:甜|咸)(?:吗|不)[?？]*$",
+            r"(?:^|x)在吗",
+            // Inner literals: the units of a quantity, the keyboard runs.
+            r"(?:\d+|[一两二三四五六七八九十半]+)(?:斤|包)\D{0,3}\d+(?:是吧|吗)",
+            r"[a-z]+ (?:hiring|jobs?) [a-z]*",
         ];
         let p = Patterns::new(
             pats.iter()
@@ -425,6 +697,38 @@ mod tests {
             "hello",
             "hithere",
             "ship ship",
+            "啊哈嘿啊",
+            "啊哈嘿",
+            "嘿嘿嘿嘿嘿 ",
+            "嗯嗯啊",
+            "哦~",
+            "x嗯",
+            "嗯x",
+            "asdfgh",
+            "qwer;zz",
+            "hello asdf",
+            "asdf!",
+            "好的尽快吧",
+            "尽快",
+            "请尽快",
+            "尽快吧吧吗",
+            "OK",
+            "ok then",
+            "Kk",
+            "\u{212a}",
+            "甜吗?",
+            "这个咸不？？",
+            "这个咸不？？ ",
+            "不甜吗",
+            "x在吗",
+            "2斤198是吧",
+            "两包 30吗",
+            "2x198吗",
+            "3斤吗",
+            "斤198吗",
+            "r u hiring now",
+            "any jobs ",
+            "jobs here",
             // More literal hits than patterns: the flag-per-pattern path.
             &"黑色还有吗 free shipping 36码 加个微信 什么时候能补 hi ".repeat(8),
         ] {
