@@ -264,12 +264,6 @@ const ABSORB_NEAR: f32 = 0.7;
 const STATED_NEAR: f32 = 0.7;
 /// Similarity of an example from which it is a taught phrasing of the clause.
 const TAUGHT_SIMILARITY: f32 = 0.9;
-/// Share of a clause's top score from which a reading a keyword or pattern
-/// states takes the place of a top reading that nothing states (see
-/// `Nlu::stated_in_clause`). Measured: real_train.jsonl held out 0.719 off,
-/// 0.721 at 0.9, 0.723 at 0.8, 0.725 from 0.7 down to 0.5; dev.jsonl 1795 ->
-/// 1797 of 1,936 at 0.7 (承重多少 is a product question, not a price);
-/// real_dev.jsonl 383 either way (one turn gained, one lost).
 /// Longest clause that counts as a greeting or thanks on weak evidence.
 const SOCIAL_MAX_LEN: usize = 6;
 /// Confidence a longer greeting-like clause needs.
@@ -1023,20 +1017,9 @@ impl Nlu {
     /// clauses ("选的跟收到的不一样 可以申请退货吧": a claimed flaw with a
     /// return asked for is a defect, however the two phrases' weights fall).
     fn absorbed_in_clause(&self, c: &Clause, top: Scored) -> Scored {
-        c.ranking
-            .iter()
-            .filter(|r| {
-                r.intent != top.intent
-                    && !self.intents[r.intent].yields
-                    && self.intents[r.intent].absorbs.contains(&top.intent)
-                    && c.stated.contains(&r.intent)
-                    && r.score >= ABSORB_NEAR * top.score
-            })
-            .max_by(|a, b| a.score.total_cmp(&b.score))
-            .map_or(top, |r| Scored {
-                confidence: top.confidence,
-                ..*r
-            })
+        self.stated_instead(c, top, ABSORB_NEAR, |r| {
+            self.intents[r].absorbs.contains(&top.intent)
+        })
     }
 
     /// The operator's words break a near tie: when the clause's top reading
@@ -1048,13 +1031,28 @@ impl Nlu {
         if c.stated.contains(&top.intent) || c.taught.contains(&top.intent) {
             return top;
         }
+        self.stated_instead(c, top, STATED_NEAR, |_| true)
+    }
+
+    /// The best real reading of clause `c` other than `top` that the clause
+    /// states, scores at least `share` of `top` and passes `also`, in `top`'s
+    /// place (with `top`'s confidence: the clause stays as unsure as it was);
+    /// `top` when there is none.
+    fn stated_instead(
+        &self,
+        c: &Clause,
+        top: Scored,
+        share: f32,
+        also: impl Fn(usize) -> bool,
+    ) -> Scored {
         c.ranking
             .iter()
             .filter(|r| {
                 r.intent != top.intent
                     && !self.intents[r.intent].yields
                     && c.stated.contains(&r.intent)
-                    && r.score >= STATED_NEAR * top.score
+                    && r.score >= share * top.score
+                    && also(r.intent)
             })
             .max_by(|a, b| a.score.total_cmp(&b.score))
             .map_or(top, |r| Scored {
