@@ -323,6 +323,7 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // Another way to reach a person; one's own contact details changed.
     ("还有别的联系方式吗", &["human"]),
     ("能给个你的微信吗", &["human"]),
+    ("what is your whatsapp", &["human"]),
     ("订单上的联系方式能改一下吗", &["order_change"]),
     // A promise of a reply or a fix broken; a promised delivery day is chased.
     ("说好今天给我回复的到现在也没消息", &["complaint"]),
