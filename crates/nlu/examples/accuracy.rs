@@ -7,12 +7,20 @@
 //! closing ignored beside anything else; nothing read is `none`). Dialogue
 //! files are read turn by turn without their context, so their figure is a
 //! floor of `xiaoer eval`'s; the bot's eval stays the measure to report.
-//! `XIAOER_MISSES=1` lists the misses (gold, read, confidence, text).
+//! `XIAOER_MISSES=1` lists the misses (gold, read, confidence, text). Each
+//! file also gets, at thresholds 0.5, 0.55 and 0.6, the wrong answers (a
+//! wrong reading whose intents all reply, at or over the threshold) and the
+//! automation (right answers among the turns whose gold action is reply),
+//! as `xiaoer eval` counts them for single messages.
 
 use xiaoer_nlu::config::{Catalog, NluConfig};
 use xiaoer_nlu::files::{read_dir, Sources};
 use xiaoer_nlu::score::same_intents;
+use xiaoer_nlu::files::Action;
 use xiaoer_nlu::Nlu;
+
+/// Thresholds at which the wrong answers and the automation are counted.
+const THRESHOLDS: [f32; 3] = [0.5, 0.55, 0.6];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let show = std::env::var_os("XIAOER_MISSES").is_some();
     for file in files {
         let (mut n, mut right) = (0usize, 0usize);
+        let (mut wrong, mut auto, mut replies) = ([0usize; 3], [0usize; 3], 0usize);
         for (k, line) in std::fs::read_to_string(file)?.lines().enumerate() {
             let v: serde_json::Value =
                 serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", k + 1))?;
@@ -49,7 +58,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map(|s| nlu.intents[s.intent].id.as_str())
                     .collect();
                 n += 1;
-                if same_intents(&got, &gold) {
+                let ok = same_intents(&got, &gold);
+                let answers = !c.intents.is_empty()
+                    && c.intents
+                        .iter()
+                        .all(|s| nlu.intents[s.intent].action == Action::Reply);
+                let gold_replies = t["action"].as_str() == Some("reply");
+                replies += usize::from(gold_replies);
+                for (k, th) in THRESHOLDS.iter().enumerate() {
+                    let answered = answers && c.confidence >= *th;
+                    wrong[k] += usize::from(answered && !ok);
+                    auto[k] += usize::from(answered && ok && gold_replies);
+                }
+                if ok {
                     right += 1;
                 } else if show {
                     let g = if got.is_empty() {
@@ -65,6 +86,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{file}: {right}/{n} = {:.4}",
             right as f32 / n.max(1) as f32
         );
+        for (k, th) in THRESHOLDS.iter().enumerate() {
+            println!(
+                "  at {th:.2}: wrong {} ({:.2} %), automation {:.3}",
+                wrong[k],
+                100.0 * wrong[k] as f32 / n.max(1) as f32,
+                auto[k] as f32 / replies.max(1) as f32
+            );
+        }
     }
     Ok(())
 }

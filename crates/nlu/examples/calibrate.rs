@@ -106,6 +106,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "features": c.features.map(|f| f.0.to_vec()),
                     "clauses": c.clauses.iter().map(|k| k.text.clone()).collect::<Vec<_>>(),
                     "ranks": c.clauses.iter().map(|k| k.ranking.iter().take(4).map(|r| (nlu.intents[r.intent].id.clone(), r.score, k.stated.contains(&r.intent))).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                    "full": c.clauses.iter().map(|k| k.ranking.iter().map(|r| (nlu.intents[r.intent].id.clone(), r.score, k.stated.contains(&r.intent), k.taught.contains(&r.intent))).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                    "post": nlu.model_posterior(&c.normalized).iter().enumerate().map(|(i, p)| (nlu.intents[i].id.clone(), *p)).collect::<Vec<_>>(),
                 });
                 writeln!(d, "{j}")?;
             }

@@ -537,6 +537,12 @@ impl Nlu {
         &self.norm
     }
 
+    /// The character model's posterior over the intents for a normalised
+    /// message (for tools that study the readings, as `examples/calibrate.rs`).
+    pub fn model_posterior(&self, normalized: &str) -> Vec<f32> {
+        self.model.posterior(normalized)
+    }
+
     /// Looks an intent up by id.
     pub fn intent_index(&self, id: &str) -> Option<usize> {
         self.intents.iter().position(|i| i.id == id)
