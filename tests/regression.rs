@@ -337,6 +337,20 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("这个怎么操作啊", &["usage_help"]),
     // A question beside thanks: the thanks do not answer for the question.
     ("我写的备注有用吗? 谢谢了哈", &["order_change"]),
+    // Exasperation in its spoken forms is a complaint; a plain chase is not.
+    ("迟迟不发货 你们什么意思", &["complaint"]),
+    ("效率呢 等了一个礼拜了", &["complaint"]),
+    ("有没有搞错 怎么还没发货", &["complaint"]),
+    ("怎么还没发货", &["ship_time"]),
+    // A purchase limit is the promotion's rule; a discount for more is bargain.
+    ("为什么最多只能买两个", &["promotion"]),
+    ("一个账号只能拍一单吗", &["promotion"]),
+    ("买两件能便宜点吗", &["bargain"]),
+    // A restock asked goods-first, an order's state, where a refund goes.
+    ("白色的货什么时候有", &["stock"]),
+    ("我的订单现在什么状态", &["logistics"]),
+    ("支持原返吗", &["return_exchange"]),
+    ("能用银行卡付款吗", &["payment"]),
 ];
 
 #[test]

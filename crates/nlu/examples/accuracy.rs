@@ -14,9 +14,9 @@
 //! as `xiaoer eval` counts them for single messages.
 
 use xiaoer_nlu::config::{Catalog, NluConfig};
+use xiaoer_nlu::files::Action;
 use xiaoer_nlu::files::{read_dir, Sources};
 use xiaoer_nlu::score::same_intents;
-use xiaoer_nlu::files::Action;
 use xiaoer_nlu::Nlu;
 
 /// Thresholds at which the wrong answers and the automation are counted.
