@@ -98,6 +98,62 @@ const COLOURS: &[(&str, &str)] = &[
     ("gold", "金"),
 ];
 
+/// Colour stems heard with 色 (白色, 米色), or with 的 / 款 for the ones that
+/// are no other word's (黑的, 红款; not 米的 of 1.5米的, not 粉的 of powder).
+fn colours_named(text: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for (en, zh) in COLOURS {
+        let plain = !matches!(*zh, "米" | "金" | "银" | "粉" | "卡其");
+        let heard = text.contains(&format!("{zh}色"))
+            || plain
+                && ["的", "款"]
+                    .iter()
+                    .any(|s| text.contains(&format!("{zh}{s}")))
+            || occurs(text, en);
+        if heard && !out.contains(zh) {
+            out.push(zh);
+        }
+    }
+    out
+}
+
+/// Letter sizes (S … XXXL, 2XL … 5XL, XS) standing as words, and numbered
+/// sizes said with 码 (38码, 27.5码), in the normalised (lower-case) text.
+fn sizes_named(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphanumeric() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'.') {
+                j += 1;
+            }
+            let word = &text[i..j];
+            let letter = {
+                let core = word.trim_start_matches(|c: char| ('2'..='5').contains(&c));
+                let xs = core.trim_start_matches('x');
+                (core.len() < word.len() && core.starts_with('x') || core.len() == word.len())
+                    && matches!(xs, "s" | "m" | "l")
+                    && core.len() - xs.len() <= 3
+            };
+            // "it's", "i'm": a letter after an apostrophe is no size.
+            let elided = text[..i].ends_with(['\'', '\u{2019}']);
+            let letter = letter && !elided;
+            let numbered = word.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && word.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && text[j..].starts_with('码');
+            if (letter || numbered) && !out.iter().any(|w| w == word) {
+                out.push(word.to_string());
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The message asks whether something is there (有吗, 还有, 有货).
 fn asks_availability(text: &str) -> bool {
     [
@@ -239,6 +295,78 @@ impl Knowledge {
         best.into_iter().map(|(o, v, _)| (o, v)).collect()
     }
 
+    /// A colour or size the message names that the item does not come in
+    /// (卫衣有白色吗 of a hoodie made in grey, black and navy; XXL of one that
+    /// stops at XL): (what was asked, the option's values). An answer about
+    /// the item's stock or price would otherwise let the buyer believe it
+    /// exists. `None` when every colour and size named is one of the item's.
+    pub fn lacking(&self, item: usize, text: &str) -> Option<(String, Vec<String>)> {
+        let values = &self.values[item];
+        // The option named for it (颜色, 尺码, colour, size), else the one whose
+        // every value is of the kind (not 轴体, whose 红轴 only starts red).
+        let option_values = |names: &[&str], pick: &dyn Fn(&str) -> bool| -> Option<Vec<String>> {
+            let mut options: Vec<&String> = Vec::new();
+            for (o, _, _) in values {
+                if !options.contains(&o) {
+                    options.push(o);
+                }
+            }
+            let of = |o: &String| -> Vec<&(String, String, String)> {
+                values.iter().filter(|(x, _, _)| x == o).collect()
+            };
+            let named = options.iter().find(|o| {
+                let o = o.to_lowercase();
+                names.iter().any(|n| o.contains(n))
+            });
+            let opt = named.or_else(|| {
+                options
+                    .iter()
+                    .find(|o| of(o).iter().all(|(_, _, n)| pick(n)))
+            })?;
+            Some(of(opt).iter().map(|(_, v, _)| v.clone()).collect())
+        };
+        let is_colour = |n: &str| COLOURS.iter().any(|(_, zh)| n.contains(zh)) || n.ends_with('色');
+        if let Some(colours) = option_values(&["颜色", "色", "colour", "color"], &is_colour) {
+            for zh in colours_named(text) {
+                if !colours.iter().any(|v| v.contains(zh)) {
+                    return Some((format!("{zh}色"), colours));
+                }
+            }
+        }
+        let is_size =
+            |n: &str| !sizes_named(n).is_empty() || sizes_named(&format!("{n}码")).len() == 1;
+        if let Some(sizes) = option_values(&["尺码", "码", "尺寸", "size"], &is_size) {
+            for asked in sizes_named(text) {
+                let has = sizes.iter().any(|v| {
+                    let v = v.to_lowercase();
+                    v == asked || v.strip_suffix('码') == Some(asked.as_str())
+                });
+                if !has {
+                    let numbered = asked.starts_with(|c: char| c.is_ascii_digit());
+                    let said = if numbered {
+                        format!("{asked}码")
+                    } else {
+                        asked.to_uppercase()
+                    };
+                    return Some((said, sizes));
+                }
+            }
+        }
+        None
+    }
+
+    /// "This item does not come in X": the values it does come in.
+    fn not_made_in(asked: &str, values: &[String], en: bool) -> Answer {
+        Answer::Fact(if en {
+            format!(
+                "Sorry dear, this item doesn't come in {asked}. It comes in: {}.",
+                values.join(", ")
+            )
+        } else {
+            format!("亲，这款没有{asked}哦，有的是：{}～", values.join("、"))
+        })
+    }
+
     /// The answer to a question (see [`Query`]).
     pub fn answer(&self, q: &Query<'_>) -> Answer {
         let Some(i) = q.item else {
@@ -338,6 +466,9 @@ impl Knowledge {
     }
 
     fn stock(&self, item: &Item, i: usize, q: &Query<'_>) -> Answer {
+        if let Some((asked, values)) = self.lacking(i, q.text) {
+            return Self::not_made_in(&asked, &values, q.en);
+        }
         if item.variants.is_empty() || item.variants.iter().all(|v| v.stock.is_none()) {
             return self
                 .faq_answer(q, FAQ_FLOOR)
@@ -511,6 +642,9 @@ impl Knowledge {
     }
 
     fn price(&self, item: &Item, i: usize, q: &Query<'_>) -> Answer {
+        if let Some((asked, values)) = self.lacking(i, q.text) {
+            return Self::not_made_in(&asked, &values, q.en);
+        }
         let asked = self.asked(i, q);
         let Some(list) = prices(item, &asked) else {
             return self

@@ -64,7 +64,30 @@ fn answers_state_the_facts() {
         (Some("i-9"), Stock, "白色M有货吗", &["白色 M", "有现货"]),
         (Some("i-9"), Stock, "黑的M有吗", &["黑色 M", "有现货"]),
         (Some("i-9"), Stock, "有货吗", &["有现货", "黑色 L", "卖完"]),
-        (Some("i-9"), Stock, "XXL有吗", &["有现货"]),
+        // Sizes and colours the item is not made in: said so, never "in stock".
+        (Some("i-9"), Stock, "XXL有吗", &["没有XXL", "M、L、XL"]),
+        (
+            Some("i-9"),
+            Stock,
+            "有红色的吗",
+            &["没有红色", "白色、黑色、藏青"],
+        ),
+        (Some("i-9"), Price, "红色的多少钱", &["没有红色"]),
+        (
+            Some("i-9"),
+            Stock,
+            "do you have it in red",
+            &["doesn't come in", "白色"],
+        ),
+        (Some("i-9"), Stock, "38码有吗", &["没有38码"]),
+        (Some("i-9"), Stock, "xl有吗", &["XL", "卖完"]),
+        (
+            Some("i-9"),
+            Stock,
+            "it's for my mum, is the M in stock?",
+            &["M is in stock"],
+        ),
+        (Some("i-9"), Price, "1.5米的多少钱", &["129元"]),
         (Some("i-9"), Stock, "白色XL有吗", &["没有白色 XL"]),
         (
             Some("i-9"),
