@@ -117,6 +117,42 @@ fn colours_named(text: &str) -> Vec<&'static str> {
     out
 }
 
+/// Flavours a message names as 「…味」 (五香味, 草莓味的): the one or two
+/// characters before 味, not the words where 味 is no flavour (口味, 异味,
+/// 气味, 味道) nor a question about one (什么味).
+fn flavours_named(text: &str) -> Vec<&str> {
+    const NOT: &[&str] = &[
+        "口", "异", "气", "怪", "香", "什么", "啥", "哪种", "其他", "别的", "这个", "那个", "哪个",
+        "其它", "一",
+    ];
+    let mut out: Vec<&str> = Vec::new();
+    for (at, _) in text.match_indices('味') {
+        if text[at + '味'.len_utf8()..].starts_with('道') {
+            continue;
+        }
+        let before: Vec<(usize, char)> = text[..at].char_indices().rev().take(2).collect();
+        let han = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+        let start = match before.as_slice() {
+            [(_, a), (b, c)] if han(*a) && han(*c) => *b,
+            [(a, c), ..] if han(*c) => *a,
+            _ => continue,
+        };
+        let mut f = &text[start..at];
+        // 的 / 是 before a one-character flavour (是酸味吗) is not part of it.
+        if let Some(rest) = f.strip_prefix(['的', '是', '有', '要']) {
+            f = rest;
+        }
+        // 香味 is a scent, 五香味 a flavour.
+        if f.is_empty() || f == "香" || NOT.iter().any(|n| *n != "香" && f.ends_with(n)) {
+            continue;
+        }
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
+}
+
 /// Letter sizes (S … XXXL, 2XL … 5XL, XS) standing as words, and numbered
 /// sizes said with 码 (38码, 27.5码), in the normalised (lower-case) text.
 fn sizes_named(text: &str) -> Vec<String> {
@@ -154,19 +190,25 @@ fn sizes_named(text: &str) -> Vec<String> {
     out
 }
 
-/// The message asks whether something is there (有吗, 还有, 有货).
+/// The message asks whether something is there (有吗, 还有, 有货, 有麻辣的吗).
 fn asks_availability(text: &str) -> bool {
+    let t = text.trim_end_matches(['?', '？', ' ', '呀', '啊', '哈']);
     [
         "有吗",
         "还有",
         "有货",
         "有没有货",
         "有木有",
+        "有没有",
         "in stock",
         "available",
     ]
     .iter()
     .any(|w| text.contains(w))
+        || text.contains('有')
+            && ["的吗", "的么", "的嘛", "的没", "的不"]
+                .iter()
+                .any(|e| t.ends_with(e))
 }
 
 /// Yuan as people write them: 129, 39.9, 12.5.
@@ -352,6 +394,64 @@ impl Knowledge {
                 }
             }
         }
+        // Flavours and quantities: only when no value of the option was named
+        // (两斤的 is 2斤装, not a 2斤 the item lacks).
+        let named: Vec<String> = self
+            .options_named(item, text)
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect();
+        let unnamed = |vals: &[String]| {
+            !values
+                .iter()
+                .any(|(o, v, _)| vals.contains(v) && named.contains(o))
+        };
+        let is_flavour = |n: &str| n.ends_with('味');
+        if let Some(flavours) = option_values(&["口味", "味道", "flavour", "flavor"], &is_flavour)
+        {
+            if unnamed(&flavours) {
+                for f in flavours_named(text) {
+                    // 辣味 of 麻辣: the window's last character is enough.
+                    let last = f.chars().next_back().map(String::from).unwrap_or_default();
+                    let has = flavours.iter().any(|v| {
+                        let stem = v.trim_end_matches('味');
+                        v.contains(f) || v.contains(&last) || (!stem.is_empty() && f.contains(stem))
+                    });
+                    if !has {
+                        return Some((format!("{f}味"), flavours));
+                    }
+                }
+            }
+        }
+        // Weights and volumes only: 买3包 counts pieces, it names no spec.
+        const MEASURES: &[char] = &['斤', '克', '公', 'g', 'k', 'm', 'l', '升', '毫'];
+        let is_quantity = |n: &str| quantity(n).is_some_and(|(_, u)| MEASURES.contains(&u));
+        if let Some(amounts) =
+            option_values(&["规格", "重量", "净含量", "容量", "装"], &is_quantity)
+        {
+            let units: Vec<(char, String)> = amounts
+                .iter()
+                .filter_map(|v| {
+                    let (_, u) =
+                        quantity(&v.to_lowercase()).filter(|(_, u)| MEASURES.contains(u))?;
+                    let a = measure::arabic(&v.to_lowercase());
+                    let digits = a.chars().take_while(|c| c.is_ascii_digit()).count();
+                    let suffix: String = a
+                        .chars()
+                        .skip(digits)
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    Some((u, suffix))
+                })
+                .collect();
+            if unnamed(&amounts) {
+                for (n, u) in quantities(text) {
+                    if let Some((_, suffix)) = units.iter().find(|(vu, _)| *vu == u) {
+                        return Some((format!("{n}{suffix}"), amounts));
+                    }
+                }
+            }
+        }
         None
     }
 
@@ -395,7 +495,9 @@ impl Knowledge {
                 a => a,
             },
             Ask::Unread
-                if asks_availability(q.text) && !self.options_named(i, q.text).is_empty() =>
+                if asks_availability(q.text)
+                    && (!self.options_named(i, q.text).is_empty()
+                        || self.lacking(i, q.text).is_some()) =>
             {
                 self.stock(item, i, q)
             }
@@ -405,7 +507,9 @@ impl Knowledge {
                 self.size(item, q)
             }
             Ask::Attribute
-                if asks_availability(q.text) && !self.options_named(i, q.text).is_empty() =>
+                if asks_availability(q.text)
+                    && (!self.options_named(i, q.text).is_empty()
+                        || self.lacking(i, q.text).is_some()) =>
             {
                 self.stock(item, i, q)
             }
@@ -1145,4 +1249,37 @@ fn said_en(found: &[(Measure, f64)]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod named_tests {
+    use super::*;
+
+    #[test]
+    fn colours_sizes_and_flavours_a_message_names() {
+        // (normalised text, colours, sizes, flavours)
+        let rows: &[(&str, &[&str], &[&str], &[&str])] = &[
+            ("有白色吗", &["白"], &[], &[]),
+            ("黑的m码有吗", &["黑"], &["m"], &[]),
+            ("1.5米的床多少钱", &[], &[], &[]),
+            ("粉的能冲几杯", &[], &[], &[]),
+            ("do you have it in red", &["红"], &[], &[]),
+            ("it's for my mum, is the m in stock?", &[], &["m"], &[]),
+            ("xxl有吗", &[], &["xxl"], &[]),
+            ("3xl和xs呢", &[], &["3xl", "xs"], &[]),
+            ("38码还有吗", &[], &["38"], &[]),
+            ("500ml的多少钱", &[], &[], &[]),
+            ("有五香味的吗", &[], &[], &["五香"]),
+            ("是酸味吗", &[], &[], &["酸"]),
+            ("有异味吗", &[], &[], &[]),
+            ("什么味的", &[], &[], &[]),
+            ("香味重吗", &[], &[], &[]),
+            ("口味怎么样", &[], &[], &[]),
+        ];
+        for (text, colours, sizes, flavours) in rows {
+            assert_eq!(colours_named(text), *colours, "{text}");
+            assert_eq!(sizes_named(text), *sizes, "{text}");
+            assert_eq!(flavours_named(text), *flavours, "{text}");
+        }
+    }
 }
