@@ -457,6 +457,14 @@ impl Knowledge {
 
     /// "This item does not come in X": the values it does come in.
     fn not_made_in(asked: &str, values: &[String], en: bool) -> Answer {
+        // An English buyer hears the colour in English (white, not 白色).
+        let english = asked.strip_suffix('色').and_then(|stem| {
+            COLOURS
+                .iter()
+                .find(|(_, zh)| *zh == stem)
+                .map(|(en, _)| *en)
+        });
+        let asked = if en { english.unwrap_or(asked) } else { asked };
         Answer::Fact(if en {
             format!(
                 "Sorry dear, this item doesn't come in {asked}. It comes in: {}.",

@@ -77,7 +77,7 @@ fn answers_state_the_facts() {
             Some("i-9"),
             Stock,
             "do you have it in red",
-            &["doesn't come in", "白色"],
+            &["doesn't come in red", "白色"],
         ),
         (Some("i-9"), Stock, "38码有吗", &["没有38码"]),
         (Some("i-9"), Stock, "xl有吗", &["XL", "卖完"]),
