@@ -1287,13 +1287,16 @@ impl PhraseSet {
     }
 }
 
-/// Chinese characters plus Latin words of a clause.
+/// Chinese characters plus Latin words (runs of ASCII letters and digits)
+/// of a clause, in one pass (it runs several times per message).
 pub fn units(clause: &str) -> usize {
-    let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
-    cjk + clause
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .count()
+    let (mut n, mut in_word) = (0, false);
+    for c in clause.chars() {
+        let word = c.is_ascii_alphanumeric();
+        n += (word && !in_word) as usize + segment::is_cjk(c) as usize;
+        in_word = word;
+    }
+    n
 }
 
 /// Tails that end a question without being part of it.
@@ -1422,7 +1425,37 @@ const DECISIVE: f32 = 1.2;
 
 #[cfg(test)]
 mod tests {
-    use super::{is_question, reports_done};
+    use super::{is_question, reports_done, units};
+
+    #[test]
+    fn units_count_chinese_characters_and_latin_words() {
+        // (clause, units); the count is that of the two-pass definition:
+        // CJK characters plus the non-empty pieces between non-alphanumerics.
+        let rows = [
+            ("", 0),
+            ("有货吗", 3),
+            ("l码有吗", 4),
+            ("is this in stock", 4),
+            ("165cm 好", 2),
+            ("a-b_c", 3),
+            ("  hi  there ", 2),
+            ("好😀好", 2),
+            ("éa", 1),
+            ("x1好y2", 3),
+        ];
+        for (clause, want) in rows {
+            let two_pass = clause
+                .chars()
+                .filter(|&c| crate::segment::is_cjk(c))
+                .count()
+                + clause
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .count();
+            assert_eq!(two_pass, want, "{clause}");
+            assert_eq!(units(clause), want, "{clause}");
+        }
+    }
 
     #[test]
     fn a_question_by_its_particle_or_word() {
