@@ -1269,20 +1269,50 @@ fn reports_done(clause: &str) -> bool {
 /// The closing intent's id.
 const CLOSING: &str = "closing";
 
-/// Which phrases a clause has counted: one bit per phrase (a `HashSet` of
-/// indices cost a hash and an allocation per hit).
-struct PhraseSet(Vec<u64>);
+/// Which phrases a clause has counted (a `HashSet` of indices cost a hash
+/// and an allocation per hit): the first few in a list on the stack (a chat
+/// clause counts a handful: no allocation), then one bit per phrase (a long
+/// clause dense with phrases stays linear).
+struct PhraseSet {
+    few: [u32; PHRASE_SET_FEW],
+    len: usize,
+    bits: Vec<u64>,
+    phrases: usize,
+}
+
+/// Phrases a [`PhraseSet`] holds before it allocates its bits.
+const PHRASE_SET_FEW: usize = 16;
 
 impl PhraseSet {
     fn new(phrases: usize) -> PhraseSet {
-        PhraseSet(vec![0; phrases.div_ceil(64)])
+        PhraseSet {
+            few: [0; PHRASE_SET_FEW],
+            len: 0,
+            bits: Vec::new(),
+            phrases,
+        }
     }
 
     /// Adds `k`; false when it was already there (as `HashSet::insert`).
     fn insert(&mut self, k: usize) -> bool {
+        if self.bits.is_empty() {
+            if self.few[..self.len].contains(&(k as u32)) {
+                return false;
+            }
+            if self.len < PHRASE_SET_FEW {
+                self.few[self.len] = k as u32;
+                self.len += 1;
+                return true;
+            }
+            self.bits = vec![0; self.phrases.div_ceil(64).max(1)];
+            for i in 0..self.len {
+                let f = self.few[i] as usize;
+                self.bits[f / 64] |= 1 << (f % 64);
+            }
+        }
         let (word, bit) = (k / 64, 1u64 << (k % 64));
-        let new = self.0[word] & bit == 0;
-        self.0[word] |= bit;
+        let new = self.bits[word] & bit == 0;
+        self.bits[word] |= bit;
         new
     }
 }
@@ -1425,7 +1455,17 @@ const DECISIVE: f32 = 1.2;
 
 #[cfg(test)]
 mod tests {
-    use super::{is_question, reports_done, units};
+    use super::{is_question, reports_done, units, PhraseSet};
+
+    #[test]
+    fn a_phrase_set_is_a_set_past_its_few() {
+        let mut set = PhraseSet::new(300);
+        let mut want = std::collections::HashSet::new();
+        // Repeats and more distinct phrases than fit in the list.
+        for k in (0..40).chain(0..40).chain([299, 0, 299, 64, 63]) {
+            assert_eq!(set.insert(k), want.insert(k), "{k}");
+        }
+    }
 
     #[test]
     fn units_count_chinese_characters_and_latin_words() {

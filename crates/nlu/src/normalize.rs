@@ -112,10 +112,12 @@ impl Normalizer {
         {
             out = out.nfkc().collect();
         }
-        if out.bytes().any(|b| b >= 0xe0) {
-            // Only Chinese text can hold traditional characters; skip the table lookup otherwise.
+        if out.chars().any(may_convert) {
             fast2s::convert(&out)
         } else {
+            // No character the table converts (nearly every buyer writes
+            // simplified Chinese): the conversion would copy the text and look
+            // every character up in a hash map, to change nothing.
             out
         }
     }
@@ -228,6 +230,36 @@ fn simple_nfkc(c: char) -> Option<char> {
     }
 }
 
+/// Characters `fast2s` converts on their own, and the ones it converts only
+/// beside certain neighbours (its special cases, e.g. 著 in 看著): one bit
+/// per character of U+0800–U+FFFF, the only ones it converts (three UTF-8
+/// bytes). Found once by converting every such character.
+fn may_convert(c: char) -> bool {
+    static TABLE: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut bits = vec![0u64; 0x10000 / 64];
+        let mut mark = |c: char| bits[c as usize / 64] |= 1 << (c as usize % 64);
+        // One call over all of them: the context of a character only matters
+        // for the special cases, marked below.
+        let all: String = (0x800..=0xFFFFu32).filter_map(char::from_u32).collect();
+        for (a, b) in all.chars().zip(fast2s::convert(&all).chars()) {
+            if a != b {
+                mark(a);
+            }
+        }
+        for c in FAST2S_IN_CONTEXT {
+            mark(*c);
+        }
+        bits
+    });
+    let i = c as usize;
+    (0x800..=0xFFFF).contains(&i) && table[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// The characters `fast2s` 0.3 converts only in certain words (its
+/// `T2S_SPECIAL_CONVERT_TYPE`), which converting each alone cannot find.
+const FAST2S_IN_CONTEXT: &[char] = &['藉', '著', '苧', '闔', '鍾', '讎', '畫'];
+
 fn is_punct(c: char) -> bool {
     c.is_ascii_punctuation() || matches!(c, '。' | '、' | '·')
 }
@@ -306,6 +338,36 @@ mod tests {
         }
         assert_eq!(simple_nfkc('…'), None);
         assert_eq!(simple_nfkc('\u{301}'), None);
+    }
+
+    /// Skipping the conversion when no character may convert changes
+    /// nothing: every character that converts alone is marked, and so are
+    /// the ones converted in context.
+    #[test]
+    fn the_conversion_is_skipped_only_where_it_changes_nothing() {
+        for s in [
+            "看著 藉口 憑藉 苧麻 闔家 鍾書 校讎 計畫",
+            "頭髮 發貨 乾淨 乾隆 回覆 瞭望",
+            "有货吗 什么时候发",
+            "xl码还有货吗?",
+        ] {
+            let converted = fast2s::convert(s);
+            let marked = s.chars().any(may_convert);
+            assert!(marked || converted == s, "{s:?}: {converted:?}");
+        }
+        for cp in 0x800..=0xFFFFu32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            for ctx in ["", "看", "口", "麻", "家", "書", "定", "計"] {
+                for t in [format!("{ctx}{c}"), format!("{c}{ctx}")] {
+                    if !may_convert(c) && !t.chars().any(may_convert) {
+                        assert_eq!(fast2s::convert(&t), t, "U+{cp:04X}");
+                    }
+                }
+            }
+        }
+        assert!(!may_convert('a') && !may_convert('货') && may_convert('貨'));
     }
 
     #[test]
