@@ -106,10 +106,10 @@ impl Normalizer {
         // Lower-casing or a dropped joiner can bring a base letter and a
         // combining mark together (Y+◌̊ → y+◌̊ = ẙ): compose again, so that
         // normalising twice changes nothing (found by the fuzzer).
-        if out
-            .chars()
-            .any(unicode_normalization::char::is_combining_mark)
-        {
+        if out.chars().any(|c| {
+            // Neither ASCII nor an ideograph is a combining mark: no table lookup.
+            !c.is_ascii() && !is_ideograph(c) && unicode_normalization::char::is_combining_mark(c)
+        }) {
             out = out.nfkc().collect();
         }
         if out.chars().any(may_convert) {
@@ -146,8 +146,16 @@ impl Normalizer {
                 continue;
             }
             last = Some(c);
-            for l in c.to_lowercase() {
-                out.push(l);
+            // ASCII and the CJK ideographs (nearly every character of a chat)
+            // without the case table's search; ideographs have no case.
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else if is_ideograph(c) {
+                out.push(c);
+            } else {
+                for l in c.to_lowercase() {
+                    out.push(l);
+                }
             }
         }
     }
@@ -260,6 +268,11 @@ fn may_convert(c: char) -> bool {
 /// `T2S_SPECIAL_CONVERT_TYPE`), which converting each alone cannot find.
 const FAST2S_IN_CONTEXT: &[char] = &['藉', '著', '苧', '闔', '鍾', '讎', '畫'];
 
+/// The CJK unified ideographs block (no case, no combining marks).
+fn is_ideograph(c: char) -> bool {
+    matches!(c as u32, 0x4E00..=0x9FFF)
+}
+
 fn is_punct(c: char) -> bool {
     c.is_ascii_punctuation() || matches!(c, '。' | '、' | '·')
 }
@@ -368,6 +381,24 @@ mod tests {
             }
         }
         assert!(!may_convert('a') && !may_convert('货') && may_convert('貨'));
+    }
+
+    /// The fast paths of `fold` take only characters the tables leave alone.
+    #[test]
+    fn ideographs_have_no_case_and_are_no_marks() {
+        for cp in 0x4E00..=0x9FFFu32 {
+            let c = char::from_u32(cp).unwrap();
+            assert!(is_ideograph(c));
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
+            assert!(!unicode_normalization::char::is_combining_mark(c));
+        }
+        for c in (0..=0x7Fu8).map(char::from) {
+            assert_eq!(
+                c.to_lowercase().collect::<String>(),
+                c.to_ascii_lowercase().to_string()
+            );
+            assert!(!unicode_normalization::char::is_combining_mark(c));
+        }
     }
 
     #[test]
