@@ -63,6 +63,10 @@ pub const MAX_INPUT_CHARS: usize = 2000;
 
 /// `text` cut to its first [`MAX_INPUT_CHARS`] characters, and whether it was cut.
 pub fn within_budget(text: &str) -> (&str, bool) {
+    if text.len() <= MAX_INPUT_CHARS {
+        // No more characters than bytes: nothing to count.
+        return (text, false);
+    }
     match text.char_indices().nth(MAX_INPUT_CHARS) {
         Some((at, _)) => (&text[..at], true),
         None => (text, false),
@@ -1362,7 +1366,14 @@ fn is_question(clause: &str) -> bool {
     let t = clause.trim_end_matches(QUESTION_TAIL);
     t.ends_with(['吗', '么', '嘛', '呢'])
         || ["是吧", "对吧", "了吧"].iter().any(|m| t.ends_with(m))
-        || QUESTION_WORDS.iter().any(|w| clause.contains(w))
+        || question_words().is_match(clause)
+}
+
+/// [`QUESTION_WORDS`] as one automaton, built once: a clause is read once
+/// instead of once per word (it is asked of every clause, several times).
+fn question_words() -> &'static AhoCorasick {
+    static WORDS: std::sync::OnceLock<AhoCorasick> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| AhoCorasick::new(QUESTION_WORDS).expect("fixed question words"))
 }
 
 /// A clause with enough content to be a question of its own: three Chinese
@@ -1517,6 +1528,23 @@ mod tests {
         ];
         for (clause, want) in rows {
             assert_eq!(is_question(clause), want, "{clause}");
+        }
+        // The automaton finds a word exactly where `contains` does.
+        for clause in [
+            "是不是真的",
+            "哪",
+            "有没",
+            "不太明白了",
+            "怎",
+            "多少钱",
+            "abc",
+            "",
+        ] {
+            assert_eq!(
+                super::question_words().is_match(clause),
+                super::QUESTION_WORDS.iter().any(|w| clause.contains(w)),
+                "{clause}"
+            );
         }
     }
 

@@ -387,6 +387,37 @@ mod tests {
         }
     }
 
+    /// The gram table finds every key it holds, with its value, and no other.
+    #[test]
+    fn the_gram_table_is_a_map() {
+        let mut x: u64 = 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [0usize, 1, 7, 100, 5000] {
+            let keys: Vec<u64> = (0..n).map(|_| next()).collect();
+            let mut table = GramTable::with_capacity(n);
+            for (v, &k) in keys.iter().enumerate() {
+                table.insert(k, v as u32, SINGLE | 1);
+            }
+            for (v, &k) in keys.iter().enumerate() {
+                match table.get(k) {
+                    Some(Owners::One(1, w)) => assert_eq!(w.to_bits(), v as u32),
+                    _ => panic!("key {k} of {n} not found"),
+                }
+            }
+            for _ in 0..2000 {
+                let k = next();
+                if !keys.contains(&k) {
+                    assert!(table.get(k).is_none(), "{k} found in {n}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn unknown_text_gives_no_evidence() {
         assert_eq!(model().posterior("xyz"), vec![0.0; 3]);
