@@ -127,6 +127,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let floor: f64 = fastest.iter().sum::<f64>() / texts.len().max(1) as f64;
     let cpu = thread_cpu_s() - cpu0;
     let allocs = ALLOCS.load(std::sync::atomic::Ordering::Relaxed) - allocs0;
+    if lat.is_empty() {
+        // No rounds (or no messages): the fingerprint alone.
+        return Ok(());
+    }
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p / 100.0).round() as usize];
     println!(
