@@ -9,12 +9,40 @@
 //! and p50/p99 and the mean of each message's fastest time (the steadiest
 //! figure on a shared machine), and writes every field of every classification (`{:?}`, the
 //! explain evidence included) to FINGERPRINT_OUT, so that two builds can be
-//! compared byte for byte. The catalog words are those of `xiaoer.toml`.
+//! compared byte for byte (`-` for none: the rounds alone, for an instruction
+//! count under callgrind). The catalog words are those of `xiaoer.toml`.
 
 use std::time::Instant;
 use xiaoer_nlu::config::{Catalog, NluConfig};
 use xiaoer_nlu::files::{read_dir, Sources};
 use xiaoer_nlu::Nlu;
+
+/// Counts allocations, to print how many a classification makes.
+struct Counting;
+
+static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn thread_cpu_s() -> f64 {
     let mut ts = libc::timespec {
@@ -68,15 +96,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    let mut out = String::new();
-    for t in &texts {
-        for explain in [false, true] {
-            let c = nlu.classify(t, explain);
-            out.push_str(&format!("{explain} {c:?}\n"));
+    // `-` writes no fingerprint: the rounds alone, for an instruction count
+    // under `valgrind --tool=callgrind --toggle-collect=xiaoer_nlu::Nlu::classify`.
+    if args[2] != "-" {
+        let mut out = String::new();
+        for t in &texts {
+            for explain in [false, true] {
+                let c = nlu.classify(t, explain);
+                out.push_str(&format!("{explain} {c:?}\n"));
+            }
         }
+        std::fs::write(&args[2], out)?;
     }
-    std::fs::write(&args[2], out)?;
     let mut lat = Vec::with_capacity(rounds * texts.len());
+    let allocs0 = ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
     let cpu0 = thread_cpu_s();
     // Each message's fastest time over the rounds: on a shared machine the
     // other processes only ever add time, so the sum of the minima is the
@@ -93,16 +126,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let floor: f64 = fastest.iter().sum::<f64>() / texts.len().max(1) as f64;
     let cpu = thread_cpu_s() - cpu0;
+    let allocs = ALLOCS.load(std::sync::atomic::Ordering::Relaxed) - allocs0;
+    if lat.is_empty() {
+        // No rounds (or no messages): the fingerprint alone.
+        return Ok(());
+    }
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p / 100.0).round() as usize];
     println!(
-        "{} messages: {:.0} per CPU second; p50 {:.1} µs, p99 {:.1} µs; each message at its fastest: {:.1} µs mean ({:.0}/s)",
+        "{} messages: {:.0} per CPU second; p50 {:.1} µs, p99 {:.1} µs; each message at its fastest: {:.1} µs mean ({:.0}/s); {:.1} allocations (and reallocations) per message",
         lat.len(),
         lat.len() as f64 / cpu,
         pct(50.0),
         pct(99.0),
         floor,
-        1e6 / floor
+        1e6 / floor,
+        allocs as f64 / lat.len().max(1) as f64
     );
     Ok(())
 }

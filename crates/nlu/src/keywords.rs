@@ -152,6 +152,10 @@ impl Keywords {
 /// ("how long" before "before you ship"), and a negative is written to veto. Returns one flag per hit, in order;
 /// O(k log k) in the clause's k hits (a sort and one sweep).
 pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Vec<bool> {
+    if hits.len() < 2 {
+        // Nothing to lie inside (most clauses): no sort, no order list.
+        return vec![false; hits.len()];
+    }
     let mut order: Vec<usize> = (0..hits.len()).collect();
     // By start, longer first: every hit that could cover another comes
     // before it, or is the same span.

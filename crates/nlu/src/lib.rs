@@ -63,6 +63,10 @@ pub const MAX_INPUT_CHARS: usize = 2000;
 
 /// `text` cut to its first [`MAX_INPUT_CHARS`] characters, and whether it was cut.
 pub fn within_budget(text: &str) -> (&str, bool) {
+    if text.len() <= MAX_INPUT_CHARS {
+        // No more characters than bytes: nothing to count.
+        return (text, false);
+    }
     match text.char_indices().nth(MAX_INPUT_CHARS) {
         Some((at, _)) => (&text[..at], true),
         None => (text, false),
@@ -1275,31 +1279,64 @@ fn reports_done(clause: &str) -> bool {
 /// The closing intent's id.
 const CLOSING: &str = "closing";
 
-/// Which phrases a clause has counted: one bit per phrase (a `HashSet` of
-/// indices cost a hash and an allocation per hit).
-struct PhraseSet(Vec<u64>);
+/// Which phrases a clause has counted (a `HashSet` of indices cost a hash
+/// and an allocation per hit): the first few in a list on the stack (a chat
+/// clause counts a handful: no allocation), then one bit per phrase (a long
+/// clause dense with phrases stays linear).
+struct PhraseSet {
+    few: [u32; PHRASE_SET_FEW],
+    len: usize,
+    bits: Vec<u64>,
+    phrases: usize,
+}
+
+/// Phrases a [`PhraseSet`] holds before it allocates its bits.
+const PHRASE_SET_FEW: usize = 16;
 
 impl PhraseSet {
     fn new(phrases: usize) -> PhraseSet {
-        PhraseSet(vec![0; phrases.div_ceil(64)])
+        PhraseSet {
+            few: [0; PHRASE_SET_FEW],
+            len: 0,
+            bits: Vec::new(),
+            phrases,
+        }
     }
 
     /// Adds `k`; false when it was already there (as `HashSet::insert`).
     fn insert(&mut self, k: usize) -> bool {
+        if self.bits.is_empty() {
+            if self.few[..self.len].contains(&(k as u32)) {
+                return false;
+            }
+            if self.len < PHRASE_SET_FEW {
+                self.few[self.len] = k as u32;
+                self.len += 1;
+                return true;
+            }
+            self.bits = vec![0; self.phrases.div_ceil(64).max(1)];
+            for i in 0..self.len {
+                let f = self.few[i] as usize;
+                self.bits[f / 64] |= 1 << (f % 64);
+            }
+        }
         let (word, bit) = (k / 64, 1u64 << (k % 64));
-        let new = self.0[word] & bit == 0;
-        self.0[word] |= bit;
+        let new = self.bits[word] & bit == 0;
+        self.bits[word] |= bit;
         new
     }
 }
 
-/// Chinese characters plus Latin words of a clause.
+/// Chinese characters plus Latin words (runs of ASCII letters and digits)
+/// of a clause, in one pass (it runs several times per message).
 pub fn units(clause: &str) -> usize {
-    let cjk = clause.chars().filter(|&c| segment::is_cjk(c)).count();
-    cjk + clause
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .count()
+    let (mut n, mut in_word) = (0, false);
+    for c in clause.chars() {
+        let word = c.is_ascii_alphanumeric();
+        n += (word && !in_word) as usize + segment::is_cjk(c) as usize;
+        in_word = word;
+    }
+    n
 }
 
 /// Tails that end a question without being part of it.
@@ -1335,7 +1372,14 @@ fn is_question(clause: &str) -> bool {
     let t = clause.trim_end_matches(QUESTION_TAIL);
     t.ends_with(['吗', '么', '嘛', '呢'])
         || ["是吧", "对吧", "了吧"].iter().any(|m| t.ends_with(m))
-        || QUESTION_WORDS.iter().any(|w| clause.contains(w))
+        || question_words().is_match(clause)
+}
+
+/// [`QUESTION_WORDS`] as one automaton, built once: a clause is read once
+/// instead of once per word (it is asked of every clause, several times).
+fn question_words() -> &'static AhoCorasick {
+    static WORDS: std::sync::OnceLock<AhoCorasick> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| AhoCorasick::new(QUESTION_WORDS).expect("fixed question words"))
 }
 
 /// A clause with enough content to be a question of its own: three Chinese
@@ -1428,7 +1472,47 @@ const DECISIVE: f32 = 1.2;
 
 #[cfg(test)]
 mod tests {
-    use super::{is_question, reports_done};
+    use super::{is_question, reports_done, units, PhraseSet};
+
+    #[test]
+    fn a_phrase_set_is_a_set_past_its_few() {
+        let mut set = PhraseSet::new(300);
+        let mut want = std::collections::HashSet::new();
+        // Repeats and more distinct phrases than fit in the list.
+        for k in (0..40).chain(0..40).chain([299, 0, 299, 64, 63]) {
+            assert_eq!(set.insert(k), want.insert(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn units_count_chinese_characters_and_latin_words() {
+        // (clause, units); the count is that of the two-pass definition:
+        // CJK characters plus the non-empty pieces between non-alphanumerics.
+        let rows = [
+            ("", 0),
+            ("有货吗", 3),
+            ("l码有吗", 4),
+            ("is this in stock", 4),
+            ("165cm 好", 2),
+            ("a-b_c", 3),
+            ("  hi  there ", 2),
+            ("好😀好", 2),
+            ("éa", 1),
+            ("x1好y2", 3),
+        ];
+        for (clause, want) in rows {
+            let two_pass = clause
+                .chars()
+                .filter(|&c| crate::segment::is_cjk(c))
+                .count()
+                + clause
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .count();
+            assert_eq!(two_pass, want, "{clause}");
+            assert_eq!(units(clause), want, "{clause}");
+        }
+    }
 
     #[test]
     fn a_question_by_its_particle_or_word() {
@@ -1450,6 +1534,23 @@ mod tests {
         ];
         for (clause, want) in rows {
             assert_eq!(is_question(clause), want, "{clause}");
+        }
+        // The automaton finds a word exactly where `contains` does.
+        for clause in [
+            "是不是真的",
+            "哪",
+            "有没",
+            "不太明白了",
+            "怎",
+            "多少钱",
+            "abc",
+            "",
+        ] {
+            assert_eq!(
+                super::question_words().is_match(clause),
+                super::QUESTION_WORDS.iter().any(|w| clause.contains(w)),
+                "{clause}"
+            );
         }
     }
 

@@ -272,45 +272,84 @@ fn grams(text: &str) -> Vec<u64> {
     out
 }
 
-/// [`grams`] into `out` (cleared first), with no other allocation: a window
-/// of the last `MAX_N` characters, each gram hashed where it ends.
+/// [`grams`] into `out` (cleared first), with no other allocation. A gram of
+/// text characters is a slice of `text`, so it is hashed where it lies (with
+/// the one-byte START or END before or after it at the ends): no character
+/// is encoded again. The grams ending at each character are hashed there,
+/// from the byte starts of the last `MAX_N` characters.
 fn grams_into(text: &str, out: &mut Vec<u64>) {
     out.clear();
     out.reserve(text.len() * MAX_N + 2 * MAX_N);
-    // The last MAX_N characters, newest last; `filled` of them are real.
-    let mut win = [START; MAX_N];
-    let mut filled = 0usize;
-    let mut buf = [0u8; 4 * MAX_N];
-    for c in std::iter::once(START)
-        .chain(text.chars())
-        .chain(std::iter::once(END))
-    {
-        win.rotate_left(1);
-        win[MAX_N - 1] = c;
-        filled = (filled + 1).min(MAX_N);
-        // The grams ending at `c`: lengths 1..=filled, each starting at
-        // `win[MAX_N - 1 - k]`.
-        for k in 0..filled {
-            let gram = &win[MAX_N - 1 - k..];
-            if k == 0 && (c == START || c == END) {
-                continue;
+    let bytes = text.as_bytes();
+    // The byte start and whiteness of the last MAX_N text characters, newest
+    // first; `seen` of them are filled.
+    let mut starts = [0usize; MAX_N];
+    let mut white = [false; MAX_N];
+    let mut seen = 0usize;
+    let (start_byte, end_byte) = ([START as u8], [END as u8]);
+    // Grams ending at text character `c`, which ends at byte `end`: the k+1
+    // characters back from it, or START and k of them when k reaches back
+    // past the first character.
+    for (i, c) in text.char_indices() {
+        starts.copy_within(0..MAX_N - 1, 1);
+        white.copy_within(0..MAX_N - 1, 1);
+        starts[0] = i;
+        white[0] = c.is_whitespace();
+        seen = (seen + 1).min(MAX_N);
+        let end = i + c.len_utf8();
+        for k in 0..MAX_N {
+            if k < seen {
+                if k == 0 && (c == START || c == END) {
+                    continue;
+                }
+                if white[..=k].iter().all(|&w| w) {
+                    continue;
+                }
+                out.push(hash_parts(&[], &bytes[starts[k]..end], &[], k));
+            } else {
+                // START, then the first k characters (to `end`).
+                out.push(hash_parts(&start_byte, &bytes[..end], &[], k));
+                break;
             }
-            if gram.iter().all(|c| c.is_whitespace()) {
-                continue;
-            }
-            let mut len = 0;
-            for ch in gram {
-                len += ch.encode_utf8(&mut buf[len..]).len();
-            }
-            out.push(hash_bytes(&buf[..len], k));
+        }
+    }
+    // Grams ending at END: k = 1..MAX_N, k-1 characters back from the last.
+    let chars = seen;
+    for k in 1..MAX_N {
+        if k - 1 < chars {
+            out.push(hash_parts(&[], &bytes[starts[k - 1]..], &end_byte, k));
+        } else {
+            out.push(hash_parts(&start_byte, bytes, &end_byte, k));
+            break;
         }
     }
     out.sort_unstable();
     out.dedup();
 }
 
+/// FNV-1a of the bytes of `a`, `b` and `c` one after the other, seeded by
+/// the gram's length `k` so grams of different sizes that share bytes never
+/// meet.
+fn hash_parts(a: &[u8], b: &[u8], c: &[u8], k: usize) -> u64 {
+    // Three plain loops: a chained iterator checks which part it is in at
+    // every byte.
+    let step = |h: u64, x: u8| (h ^ x as u64).wrapping_mul(0x100000001b3);
+    let mut h: u64 = 0xcbf29ce484222325 ^ (k as u64 + 1);
+    for &x in a {
+        h = step(h, x);
+    }
+    for &x in b {
+        h = step(h, x);
+    }
+    for &x in c {
+        h = step(h, x);
+    }
+    h
+}
+
 /// FNV-1a of a gram, seeded by its length so grams of different sizes that
-/// share bytes never meet.
+/// share bytes never meet (the reference for [`hash_parts`]).
+#[cfg(test)]
 fn hash_bytes(bytes: &[u8], k: usize) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325 ^ (k as u64 + 1);
     for &b in bytes {
@@ -345,6 +384,37 @@ mod tests {
             let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
             assert_eq!(best, want, "{text}: {p:?}");
             assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+        }
+    }
+
+    /// The gram table finds every key it holds, with its value, and no other.
+    #[test]
+    fn the_gram_table_is_a_map() {
+        let mut x: u64 = 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [0usize, 1, 7, 100, 5000] {
+            let keys: Vec<u64> = (0..n).map(|_| next()).collect();
+            let mut table = GramTable::with_capacity(n);
+            for (v, &k) in keys.iter().enumerate() {
+                table.insert(k, v as u32, SINGLE | 1);
+            }
+            for (v, &k) in keys.iter().enumerate() {
+                match table.get(k) {
+                    Some(Owners::One(1, w)) => assert_eq!(w.to_bits(), v as u32),
+                    _ => panic!("key {k} of {n} not found"),
+                }
+            }
+            for _ in 0..2000 {
+                let k = next();
+                if !keys.contains(&k) {
+                    assert!(table.get(k).is_none(), "{k} found in {n}");
+                }
+            }
         }
     }
 
@@ -397,6 +467,12 @@ mod tests {
             "\u{2}x\u{3}",
             "ab",
             "好 ",
+            "\u{2}",
+            "\u{3}\u{3}",
+            " a ",
+            "a  b\u{3000}c",
+            "一二三四五",
+            "é 好\t",
         ] {
             assert_eq!(grams(text), grams_by_start(text), "{text:?}");
         }

@@ -59,6 +59,8 @@ impl Normalizer {
         } else {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(&pats)
                 .ok()
         };
@@ -106,16 +108,18 @@ impl Normalizer {
         // Lower-casing or a dropped joiner can bring a base letter and a
         // combining mark together (Y+◌̊ → y+◌̊ = ẙ): compose again, so that
         // normalising twice changes nothing (found by the fuzzer).
-        if out
-            .chars()
-            .any(unicode_normalization::char::is_combining_mark)
-        {
+        if out.chars().any(|c| {
+            // Neither ASCII nor an ideograph is a combining mark: no table lookup.
+            !c.is_ascii() && !is_ideograph(c) && unicode_normalization::char::is_combining_mark(c)
+        }) {
             out = out.nfkc().collect();
         }
-        if out.bytes().any(|b| b >= 0xe0) {
-            // Only Chinese text can hold traditional characters; skip the table lookup otherwise.
+        if out.chars().any(may_convert) {
             fast2s::convert(&out)
         } else {
+            // No character the table converts (nearly every buyer writes
+            // simplified Chinese): the conversion would copy the text and look
+            // every character up in a hash map, to change nothing.
             out
         }
     }
@@ -144,8 +148,16 @@ impl Normalizer {
                 continue;
             }
             last = Some(c);
-            for l in c.to_lowercase() {
-                out.push(l);
+            // ASCII and the CJK ideographs (nearly every character of a chat)
+            // without the case table's search; ideographs have no case.
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else if is_ideograph(c) {
+                out.push(c);
+            } else {
+                for l in c.to_lowercase() {
+                    out.push(l);
+                }
             }
         }
     }
@@ -228,6 +240,41 @@ fn simple_nfkc(c: char) -> Option<char> {
     }
 }
 
+/// Characters `fast2s` converts on their own, and the ones it converts only
+/// beside certain neighbours (its special cases, e.g. 著 in 看著): one bit
+/// per character of U+0800–U+FFFF, the only ones it converts (three UTF-8
+/// bytes). Found once by converting every such character.
+fn may_convert(c: char) -> bool {
+    static TABLE: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut bits = vec![0u64; 0x10000 / 64];
+        let mut mark = |c: char| bits[c as usize / 64] |= 1 << (c as usize % 64);
+        // One call over all of them: the context of a character only matters
+        // for the special cases, marked below.
+        let all: String = (0x800..=0xFFFFu32).filter_map(char::from_u32).collect();
+        for (a, b) in all.chars().zip(fast2s::convert(&all).chars()) {
+            if a != b {
+                mark(a);
+            }
+        }
+        for c in FAST2S_IN_CONTEXT {
+            mark(*c);
+        }
+        bits
+    });
+    let i = c as usize;
+    (0x800..=0xFFFF).contains(&i) && table[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// The characters `fast2s` 0.3 converts only in certain words (its
+/// `T2S_SPECIAL_CONVERT_TYPE`), which converting each alone cannot find.
+const FAST2S_IN_CONTEXT: &[char] = &['藉', '著', '苧', '闔', '鍾', '讎', '畫'];
+
+/// The CJK unified ideographs block (no case, no combining marks).
+fn is_ideograph(c: char) -> bool {
+    matches!(c as u32, 0x4E00..=0x9FFF)
+}
+
 fn is_punct(c: char) -> bool {
     c.is_ascii_punctuation() || matches!(c, '。' | '、' | '·')
 }
@@ -306,6 +353,54 @@ mod tests {
         }
         assert_eq!(simple_nfkc('…'), None);
         assert_eq!(simple_nfkc('\u{301}'), None);
+    }
+
+    /// Skipping the conversion when no character may convert changes
+    /// nothing: every character that converts alone is marked, and so are
+    /// the ones converted in context.
+    #[test]
+    fn the_conversion_is_skipped_only_where_it_changes_nothing() {
+        for s in [
+            "看著 藉口 憑藉 苧麻 闔家 鍾書 校讎 計畫",
+            "頭髮 發貨 乾淨 乾隆 回覆 瞭望",
+            "有货吗 什么时候发",
+            "xl码还有货吗?",
+        ] {
+            let converted = fast2s::convert(s);
+            let marked = s.chars().any(may_convert);
+            assert!(marked || converted == s, "{s:?}: {converted:?}");
+        }
+        for cp in 0x800..=0xFFFFu32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            for ctx in ["", "看", "口", "麻", "家", "書", "定", "計"] {
+                for t in [format!("{ctx}{c}"), format!("{c}{ctx}")] {
+                    if !may_convert(c) && !t.chars().any(may_convert) {
+                        assert_eq!(fast2s::convert(&t), t, "U+{cp:04X}");
+                    }
+                }
+            }
+        }
+        assert!(!may_convert('a') && !may_convert('货') && may_convert('貨'));
+    }
+
+    /// The fast paths of `fold` take only characters the tables leave alone.
+    #[test]
+    fn ideographs_have_no_case_and_are_no_marks() {
+        for cp in 0x4E00..=0x9FFFu32 {
+            let c = char::from_u32(cp).unwrap();
+            assert!(is_ideograph(c));
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
+            assert!(!unicode_normalization::char::is_combining_mark(c));
+        }
+        for c in (0..=0x7Fu8).map(char::from) {
+            assert_eq!(
+                c.to_lowercase().collect::<String>(),
+                c.to_ascii_lowercase().to_string()
+            );
+            assert!(!unicode_normalization::char::is_combining_mark(c));
+        }
     }
 
     #[test]

@@ -417,11 +417,32 @@ impl Patterns {
         clause: &str,
         found: impl IntoIterator<Item = (usize, usize, usize)>,
     ) -> Vec<usize> {
+        // The (pattern, role) list is scratch space reused by the thread (it
+        // grew a push at a time in every clause: a measured share of the
+        // allocations). Taken, not borrowed, so a nested call only allocates.
+        SEEN.with(|cell| {
+            let mut seen = cell.take();
+            seen.clear();
+            let out = self.matches_seen(clause, found, &mut seen);
+            // A hostile clause's list is not kept for the thread's life.
+            if seen.capacity() <= SCRATCH_KEPT {
+                cell.replace(seen);
+            }
+            out
+        })
+    }
+
+    /// [`Patterns::matches_given`] with an empty scratch list.
+    fn matches_seen(
+        &self,
+        clause: &str,
+        found: impl IntoIterator<Item = (usize, usize, usize)>,
+        seen: &mut Vec<(u32, u8)>,
+    ) -> Vec<usize> {
         let hay = clause.as_bytes();
         // (pattern, one bit per role found: FIRST, LAST, WHOLE, WORD), only for
         // the patterns some literal names: a clause pays for the literals it
         // holds, not for every pattern of the files.
-        let mut seen: Vec<(u32, u8)> = Vec::new();
         for (l, start, end) in found {
             let owners =
                 &self.owners[self.owner_start[l] as usize..self.owner_start[l + 1] as usize];
@@ -456,7 +477,7 @@ impl Patterns {
             // A clause dense with literals (a long hostile one): one flag per
             // pattern instead of a sort, so the cost stays linear.
             let mut bits = vec![0u8; self.regexes.len()];
-            for (p, b) in seen {
+            for &(p, b) in seen.iter() {
                 bits[p as usize] |= b;
             }
             return (0..bits.len()).filter(|&i| run(i, bits[i])).collect();
@@ -493,6 +514,14 @@ impl Patterns {
         }
         out
     }
+}
+
+/// Longest scratch list kept for the next clause (64 KB).
+const SCRATCH_KEPT: usize = 8192;
+
+thread_local! {
+    /// Scratch (pattern, role) list of [`Patterns::matches_given`].
+    static SEEN: std::cell::Cell<Vec<(u32, u8)>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Rewrites `\b`, `\B`, `\d`, `\D`, `\s` and `\S` as their ASCII forms. A Unicode

@@ -218,9 +218,7 @@ impl ExampleIndex {
                 _ => summed.push((ex as usize, score)),
             }
         }
-        summed.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        summed.truncate(k);
-        summed
+        top_k(summed, k)
     }
 
     /// The same search through tantivy's query engine (`BooleanQuery` of the
@@ -263,9 +261,49 @@ impl ExampleIndex {
     }
 }
 
+/// The `k` best of `(example, score)` pairs (each example once), best first,
+/// ties by example. That is a strict order, so selecting the first k and
+/// sorting only them gives a full sort's first k; the full sort's cost grew
+/// with every example a common token retrieves.
+fn top_k(mut scored: Vec<(usize, f32)>, k: usize) -> Vec<(usize, f32)> {
+    let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if scored.len() > k && k > 0 {
+        scored.select_nth_unstable_by(k - 1, order);
+    }
+    scored.truncate(k);
+    scored.sort_unstable_by(order);
+    scored
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_k_is_the_head_of_a_full_sort() {
+        // A small linear congruential generator: scores with many ties.
+        let mut x: u64 = 7;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize
+        };
+        for len in [0, 1, 2, 5, 16, 17, 40, 300] {
+            let scored: Vec<(usize, f32)> =
+                (0..len).map(|ex| (ex, (next() % 7) as f32 * 0.5)).collect();
+            let mut shuffled = scored.clone();
+            for i in (1..shuffled.len()).rev() {
+                shuffled.swap(i, next() % (i + 1));
+            }
+            for k in [0, 1, 3, 16, 400] {
+                let mut want = scored.clone();
+                want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                want.truncate(k);
+                assert_eq!(top_k(shuffled.clone(), k), want, "len {len}, k {k}");
+            }
+        }
+    }
     use crate::segment::{query_tokens, tokens};
 
     #[test]
