@@ -351,6 +351,16 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("我的订单现在什么状态", &["logistics"]),
     ("支持原返吗", &["return_exchange"]),
     ("能用银行卡付款吗", &["payment"]),
+    // Which variants exist, asked in English, is stock; a swap after delivery
+    // is an exchange; whether the colour matches the photo stays image_mismatch.
+    ("do you have the spicy flavour", &["stock"]),
+    ("does it come in blue", &["stock"]),
+    ("is there a bigger size", &["stock"]),
+    (
+        "can I swap it for another colour after it arrives",
+        &["return_exchange"],
+    ),
+    ("is the colour the same as the picture", &["image_mismatch"]),
 ];
 
 #[test]
