@@ -190,6 +190,32 @@ fn sizes_named(text: &str) -> Vec<String> {
     out
 }
 
+/// Flavour words of English buyers and the Chinese they are sold under.
+const FLAVOURS: &[(&str, &str)] = &[
+    ("spicy", "辣"),
+    ("original", "原味"),
+    ("plain", "原味"),
+    ("cumin", "孜然"),
+    ("sweet", "甜"),
+    ("sour", "酸"),
+    ("salty", "咸"),
+    ("strawberry", "草莓"),
+    ("chocolate", "巧克力"),
+    ("vanilla", "香草"),
+    ("matcha", "抹茶"),
+    ("milk", "牛奶"),
+    ("honey", "蜂蜜"),
+    ("lemon", "柠檬"),
+    ("mango", "芒果"),
+    ("grape", "葡萄"),
+    ("peach", "桃"),
+    ("coffee", "咖啡"),
+    ("coconut", "椰"),
+    ("garlic", "蒜"),
+    ("barbecue", "烧烤"),
+    ("bbq", "烧烤"),
+];
+
 /// The message asks whether something is there (有吗, 还有, 有货, 有麻辣的吗).
 fn asks_availability(text: &str) -> bool {
     let t = text.trim_end_matches(['?', '？', ' ', '呀', '啊', '哈']);
@@ -318,6 +344,12 @@ impl Knowledge {
                     .any(|(en, zh)| norm.starts_with(zh) && occurs(text, en));
             }
             if !hit {
+                // An English buyer's flavour word for a Chinese value.
+                hit = FLAVOURS
+                    .iter()
+                    .any(|(en, zh)| norm.contains(zh) && occurs(text, en));
+            }
+            if !hit {
                 // 黑色 asked as 黑的 / 黑款.
                 if let Some(stem) = norm.strip_suffix('色').filter(|s| !s.is_empty()) {
                     hit = ["的", "款", "色"]
@@ -419,6 +451,12 @@ impl Knowledge {
                     });
                     if !has {
                         return Some((format!("{f}味"), flavours));
+                    }
+                }
+                // In English: "do you have strawberry" of a jerky sold spicy or plain.
+                for (en, zh) in FLAVOURS {
+                    if occurs(text, en) && !flavours.iter().any(|v| v.contains(zh)) {
+                        return Some((en.to_string(), flavours));
                     }
                 }
             }
