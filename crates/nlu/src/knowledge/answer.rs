@@ -369,12 +369,12 @@ impl Knowledge {
         best.into_iter().map(|(o, v, _)| (o, v)).collect()
     }
 
-    /// A colour or size the message names that the item does not come in
-    /// (卫衣有白色吗 of a hoodie made in grey, black and navy; XXL of one that
-    /// stops at XL): (what was asked, the option's values). An answer about
-    /// the item's stock or price would otherwise let the buyer believe it
-    /// exists. `None` when every colour and size named is one of the item's.
-    pub fn lacking(&self, item: usize, text: &str) -> Option<(String, Vec<String>)> {
+    /// A colour, size, flavour or weight the message names that the item does
+    /// not come in (卫衣有白色吗 of a hoodie made in grey, black and navy; XXL
+    /// of one that stops at XL; 五香味, 3斤装): (what was asked, the option's
+    /// values). An answer about the item's stock or price would otherwise let
+    /// the buyer believe it exists. `None` when everything named is the item's.
+    fn lacking(&self, item: usize, text: &str) -> Option<(String, Vec<String>)> {
         let values = &self.values[item];
         // The option named for it (颜色, 尺码, colour, size), else the one whose
         // every value is of the kind (not 轴体, whose 红轴 only starts red).
