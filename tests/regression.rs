@@ -361,6 +361,17 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
         &["return_exchange"],
     ),
     ("is the colour the same as the picture", &["image_mismatch"]),
+    // The buyer's own next step, ordering again, is a closing; beside a
+    // cancel word it is the cancel.
+    ("好的那我重新下单付款", &["closing"]),
+    ("行 我回头重新下单吧", &["closing"]),
+    ("取消了我重新下单", &["cancel_order"]),
+    // Buy N get M is the offer's arithmetic; a plain count's cost is price.
+    ("拍三件送一件吗", &["promotion"]),
+    ("买三件多少钱", &["price"]),
+    // Whether a part is sold on its own is stock; its cost is price.
+    ("滤芯可以单独买吗", &["stock"]),
+    ("单独买一个盖子要多少钱", &["price"]),
 ];
 
 #[test]

@@ -132,6 +132,8 @@ pub struct Clause {
     /// Intents a keyword or pattern of this clause states outright (the
     /// operator's own words, which the character model never overrules).
     pub stated: Vec<usize>,
+    /// Of those, the ones a pattern states (a phrase of the file's own shape).
+    pub framed: Vec<usize>,
     /// Intents with an example nearly the clause itself (a taught phrasing).
     pub taught: Vec<usize>,
 }
@@ -1126,7 +1128,11 @@ impl Nlu {
             if let Some(t) = social_top.filter(|t| t.score >= NONE_BELOW) {
                 // A long clause that only sounds polite ("你好，请问附近哪里有...")
                 // is not a greeting: its substance goes unexplained.
-                if units(&c.text) <= SOCIAL_MAX_LEN || t.confidence >= SOCIAL_LONG_MIN {
+                // … unless a pattern of the polite file states it (我去重新下单了).
+                if units(&c.text) <= SOCIAL_MAX_LEN
+                    || t.confidence >= SOCIAL_LONG_MIN
+                    || c.framed.contains(&t.intent)
+                {
                     social.push(t);
                 } else if real_top.is_none_or(|r| r.score < NONE_BELOW) {
                     unexplained = true;
@@ -1417,6 +1423,12 @@ fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
         .filter(|(_, s)| !s.vetoed && (s.keywords >= STATED_KEYWORD || s.patterns > 0))
         .map(|(i, _)| i)
         .collect();
+    let framed = sig
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.vetoed && s.patterns > 0)
+        .map(|(i, _)| i)
+        .collect();
     let taught = sig
         .iter()
         .enumerate()
@@ -1428,6 +1440,7 @@ fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
         ranking,
         evidence,
         stated,
+        framed,
         taught,
     }
 }
