@@ -647,3 +647,33 @@ fn the_shipped_files_check_clean() {
     let misread = e.nlu.misread_examples();
     assert!(misread.is_empty(), "{misread}");
 }
+
+/// Keywords heard by sound: a typo keeps a character of the word it stands
+/// for; other words that only sound alike across their boundary are not it.
+/// (message, keyword, heard or not)
+#[test]
+fn homophones_keep_a_character_of_the_word() {
+    let rows: &[(&str, &str, bool)] = &[
+        ("什么时候法货", "发货", true),
+        ("能便意点吗", "便宜点", true),
+        ("shai tu fan duo shao qian", "晒图返多少", true),
+        ("滤芯可以单独买吗", "新客", false),
+    ];
+    let e = engine();
+    let mut failed = Vec::new();
+    for &(text, keyword, heard) in rows {
+        let d = e.decide(&mut Conversation::default(), text, true);
+        let by_sound = format!("{keyword} (by sound)");
+        let found = d
+            .classification
+            .clauses
+            .iter()
+            .any(|c| c.evidence.keywords.iter().any(|(k, _, _)| *k == by_sound));
+        if found != heard {
+            failed.push(format!(
+                "{text:?}: {keyword} by sound {found}, want {heard}"
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

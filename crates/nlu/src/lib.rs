@@ -906,6 +906,19 @@ impl Nlu {
                     continue;
                 }
                 let p = &self.keywords.phrases[k];
+                // A typo by sound keeps a character of the word (便意点 for
+                // 便宜点); a run that shares none is other words that sound
+                // alike across their boundary (滤芯可以 is not 新客). Pinyin
+                // words in the clause (shai tu fan 多少钱) are spellings, not typos.
+                if !pinyin_mode
+                    && !text.bytes().any(|b| b.is_ascii_alphabetic())
+                    && !p
+                        .text
+                        .chars()
+                        .any(|c| segment::is_cjk(c) && text.contains(c))
+                {
+                    continue;
+                }
                 let s = &mut sig[p.intent];
                 match p.kind {
                     Keyword::Negative if pinyin_mode => s.vetoed = true,
