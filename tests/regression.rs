@@ -372,6 +372,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // Whether a part is sold on its own is stock; its cost is price.
     ("滤芯可以单独买吗", &["stock"]),
     ("单独买一个盖子要多少钱", &["price"]),
+    // Send what is in stock first is a dispatch wish; whether it is in stock
+    // stays stock.
+    ("有现货就先发吧", &["ship_time"]),
+    ("现货先发给我", &["ship_time"]),
+    ("黑色的有现货吗", &["stock"]),
 ];
 
 #[test]
