@@ -377,6 +377,14 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("有现货就先发吧", &["ship_time"]),
     ("现货先发给我", &["ship_time"]),
     ("黑色的有现货吗", &["stock"]),
+    // A clause a closing pattern frames whole, asking nothing, is the buyer's
+    // sign-off (the topic inside it is their next step); asked, it is the topic.
+    ("那我等退款到账", &["closing"]),
+    ("那我就等发货了", &["closing"]),
+    ("好的我去查一下物流", &["closing"]),
+    ("好 退款吧", &["return_exchange"]),
+    ("那我等多久能退款", &["return_exchange"]),
+    ("那我要等几天才发货", &["ship_time"]),
 ];
 
 #[test]

@@ -1135,6 +1135,14 @@ impl Nlu {
                 }
                 _ => false,
             };
+            // A clause a polite pattern frames whole and that asks nothing is
+            // the buyer's sign-off: the topic inside it is the step they will
+            // take (那我就等着退款了), not a question. An example the clause
+            // nearly is (a taught phrasing: 啊啊啊啊啊 is none's) still rules.
+            let framed = polite.is_some_and(|p| c.framed.contains(&p.intent))
+                && !is_question(&c.text)
+                && real_top.is_none_or(|r| !c.taught.contains(&r.intent));
+            let echo = echo || framed;
             if echo {
                 social_top = polite;
             }
