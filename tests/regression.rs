@@ -385,6 +385,10 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("好 退款吧", &["return_exchange"]),
     ("那我等多久能退款", &["return_exchange"]),
     ("那我要等几天才发货", &["ship_time"]),
+    // When the invoice is sent is the invoice's; when the goods are, ship_time.
+    ("发票多久能寄到", &["invoice"]),
+    ("发票什么时候寄给我", &["invoice"]),
+    ("付款后多久发货", &["ship_time"]),
 ];
 
 #[test]
