@@ -389,6 +389,12 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("发票多久能寄到", &["invoice"]),
     ("发票什么时候寄给我", &["invoice"]),
     ("付款后多久发货", &["ship_time"]),
+    // The goods of an exchange or a repair sent back are the after-sale's
+    // (return_exchange), not a new order's dispatch.
+    ("换货的新衣服什么时候发出", &["return_exchange"]),
+    ("返修的手机什么时候寄回来", &["return_exchange"]),
+    ("有货的先发", &["ship_time"]),
+    ("有货吗 什么时候发", &["stock", "ship_time"]),
 ];
 
 #[test]
