@@ -395,6 +395,18 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("返修的手机什么时候寄回来", &["return_exchange"]),
     ("有货的先发", &["ship_time"]),
     ("有货吗 什么时候发", &["stock", "ship_time"]),
+    // A fault with what mending it costs, a manual missing from the box, a
+    // fault asked why: defect. The plain cost, the manual asked for, a
+    // property asked about stay theirs.
+    ("坏了修一下要多少钱", &["defect"]),
+    ("修一下多少钱", &["price"]),
+    ("说明书没有", &["defect"]),
+    ("有说明书吗", &["usage_help"]),
+    ("怎么洗了一次就缩水了", &["defect"]),
+    ("会缩水吗", &["product_info"]),
+    // Nobody told the buyer before the order was cancelled: complaint.
+    ("没人通知我就把订单取消了", &["complaint"]),
+    ("帮我取消订单", &["cancel_order"]),
 ];
 
 #[test]
