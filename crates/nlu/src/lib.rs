@@ -694,7 +694,10 @@ impl Nlu {
         let stated_by = |i: usize| clauses.iter().any(|c| c.stated.contains(&i));
         // Never over the operator's own words: a keyword or pattern that
         // states the current reading keeps it.
-        let stated = intents.iter().any(|s| stated_by(s.intent));
+        // An off-topic reading the none file states (退订, 注销) is the
+        // operator's word too.
+        let stated = intents.iter().any(|s| stated_by(s.intent))
+            || intents.is_empty() && none.is_some_and(stated_by);
         let mut switched = false;
         // Nor to a courtesy over a question: in "备注有用吗? 谢谢", the
         // thanks fill the model's grams, but the buyer asked something the
