@@ -412,6 +412,12 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("怎么退订短信", &["none"]),
     ("会员怎么退订", &["none"]),
     ("退货怎么退", &["return_exchange"]),
+    // An after-sale refused and contested, a dispute with the platform:
+    // complaint; what to do after a refusal, how to apply: return_exchange.
+    ("为什么拒绝我的售后申请", &["complaint"]),
+    ("纠纷在哪里申请", &["complaint"]),
+    ("退货申请被拒绝了怎么办", &["return_exchange"]),
+    ("怎么申请售后", &["return_exchange"]),
 ];
 
 #[test]
