@@ -418,6 +418,13 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("纠纷在哪里申请", &["complaint"]),
     ("退货申请被拒绝了怎么办", &["return_exchange"]),
     ("怎么申请售后", &["return_exchange"]),
+    // What a pack holds, checked with a count, is product_info; a price
+    // beside a count is price (two figures need something between them: 12包
+    // is one count).
+    ("一箱是12包吗", &["product_info"]),
+    ("这个是两瓶装的吗", &["product_info"]),
+    ("50一共6包是嘛", &["price"]),
+    ("30元2包吗", &["price"]),
 ];
 
 #[test]
