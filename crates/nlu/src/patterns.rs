@@ -476,7 +476,14 @@ impl Patterns {
         if scratch.bits.len() < n {
             scratch.bits.resize(n, 0);
         }
-        let Scratch { bits, touched } = scratch;
+        if scratch.first_at.len() < n {
+            scratch.first_at.resize(n, u32::MAX);
+        }
+        let Scratch {
+            bits,
+            touched,
+            first_at,
+        } = scratch;
         touched.clear();
         // One bit per role found (FIRST, LAST, WHOLE, WORD, INNER) for each
         // pattern some literal names, and the list of those patterns: a clause
@@ -503,10 +510,21 @@ impl Patterns {
                     touched.push(p);
                 }
                 *b |= 1 << role;
+                if role == FIRST {
+                    let at = &mut first_at[p as usize];
+                    if *at != u32::MAX && *at != start as u32 {
+                        *b |= SEVERAL_FIRSTS;
+                    }
+                    *at = (*at).min(start as u32);
+                }
             }
         }
         let mut digits: Option<bool> = None;
-        let mut run = |i: usize, bits: u8| match &self.regexes[i] {
+        // `first`: where the pattern's first first literal starts in the
+        // clause. Every match starts with one of its first literals, so the
+        // regex runs anchored there when it is the only place one starts, and
+        // from there on otherwise, instead of trying every position.
+        let mut run = |i: usize, bits: u8, first: u32| match &self.regexes[i] {
             None => bits & (1 << WHOLE | 1 << WORD) != 0,
             Some(re) => {
                 (!self.needs[i][0] || bits & (1 << FIRST) != 0)
@@ -515,7 +533,20 @@ impl Patterns {
                     && (!self.digit[i]
                         || *digits.get_or_insert_with(|| hay.iter().any(u8::is_ascii_digit)))
                     && self.shape[i].fits(clause)
-                    && re.is_match(clause)
+                    && if self.needs[i][0] && (first as usize) < hay.len() {
+                        let anchored = if bits & SEVERAL_FIRSTS == 0 {
+                            regex_automata::Anchored::Yes
+                        } else {
+                            regex_automata::Anchored::No
+                        };
+                        re.is_match(
+                            regex_automata::Input::new(clause)
+                                .range(first as usize..)
+                                .anchored(anchored),
+                        )
+                    } else {
+                        re.is_match(clause)
+                    }
             }
         };
         let mut out = Vec::new();
@@ -523,11 +554,12 @@ impl Patterns {
             // A clause dense with literals (a long hostile one): every
             // pattern's flags in order instead of a sort, so the cost stays
             // linear.
-            for (i, b) in bits[..n].iter_mut().enumerate() {
-                if run(i, *b) {
+            for (i, (b, at)) in bits[..n].iter_mut().zip(&mut first_at[..n]).enumerate() {
+                if run(i, *b, *at) {
                     out.push(i);
                 }
                 *b = 0;
+                *at = u32::MAX;
             }
             return out;
         }
@@ -547,12 +579,13 @@ impl Patterns {
             if next_always == Some(i) {
                 a += 1;
             }
-            let mut b = 0;
+            let (mut b, mut at) = (0, u32::MAX);
             if next_seen == Some(i) {
                 b = std::mem::take(&mut bits[i]);
+                at = std::mem::replace(&mut first_at[i], u32::MAX);
                 k += 1;
             }
-            if run(i, b) {
+            if run(i, b, at) {
                 out.push(i);
             }
         }
@@ -560,20 +593,25 @@ impl Patterns {
     }
 }
 
-/// The prefilter's scratch space: per pattern, the roles of its literals
-/// found in the clause (all zero between clauses), and which patterns have
-/// any. One byte per pattern and at most one entry each: bounded by the
-/// intent files.
+/// The prefilter's scratch space, bounded by the intent files: per pattern,
+/// the roles of its literals found in the clause (all zero between
+/// clauses) and where its first first literal starts (`u32::MAX` between
+/// clauses), and which patterns have any (one entry each).
 #[derive(Default)]
 struct Scratch {
     bits: Vec<u8>,
     touched: Vec<u32>,
+    first_at: Vec<u32>,
 }
+
+/// A flag beside the roles' bits: a pattern's first literals start at more
+/// than one place in the clause.
+const SEVERAL_FIRSTS: u8 = 1 << 7;
 
 thread_local! {
     /// Scratch space of [`Patterns::matches_given`].
     static SCRATCH: std::cell::Cell<Scratch> = const {
-        std::cell::Cell::new(Scratch { bits: Vec::new(), touched: Vec::new() })
+        std::cell::Cell::new(Scratch { bits: Vec::new(), touched: Vec::new(), first_at: Vec::new() })
     };
 }
 
@@ -764,6 +802,11 @@ mod tests {
             // A digit needed: clauses without one are turned away.
             r"\d+(?:块|元)(?:行吗|卖吗)",
             r"(?:\d+|[一两]+)(?:斤|包)吗",
+            // Run anchored where a first literal starts: a match after an
+            // earlier first literal, behind a look-behind, at several starts.
+            r"(?:库存)?(?:有|够)(?:\d+|[一两]+)(?:个|件)(?:吗|没)",
+            r"(?-u:\b)can you \d+",
+            r"(?:^|x)(?:好|行)了?吧",
         ];
         let p = Patterns::new(
             pats.iter()
@@ -837,6 +880,17 @@ mod tests {
             "3斤吗",
             "两斤吗",
             "五十块行吗",
+            "有没有够3个吗",
+            "有有有2件没",
+            "库存有两个吗",
+            "库存有 两个吗",
+            "有个吗",
+            "can you 5",
+            "pecan you 5",
+            "x can you 5 can you 6",
+            "好吧",
+            "x好吧",
+            "不好吧 行了吧",
             "50元卖吗",
             "斤198吗",
             "r u hiring now",
