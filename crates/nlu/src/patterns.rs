@@ -47,6 +47,10 @@ pub struct Patterns {
     always: Vec<usize>,
     /// Per pattern: what its matches must look like (see [`Shape`]).
     shape: Vec<Shape>,
+    /// Per pattern: every match holds an ASCII digit (see [`needs_digit`]):
+    /// the quantity and price patterns run on every clause ending in 吗 that
+    /// holds a measure word, and most such clauses have no digit.
+    digit: Vec<bool>,
 }
 
 /// What any match of a pattern must look like, read off its syntax, so that a
@@ -192,6 +196,34 @@ fn merged(mut set: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
     out
 }
 
+/// Whether every match of `hir` holds an ASCII digit: a literal with one, a
+/// class of digits only, a repetition of at least one of them, a sequence
+/// with such a part, an alternation whose every branch is one. Conservative:
+/// `false` when unsure.
+fn needs_digit(hir: &Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(lit) => lit.0.iter().any(u8::is_ascii_digit),
+        HirKind::Class(Class::Unicode(cls)) => {
+            !cls.ranges().is_empty()
+                && cls
+                    .iter()
+                    .all(|r| ('0'..='9').contains(&r.start()) && ('0'..='9').contains(&r.end()))
+        }
+        HirKind::Class(Class::Bytes(cls)) => {
+            !cls.ranges().is_empty()
+                && cls
+                    .iter()
+                    .all(|r| r.start().is_ascii_digit() && r.end().is_ascii_digit())
+        }
+        HirKind::Repetition(rep) => rep.min >= 1 && needs_digit(&rep.sub),
+        HirKind::Capture(cap) => needs_digit(&cap.sub),
+        HirKind::Concat(parts) => parts.iter().any(needs_digit),
+        HirKind::Alternation(alts) => alts.iter().all(needs_digit),
+    }
+}
+
 /// Roles of a literal for its pattern (bit positions).
 const FIRST: u8 = 0;
 const LAST: u8 = 1;
@@ -333,12 +365,14 @@ impl Patterns {
             Default::default();
         let mut needs = Vec::with_capacity(source.len());
         let mut shape = Vec::with_capacity(source.len());
+        let mut digit = Vec::with_capacity(source.len());
         for (i, s) in source.iter().enumerate() {
             let fast = ascii_boundaries(s);
             let hir = regex_syntax::Parser::new()
                 .parse(&fast)
                 .map_err(|e| (i, regex::Error::Syntax(e.to_string())))?;
             shape.push(Shape::of(&hir));
+            digit.push(needs_digit(&hir));
             let mut own = |l: Vec<u8>, role: u8| {
                 by_literal.entry(l).or_default().push((i as u32, role));
             };
@@ -376,6 +410,7 @@ impl Patterns {
         Ok(Patterns {
             always,
             shape,
+            digit,
             regexes,
             intent,
             source,
@@ -417,32 +452,42 @@ impl Patterns {
         clause: &str,
         found: impl IntoIterator<Item = (usize, usize, usize)>,
     ) -> Vec<usize> {
-        // The (pattern, role) list is scratch space reused by the thread (it
-        // grew a push at a time in every clause: a measured share of the
-        // allocations). Taken, not borrowed, so a nested call only allocates.
-        SEEN.with(|cell| {
-            let mut seen = cell.take();
-            seen.clear();
-            let out = self.matches_seen(clause, found, &mut seen);
-            // A hostile clause's list is not kept for the thread's life.
-            if seen.capacity() <= SCRATCH_KEPT {
-                cell.replace(seen);
-            }
+        // The per-pattern flags are scratch space reused by the thread (a
+        // (pattern, role) list grew a push at a time in every clause and was
+        // sorted: a measured share of the prefilter). Taken, not borrowed, so
+        // a nested call only allocates.
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.take();
+            let out = self.matches_flagged(clause, found, &mut scratch);
+            cell.replace(scratch);
             out
         })
     }
 
-    /// [`Patterns::matches_given`] with an empty scratch list.
-    fn matches_seen(
+    /// [`Patterns::matches_given`] with `scratch`'s flags all zero (and left so).
+    fn matches_flagged(
         &self,
         clause: &str,
         found: impl IntoIterator<Item = (usize, usize, usize)>,
-        seen: &mut Vec<(u32, u8)>,
+        scratch: &mut Scratch,
     ) -> Vec<usize> {
         let hay = clause.as_bytes();
-        // (pattern, one bit per role found: FIRST, LAST, WHOLE, WORD), only for
-        // the patterns some literal names: a clause pays for the literals it
-        // holds, not for every pattern of the files.
+        let n = self.regexes.len();
+        if scratch.bits.len() < n {
+            scratch.bits.resize(n, 0);
+        }
+        if scratch.first_at.len() < n {
+            scratch.first_at.resize(n, u32::MAX);
+        }
+        let Scratch {
+            bits,
+            touched,
+            first_at,
+        } = scratch;
+        touched.clear();
+        // One bit per role found (FIRST, LAST, WHOLE, WORD, INNER) for each
+        // pattern some literal names, and the list of those patterns: a clause
+        // pays for the literals it holds, not for every pattern of the files.
         for (l, start, end) in found {
             let owners =
                 &self.owners[self.owner_start[l] as usize..self.owner_start[l + 1] as usize];
@@ -460,55 +505,87 @@ impl Patterns {
                 if skip {
                     continue;
                 }
-                seen.push((p, 1 << role));
+                let b = &mut bits[p as usize];
+                if *b == 0 {
+                    touched.push(p);
+                }
+                *b |= 1 << role;
+                if role == FIRST {
+                    let at = &mut first_at[p as usize];
+                    if *at != u32::MAX && *at != start as u32 {
+                        *b |= SEVERAL_FIRSTS;
+                    }
+                    *at = (*at).min(start as u32);
+                }
             }
         }
-        let run = |i: usize, bits: u8| match &self.regexes[i] {
+        let mut digits: Option<bool> = None;
+        // `first`: where the pattern's first first literal starts in the
+        // clause. Every match starts with one of its first literals, so the
+        // regex runs anchored there when it is the only place one starts, and
+        // from there on otherwise, instead of trying every position.
+        let mut run = |i: usize, bits: u8, first: u32| match &self.regexes[i] {
             None => bits & (1 << WHOLE | 1 << WORD) != 0,
             Some(re) => {
                 (!self.needs[i][0] || bits & (1 << FIRST) != 0)
                     && (!self.needs[i][1] || bits & (1 << LAST) != 0)
                     && (!self.needs[i][2] || bits & (1 << INNER) != 0)
+                    && (!self.digit[i]
+                        || *digits.get_or_insert_with(|| hay.iter().any(u8::is_ascii_digit)))
                     && self.shape[i].fits(clause)
-                    && re.is_match(clause)
+                    && if self.needs[i][0] && (first as usize) < hay.len() {
+                        let anchored = if bits & SEVERAL_FIRSTS == 0 {
+                            regex_automata::Anchored::Yes
+                        } else {
+                            regex_automata::Anchored::No
+                        };
+                        re.is_match(
+                            regex_automata::Input::new(clause)
+                                .range(first as usize..)
+                                .anchored(anchored),
+                        )
+                    } else {
+                        re.is_match(clause)
+                    }
             }
         };
-        if seen.len() > self.regexes.len() {
-            // A clause dense with literals (a long hostile one): one flag per
-            // pattern instead of a sort, so the cost stays linear.
-            let mut bits = vec![0u8; self.regexes.len()];
-            for &(p, b) in seen.iter() {
-                bits[p as usize] |= b;
-            }
-            return (0..bits.len()).filter(|&i| run(i, bits[i])).collect();
-        }
-        seen.sort_unstable_by_key(|&(p, _)| p);
         let mut out = Vec::new();
-        let mut k = 0;
+        if touched.len() * 8 > n {
+            // A clause dense with literals (a long hostile one): every
+            // pattern's flags in order instead of a sort, so the cost stays
+            // linear.
+            for (i, (b, at)) in bits[..n].iter_mut().zip(&mut first_at[..n]).enumerate() {
+                if run(i, *b, *at) {
+                    out.push(i);
+                }
+                *b = 0;
+                *at = u32::MAX;
+            }
+            return out;
+        }
+        touched.sort_unstable();
         // Patterns with no finite set of edge literals run on every clause; they
         // are merged in pattern order with the ones the literals name.
-        let mut always = self.always.iter().copied().peekable();
+        let (mut k, mut a) = (0, 0);
         loop {
-            let next_seen = seen.get(k).map(|&(p, _)| p as usize);
-            let next_always = always.peek().copied();
+            let next_seen = touched.get(k).map(|&p| p as usize);
+            let next_always = self.always.get(a).copied();
             let i = match (next_seen, next_always) {
                 (None, None) => break,
-                (Some(a), Some(b)) => a.min(b),
-                (Some(a), None) => a,
-                (None, Some(b)) => b,
+                (Some(x), Some(y)) => x.min(y),
+                (Some(x), None) => x,
+                (None, Some(y)) => y,
             };
             if next_always == Some(i) {
-                always.next();
+                a += 1;
             }
-            let mut bits = 0u8;
-            while let Some(&(p, b)) = seen.get(k) {
-                if p as usize != i {
-                    break;
-                }
-                bits |= b;
+            let (mut b, mut at) = (0, u32::MAX);
+            if next_seen == Some(i) {
+                b = std::mem::take(&mut bits[i]);
+                at = std::mem::replace(&mut first_at[i], u32::MAX);
                 k += 1;
             }
-            if run(i, bits) {
+            if run(i, b, at) {
                 out.push(i);
             }
         }
@@ -516,12 +593,26 @@ impl Patterns {
     }
 }
 
-/// Longest scratch list kept for the next clause (64 KB).
-const SCRATCH_KEPT: usize = 8192;
+/// The prefilter's scratch space, bounded by the intent files: per pattern,
+/// the roles of its literals found in the clause (all zero between
+/// clauses) and where its first first literal starts (`u32::MAX` between
+/// clauses), and which patterns have any (one entry each).
+#[derive(Default)]
+struct Scratch {
+    bits: Vec<u8>,
+    touched: Vec<u32>,
+    first_at: Vec<u32>,
+}
+
+/// A flag beside the roles' bits: a pattern's first literals start at more
+/// than one place in the clause.
+const SEVERAL_FIRSTS: u8 = 1 << 7;
 
 thread_local! {
-    /// Scratch (pattern, role) list of [`Patterns::matches_given`].
-    static SEEN: std::cell::Cell<Vec<(u32, u8)>> = const { std::cell::Cell::new(Vec::new()) };
+    /// Scratch space of [`Patterns::matches_given`].
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch { bits: Vec::new(), touched: Vec::new(), first_at: Vec::new() })
+    };
 }
 
 /// Rewrites `\b`, `\B`, `\d`, `\D`, `\s` and `\S` as their ASCII forms. A Unicode
@@ -617,6 +708,31 @@ mod tests {
         }
     }
 
+    /// Which patterns need an ASCII digit in every match.
+    #[test]
+    fn patterns_that_need_a_digit() {
+        let rows: &[(&str, bool)] = &[
+            (r"\d+块", true),
+            (r"(?:\d+|[一两]+)(?:斤|包)\D{0,3}\d+(?:是吧|吗)", true),
+            (r"(?:\d+|[一两]+)(?:斤|包)吗", false),
+            (r"\d*块", false),
+            (r"1[4-9]斤", true),
+            (r"[0-9a]码", false),
+            (r"(?:\d+号|明天)到", false),
+            (r"(?:\d+号|3天)到", true),
+            (r"\D+", false),
+            (r"\d{0,2}", false),
+            (r"(\d)", true),
+            (r"^$", false),
+        ];
+        for (pattern, want) in rows {
+            let hir = regex_syntax::Parser::new()
+                .parse(&ascii_boundaries(pattern))
+                .unwrap();
+            assert_eq!(needs_digit(&hir), *want, "{pattern}");
+        }
+    }
+
     /// Which clauses a pattern's shape lets through to its regex.
     #[test]
     fn shapes_turn_away_clauses_that_cannot_match() {
@@ -683,6 +799,14 @@ mod tests {
             // Inner literals: the units of a quantity, the keyboard runs.
             r"(?:\d+|[一两二三四五六七八九十半]+)(?:斤|包)\D{0,3}\d+(?:是吧|吗)",
             r"[a-z]+ (?:hiring|jobs?) [a-z]*",
+            // A digit needed: clauses without one are turned away.
+            r"\d+(?:块|元)(?:行吗|卖吗)",
+            r"(?:\d+|[一两]+)(?:斤|包)吗",
+            // Run anchored where a first literal starts: a match after an
+            // earlier first literal, behind a look-behind, at several starts.
+            r"(?:库存)?(?:有|够)(?:\d+|[一两]+)(?:个|件)(?:吗|没)",
+            r"(?-u:\b)can you \d+",
+            r"(?:^|x)(?:好|行)了?吧",
         ];
         let p = Patterns::new(
             pats.iter()
@@ -754,6 +878,20 @@ mod tests {
             "两包 30吗",
             "2x198吗",
             "3斤吗",
+            "两斤吗",
+            "五十块行吗",
+            "有没有够3个吗",
+            "有有有2件没",
+            "库存有两个吗",
+            "库存有 两个吗",
+            "有个吗",
+            "can you 5",
+            "pecan you 5",
+            "x can you 5 can you 6",
+            "好吧",
+            "x好吧",
+            "不好吧 行了吧",
+            "50元卖吗",
             "斤198吗",
             "r u hiring now",
             "any jobs ",
