@@ -425,6 +425,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("这个是两瓶装的吗", &["product_info"]),
     ("50一共6包是嘛", &["price"]),
     ("30元2包吗", &["price"]),
+    // A delivery moved later or sent elsewhere is order_change; a hurry stays
+    // logistics.
+    ("能不能晚点送 我下班才到家", &["order_change"]),
+    ("别送公司了 送家里", &["order_change"]),
+    ("请问能早点送到吗", &["logistics"]),
 ];
 
 #[test]
