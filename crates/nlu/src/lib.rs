@@ -131,11 +131,20 @@ pub struct Clause {
     pub evidence: Evidence,
     /// Intents a keyword or pattern of this clause states outright (the
     /// operator's own words, which the character model never overrules).
+    /// The ones a pattern states (a phrase of the file's own shape) come
+    /// first: see [`Clause::framed`].
     pub stated: Vec<usize>,
-    /// Of those, the ones a pattern states (a phrase of the file's own shape).
-    pub framed: Vec<usize>,
+    /// How many of `stated` a pattern states (one list, no allocation of its own).
+    pub framed: usize,
     /// Intents with an example nearly the clause itself (a taught phrasing).
     pub taught: Vec<usize>,
+}
+
+impl Clause {
+    /// Intents a pattern of this clause states.
+    pub fn framed(&self) -> &[usize] {
+        &self.stated[..self.framed]
+    }
 }
 
 /// The NLU's answer for one message.
@@ -1142,7 +1151,7 @@ impl Nlu {
             // the buyer's sign-off: the topic inside it is the step they will
             // take (那我就等着退款了), not a question. An example the clause
             // nearly is (a taught phrasing: 啊啊啊啊啊 is none's) still rules.
-            let framed = polite.is_some_and(|p| c.framed.contains(&p.intent))
+            let framed = polite.is_some_and(|p| c.framed().contains(&p.intent))
                 && !is_question(&c.text)
                 && real_top.is_none_or(|r| !c.taught.contains(&r.intent));
             let echo = echo || framed;
@@ -1155,7 +1164,7 @@ impl Nlu {
                 // … unless a pattern of the polite file states it (我去重新下单了).
                 if units(&c.text) <= SOCIAL_MAX_LEN
                     || t.confidence >= SOCIAL_LONG_MIN
-                    || c.framed.contains(&t.intent)
+                    || c.framed().contains(&t.intent)
                 {
                     social.push(t);
                 } else if real_top.is_none_or(|r| r.score < NONE_BELOW) {
@@ -1441,18 +1450,20 @@ fn rank(text: &str, sig: &[Signals], evidence: Evidence) -> Clause {
             score::confidence(ranking[k].score, ranking[0].score).max(0.0)
         };
     }
-    let stated = sig
+    let by_pattern = |s: &Signals| !s.vetoed && s.patterns > 0;
+    let mut stated: Vec<usize> = sig
         .iter()
         .enumerate()
-        .filter(|(_, s)| !s.vetoed && (s.keywords >= STATED_KEYWORD || s.patterns > 0))
+        .filter(|(_, s)| by_pattern(s))
         .map(|(i, _)| i)
         .collect();
-    let framed = sig
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| !s.vetoed && s.patterns > 0)
-        .map(|(i, _)| i)
-        .collect();
+    let framed = stated.len();
+    stated.extend(
+        sig.iter()
+            .enumerate()
+            .filter(|(_, s)| !s.vetoed && s.keywords >= STATED_KEYWORD && s.patterns == 0)
+            .map(|(i, _)| i),
+    );
     let taught = sig
         .iter()
         .enumerate()
