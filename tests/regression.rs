@@ -430,6 +430,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("能不能晚点送 我下班才到家", &["order_change"]),
     ("别送公司了 送家里", &["order_change"]),
     ("请问能早点送到吗", &["logistics"]),
+    // Whether the shop has the buyer's money is payment; a refund arriving
+    // is return_exchange.
+    ("你们收到款了吗", &["payment"]),
+    ("货款你们收到了吧", &["payment"]),
+    ("退款到账了吗", &["return_exchange"]),
 ];
 
 #[test]
