@@ -435,6 +435,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("你们收到款了吗", &["payment"]),
     ("货款你们收到了吧", &["payment"]),
     ("退款到账了吗", &["return_exchange"]),
+    // How the delivery is done, asked before buying, is courier; a parcel on
+    // its way stays logistics.
+    ("送货前会打电话吗", &["courier"]),
+    ("有同城配送吗", &["courier"]),
+    ("我的快递到哪了", &["logistics"]),
 ];
 
 #[test]
