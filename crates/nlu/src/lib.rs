@@ -912,24 +912,25 @@ impl Nlu {
             .filter(|_| pinyin_mode || text.chars().any(segment::is_cjk))
         {
             let py = self.pinyin.transliterate(text);
+            // A typo by sound keeps a character of the word (便意点 for
+            // 便宜点); a run that shares none is other words that sound alike
+            // across their boundary (滤芯可以 is not 新客). Pinyin words in the
+            // clause (shai tu fan 多少钱) are spellings, not typos. The
+            // clause's characters are sorted once, at the first hit, so the
+            // test costs no walk of the clause per phrase heard.
+            let typos = !pinyin_mode && !text.bytes().any(|b| b.is_ascii_alphabetic());
+            let mut have: Option<segment::Hanzi> = None;
             for m in ac.find_overlapping_iter(&py) {
                 let k = self.py_owner[m.pattern().as_usize()];
                 if !seen.insert(k) {
                     continue;
                 }
                 let p = &self.keywords.phrases[k];
-                // A typo by sound keeps a character of the word (便意点 for
-                // 便宜点); a run that shares none is other words that sound
-                // alike across their boundary (滤芯可以 is not 新客). Pinyin
-                // words in the clause (shai tu fan 多少钱) are spellings, not typos.
-                if !pinyin_mode
-                    && !text.bytes().any(|b| b.is_ascii_alphabetic())
-                    && !p
-                        .text
-                        .chars()
-                        .any(|c| segment::is_cjk(c) && text.contains(c))
-                {
-                    continue;
+                if typos {
+                    let have = have.get_or_insert_with(|| segment::Hanzi::of(text));
+                    if !p.text.chars().any(|c| have.contains(c)) {
+                        continue;
+                    }
                 }
                 let s = &mut sig[p.intent];
                 match p.kind {
