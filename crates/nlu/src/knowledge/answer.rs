@@ -535,29 +535,25 @@ impl Knowledge {
             };
         };
         let item = &self.items[i];
+        // Whether a variant is there, however the question was read: one the
+        // item is not made in is said so; one it has gets its stock.
+        if matches!(q.ask, Ask::Unread | Ask::Attribute) && asks_availability(q.text) {
+            if let Some((asked, values)) = self.lacking(i, q.text) {
+                return Self::not_made_in(&asked, &values, q.en);
+            }
+            if !self.options_named(i, q.text).is_empty() {
+                return self.in_stock(item, i, q);
+            }
+        }
         match q.ask {
             Ask::Usage => match self.attribute(item, i, q, false) {
                 Answer::Unknown(_) => Answer::Pass,
                 a => a,
             },
             Ask::Unread
-                if asks_availability(q.text)
-                    && (!self.options_named(i, q.text).is_empty()
-                        || self.lacking(i, q.text).is_some()) =>
-            {
-                self.stock(item, i, q)
-            }
-            Ask::Unread
                 if item.size_chart.is_some() && !measure::measurements(q.text).is_empty() =>
             {
                 self.size(item, q)
-            }
-            Ask::Attribute
-                if asks_availability(q.text)
-                    && (!self.options_named(i, q.text).is_empty()
-                        || self.lacking(i, q.text).is_some()) =>
-            {
-                self.stock(item, i, q)
             }
             Ask::Stock => self.stock(item, i, q),
             Ask::Price => self.price(item, i, q),
@@ -619,6 +615,11 @@ impl Knowledge {
         if let Some((asked, values)) = self.lacking(i, q.text) {
             return Self::not_made_in(&asked, &values, q.en);
         }
+        self.in_stock(item, i, q)
+    }
+
+    /// The stock of what the message asks, every variant it names being the item's.
+    fn in_stock(&self, item: &Item, i: usize, q: &Query<'_>) -> Answer {
         if item.variants.is_empty() || item.variants.iter().all(|v| v.stock.is_none()) {
             return self
                 .faq_answer(q, FAQ_FLOOR)
