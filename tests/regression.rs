@@ -440,6 +440,31 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("送货前会打电话吗", &["courier"]),
     ("有同城配送吗", &["courier"]),
     ("我的快递到哪了", &["logistics"]),
+    // The order waiting on the shop's own purchase (JD's 采购中) is ship_time;
+    // a buyer buying for a company is not.
+    ("订单显示在采购中要多久", &["ship_time"]),
+    ("采购要几天", &["ship_time"]),
+    ("我们公司采购100个能便宜吗", &["bargain"]),
+    // Whether the shop sells a thing at all is stock; what it sells being
+    // genuine stays authenticity.
+    ("你们卖滤网吗", &["stock"]),
+    ("店里卖充电器不", &["stock"]),
+    ("你们卖的是正品吗", &["authenticity"]),
+    // A variant asked for with a bare 有 and a comparative is stock; a
+    // quality of the item stays product_info.
+    ("有厚一点的吗", &["stock"]),
+    ("有长点的么", &["stock"]),
+    ("会不会很厚", &["product_info"]),
+    // A size found wrong once worn is return_exchange; a fit asked about
+    // before buying stays size_advice.
+    ("鞋子大了半码怎么办", &["return_exchange"]),
+    ("裤子小了一码", &["return_exchange"]),
+    ("会不会小了一码", &["size_advice"]),
+    // Whether it is easy to install or clean is product_info; how to do it
+    // stays usage_help.
+    ("自己好装吗", &["product_info"]),
+    ("容易清洗吗", &["product_info"]),
+    ("怎么安装", &["usage_help"]),
 ];
 
 #[test]
