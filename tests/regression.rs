@@ -465,6 +465,26 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("自己好装吗", &["product_info"]),
     ("容易清洗吗", &["product_info"]),
     ("怎么安装", &["usage_help"]),
+    // Leave to ask, with no topic yet, is an opening; with the topic it is
+    // the topic.
+    ("我有几个问题可以问一下吗", &["greeting"]),
+    ("我想咨询一下", &["greeting"]),
+    ("问一下什么时候发货", &["ship_time"]),
+    // Delivery to the door asked before buying is courier; not brought to
+    // the door is delivery_issue.
+    ("你们送货上门吗", &["courier"]),
+    ("能送到楼上吗", &["courier"]),
+    ("怎么没有送货上门", &["delivery_issue"]),
+    // What the goods are and do, asked without a product keyword: a charge's
+    // length, the generation, the oven, what it pairs with, fresh stock.
+    ("充满要多久", &["product_info"]),
+    ("充电器多久能到", &["delivery_time"]),
+    ("这是几代的", &["product_info"]),
+    ("可以微波炉加热吗", &["product_info"]),
+    ("能连蓝牙吗", &["product_info"]),
+    ("怎么连蓝牙", &["usage_help"]),
+    ("是今年的新茶吗", &["product_info"]),
+    ("可以带上飞机吗", &["product_info"]),
 ];
 
 #[test]
