@@ -485,6 +485,23 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("怎么连蓝牙", &["usage_help"]),
     ("是今年的新茶吗", &["product_info"]),
     ("可以带上飞机吗", &["product_info"]),
+    // Still on the way is logistics; where refunded money went is
+    // return_exchange, whatever 到哪了 says.
+    ("怎么还在路上", &["logistics"]),
+    ("钱退到哪了", &["return_exchange"]),
+    ("包裹在路上被摔坏了", &["delivery_issue"]),
+    // Pleased with what came, said in passing, is a sign-off; beside a real
+    // question it is the question.
+    ("宝贝收到了 很喜欢", &["closing"]),
+    ("东西不错 下次还来", &["closing"]),
+    ("很喜欢这个颜色 还有货吗", &["stock"]),
+    // When the balance of a presale is paid is payment.
+    ("尾款什么时候付", &["payment"]),
+    // How the order is packed, or a card sent with it, is a request for the
+    // order (order_change); how the packaging is stays product_info.
+    ("送人的 帮我包装好看点", &["order_change"]),
+    ("能帮我写个贺卡吗", &["order_change"]),
+    ("包装怎么样", &["product_info"]),
 ];
 
 #[test]
