@@ -502,6 +502,18 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("送人的 帮我包装好看点", &["order_change"]),
     ("能帮我写个贺卡吗", &["order_change"]),
     ("包装怎么样", &["product_info"]),
+    // A good review promised, asking nothing, is a sign-off; asking what a
+    // review earns stays review.
+    ("收到会给好评的", &["closing"]),
+    ("I'll leave 5 stars", &["closing"]),
+    ("五星好评返多少钱", &["review"]),
+    // English: asking for an answer is human; what it works with is
+    // product_info, a fault with it stays defect; a gift asked for is
+    // promotion.
+    ("seller please answer", &["human"]),
+    ("does it work with iphone", &["product_info"]),
+    ("is it compatible with windows 11", &["product_info"]),
+    ("please add a gift", &["promotion"]),
 ];
 
 #[test]
