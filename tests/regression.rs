@@ -514,6 +514,15 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("does it work with iphone", &["product_info"]),
     ("is it compatible with windows 11", &["product_info"]),
     ("please add a gift", &["promotion"]),
+    // A fault with no fault word: a part come off, a failure that keeps
+    // coming, a charge that does not last. The same asked before buying
+    // stays product_info.
+    ("扣子掉了", &["defect"]),
+    ("鞋跟断了", &["defect"]),
+    ("蓝牙老是断", &["defect"]),
+    ("电池不耐用 半天就没电", &["defect"]),
+    ("扣子是什么材质", &["product_info"]),
+    ("充满电能用半天吗", &["product_info"]),
 ];
 
 #[test]
