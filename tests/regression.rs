@@ -523,6 +523,12 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("电池不耐用 半天就没电", &["defect"]),
     ("扣子是什么材质", &["product_info"]),
     ("充满电能用半天吗", &["product_info"]),
+    // The platform's membership and the account's phone are none (labelling
+    // call); the order's phone stays order_change, a return stays itself.
+    ("plus会员怎么退", &["none"]),
+    ("手机号换了怎么改绑", &["none"]),
+    ("收货手机号能改吗", &["order_change"]),
+    ("会员买的能退吗", &["return_exchange"]),
 ];
 
 #[test]
