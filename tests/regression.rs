@@ -529,6 +529,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("手机号换了怎么改绑", &["none"]),
     ("收货手机号能改吗", &["order_change"]),
     ("会员买的能退吗", &["return_exchange"]),
+    // The price changed on the order before paying is bargain (the intent
+    // files' own boundary); the address changed stays order_change.
+    ("拍下改价", &["bargain"]),
+    ("现在拍给我改价格吧", &["bargain"]),
+    ("地址改好了吗", &["order_change"]),
 ];
 
 #[test]
