@@ -820,7 +820,12 @@ impl Nlu {
             let apart = !msg[a.0.end..b.0.start].chars().all(char::is_whitespace)
                 || asks(&msg[a.0.clone()])
                 || units(comment) > 3;
-            let (ta, tb) = (top(&a.1), top(&b.1));
+            // The readings are looked at only for clauses not apart anyway.
+            let (ta, tb) = if apart {
+                (None, None)
+            } else {
+                (top(&a.1), top(&b.1))
+            };
             let candidate = !apart
                 && match (ta, tb) {
                     // A word with no reading of its own (黑色, a model number)
@@ -1425,7 +1430,18 @@ fn question_words() -> &'static AhoCorasick {
 /// A clause with enough content to be a question of its own: three Chinese
 /// characters or three words (not 亲, 老板, "hi there").
 fn substantive(clause: &str) -> bool {
-    units(clause) >= 3
+    // `units(clause) >= 3`, stopping at the third unit: it is asked of every
+    // clause several times, and the count only grows.
+    let (mut n, mut in_word) = (0, false);
+    for c in clause.chars() {
+        let word = c.is_ascii_alphanumeric();
+        n += (word && !in_word) as usize + segment::is_cjk(c) as usize;
+        if n >= 3 {
+            return true;
+        }
+        in_word = word;
+    }
+    false
 }
 
 /// A clause's intents ranked by score, with confidences.
@@ -1560,6 +1576,11 @@ mod tests {
                     .count();
             assert_eq!(two_pass, want, "{clause}");
             assert_eq!(units(clause), want, "{clause}");
+            // The early-stopping test is the count's.
+            assert_eq!(substantive(clause), want >= 3, "{clause}");
+        }
+        for clause in ["亲", "老板", "hi there", "ab 好", "在吗?", "a b c", "好 1"] {
+            assert_eq!(substantive(clause), units(clause) >= 3, "{clause}");
         }
     }
 
