@@ -1577,10 +1577,10 @@ mod tests {
             assert_eq!(two_pass, want, "{clause}");
             assert_eq!(units(clause), want, "{clause}");
             // The early-stopping test is the count's.
-            assert_eq!(substantive(clause), want >= 3, "{clause}");
+            assert_eq!(crate::substantive(clause), want >= 3, "{clause}");
         }
         for clause in ["亲", "老板", "hi there", "ab 好", "在吗?", "a b c", "好 1"] {
-            assert_eq!(substantive(clause), units(clause) >= 3, "{clause}");
+            assert_eq!(crate::substantive(clause), units(clause) >= 3, "{clause}");
         }
     }
 

@@ -416,9 +416,7 @@ impl Patterns {
             .collect();
         let want = needs
             .iter()
-            .map(|n| {
-                (n[0] as u8) << FIRST | (n[1] as u8) << LAST | (n[2] as u8) << INNER
-            })
+            .map(|n| (n[0] as u8) << FIRST | (n[1] as u8) << LAST | (n[2] as u8) << INNER)
             .collect();
         Ok(Patterns {
             always,
