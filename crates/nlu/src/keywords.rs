@@ -230,9 +230,49 @@ pub fn within<'h>(
         .filter(move |h| h.start >= start)
 }
 
+/// [`within`] as a list: borrowed from `sorted` when no hit ending inside
+/// `range` starts before it (nearly every clause: a phrase rarely straddles
+/// a clause boundary), so a clause's hits are not copied.
+pub fn within_slice<'h>(
+    sorted: &'h [Hit],
+    range: &std::ops::Range<usize>,
+) -> std::borrow::Cow<'h, [Hit]> {
+    let lo = sorted.partition_point(|h| h.end <= range.start);
+    let hi = sorted.partition_point(|h| h.end <= range.end);
+    let all = &sorted[lo..hi.max(lo)];
+    if all.iter().all(|h| h.start >= range.start) {
+        std::borrow::Cow::Borrowed(all)
+    } else {
+        std::borrow::Cow::Owned(within(sorted, range).copied().collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The borrowed list is the filtered one, straddling hits or not.
+    #[test]
+    fn within_slice_is_within() {
+        // (start, end), ordered by end.
+        let spans = [(0, 3), (0, 6), (3, 6), (4, 9), (6, 9), (7, 12), (9, 12)];
+        let hits: Vec<Hit> = spans
+            .iter()
+            .enumerate()
+            .map(|(phrase, &(start, end))| Hit { phrase, start, end })
+            .collect();
+        for start in 0..13 {
+            for end in start..13 {
+                let range = start..end;
+                let want: Vec<usize> = within(&hits, &range).map(|h| h.phrase).collect();
+                let got: Vec<usize> = within_slice(&hits, &range)
+                    .iter()
+                    .map(|h| h.phrase)
+                    .collect();
+                assert_eq!(got, want, "{range:?}");
+            }
+        }
+    }
 
     /// Phrases of `(intent, kind, text)`, found in `msg`, and which are subsumed.
     fn run(phrases: &[(usize, Keyword, &str)], msg: &str) -> Vec<(String, bool)> {

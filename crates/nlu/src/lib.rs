@@ -879,7 +879,7 @@ impl Nlu {
         let mut ev = Evidence::default();
         // Keywords: each phrase counts once per clause.
         let mut seen = PhraseSet::new(self.keywords.phrases.len());
-        let here: Vec<keywords::Hit> = keywords::within(hits, &range).copied().collect();
+        let here = keywords::within_slice(hits, &range);
         let inside = keywords::subsumed(&self.keywords.phrases, &here);
         for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| !sub) {
             if !seen.insert(h.phrase) {
