@@ -881,7 +881,7 @@ impl Nlu {
         let mut seen = PhraseSet::new(self.keywords.phrases.len());
         let here = keywords::within_slice(hits, &range);
         let inside = keywords::subsumed(&self.keywords.phrases, &here);
-        for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| !sub) {
+        for (_, h) in here.iter().enumerate().filter(|&(k, _)| !inside.get(k)) {
             if !seen.insert(h.phrase) {
                 continue;
             }
@@ -900,7 +900,7 @@ impl Nlu {
             }
         }
         // A subsumed phrase is not found again by sound either.
-        for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| sub) {
+        for (_, h) in here.iter().enumerate().filter(|&(k, _)| inside.get(k)) {
             seen.insert(h.phrase);
         }
         // Written phrases that leave no doubt (one intent, strong evidence)
