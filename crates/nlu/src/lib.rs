@@ -802,6 +802,10 @@ impl Nlu {
         // joined again, so no clause is read twice over a growing span
         // ("邮费 多少钱 多少钱 …" would otherwise re-read the whole run at
         // every step). Linear in the clauses.
+        if parts.len() < 2 {
+            // One clause (most messages): nothing to join, no list to build.
+            return;
+        }
         let mut out: Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)> =
             Vec::with_capacity(parts.len());
         let mut last_joined = false;
