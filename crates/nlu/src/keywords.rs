@@ -151,19 +151,27 @@ impl Keywords {
 /// evidence that may well belong to the longer phrase's question too
 /// ("how long" before "before you ship"), and a negative is written to veto. Returns one flag per hit, in order;
 /// O(k log k) in the clause's k hits (a sort and one sweep).
-pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Vec<bool> {
+pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Flags {
+    let mut out = Flags::new(hits.len());
     if hits.len() < 2 {
         // Nothing to lie inside (most clauses): no sort, no order list.
-        return vec![false; hits.len()];
+        return out;
     }
-    let mut order: Vec<usize> = (0..hits.len()).collect();
+    // The order list on the stack for a clause's first few dozen hits.
+    let (mut few, mut many) = ([0usize; 32], Vec::new());
+    let order: &mut [usize] = if hits.len() <= few.len() {
+        few.iter_mut().enumerate().for_each(|(k, o)| *o = k);
+        &mut few[..hits.len()]
+    } else {
+        many.extend(0..hits.len());
+        &mut many
+    };
     // By start, longer first: every hit that could cover another comes
     // before it, or is the same span.
     order.sort_by(|&a, &b| {
         let (x, y) = (&hits[a], &hits[b]);
         x.start.cmp(&y.start).then(y.end.cmp(&x.end))
     });
-    let mut out = vec![false; hits.len()];
     // The two furthest-reaching strong hits seen so far, of two different
     // intents: (end, intent). A hit of intent i is covered when the furthest
     // one of another intent reaches its end.
@@ -183,7 +191,9 @@ pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Vec<bool> {
                     .filter(|(_, i)| *i != p.intent)
                     .map(|(e, _)| *e)
                     .max();
-                out[h] = reach.is_some_and(|e| e >= span.1);
+                if reach.is_some_and(|e| e >= span.1) {
+                    out.set(h);
+                }
             }
             j += 1;
         }
@@ -197,6 +207,41 @@ pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Vec<bool> {
         k = j;
     }
     out
+}
+
+/// One flag per hit of a clause: bits on the stack for its first 64 hits
+/// (nearly every clause), a list beyond.
+pub struct Flags {
+    few: u64,
+    many: Vec<bool>,
+}
+
+impl Flags {
+    fn new(hits: usize) -> Flags {
+        Flags {
+            few: 0,
+            many: if hits > 64 {
+                vec![false; hits]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn set(&mut self, hit: usize) {
+        match self.many.get_mut(hit) {
+            Some(f) => *f = true,
+            None => self.few |= 1 << hit,
+        }
+    }
+
+    /// Whether hit `hit` is flagged.
+    pub fn get(&self, hit: usize) -> bool {
+        match self.many.get(hit) {
+            Some(&f) => f,
+            None => hit < 64 && self.few >> hit & 1 != 0,
+        }
+    }
 }
 
 /// Keeps `best` the two furthest-reaching (end, intent) pairs of two
@@ -230,9 +275,62 @@ pub fn within<'h>(
         .filter(move |h| h.start >= start)
 }
 
+/// [`within`] as a list: borrowed from `sorted` when no hit ending inside
+/// `range` starts before it (nearly every clause: a phrase rarely straddles
+/// a clause boundary), so a clause's hits are not copied.
+pub fn within_slice<'h>(
+    sorted: &'h [Hit],
+    range: &std::ops::Range<usize>,
+) -> std::borrow::Cow<'h, [Hit]> {
+    let lo = sorted.partition_point(|h| h.end <= range.start);
+    let hi = sorted.partition_point(|h| h.end <= range.end);
+    let all = &sorted[lo..hi.max(lo)];
+    if all.iter().all(|h| h.start >= range.start) {
+        std::borrow::Cow::Borrowed(all)
+    } else {
+        std::borrow::Cow::Owned(within(sorted, range).copied().collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Flags on the stack and past it answer as a list of booleans.
+    #[test]
+    fn flags_are_a_list() {
+        for n in [0usize, 1, 2, 63, 64, 65, 200] {
+            let set: Vec<usize> = (0..n).filter(|k| k % 3 == 0 || *k == n - 1).collect();
+            let mut flags = Flags::new(n);
+            set.iter().for_each(|&k| flags.set(k));
+            for k in 0..n + 2 {
+                assert_eq!(flags.get(k), set.contains(&k), "{n} {k}");
+            }
+        }
+    }
+
+    /// The borrowed list is the filtered one, straddling hits or not.
+    #[test]
+    fn within_slice_is_within() {
+        // (start, end), ordered by end.
+        let spans = [(0, 3), (0, 6), (3, 6), (4, 9), (6, 9), (7, 12), (9, 12)];
+        let hits: Vec<Hit> = spans
+            .iter()
+            .enumerate()
+            .map(|(phrase, &(start, end))| Hit { phrase, start, end })
+            .collect();
+        for start in 0..13 {
+            for end in start..13 {
+                let range = start..end;
+                let want: Vec<usize> = within(&hits, &range).map(|h| h.phrase).collect();
+                let got: Vec<usize> = within_slice(&hits, &range)
+                    .iter()
+                    .map(|h| h.phrase)
+                    .collect();
+                assert_eq!(got, want, "{range:?}");
+            }
+        }
+    }
 
     /// Phrases of `(intent, kind, text)`, found in `msg`, and which are subsumed.
     fn run(phrases: &[(usize, Keyword, &str)], msg: &str) -> Vec<(String, bool)> {
@@ -246,8 +344,8 @@ mod tests {
         let (hits, _) = kw.find(msg);
         let flags = subsumed(&kw.phrases, &hits);
         hits.iter()
-            .zip(flags)
-            .map(|(h, f)| (kw.phrases[h.phrase].text.clone(), f))
+            .enumerate()
+            .map(|(k, h)| (kw.phrases[h.phrase].text.clone(), flags.get(k)))
             .collect()
     }
 

@@ -802,6 +802,10 @@ impl Nlu {
         // joined again, so no clause is read twice over a growing span
         // ("邮费 多少钱 多少钱 …" would otherwise re-read the whole run at
         // every step). Linear in the clauses.
+        if parts.len() < 2 {
+            // One clause (most messages): nothing to join, no list to build.
+            return;
+        }
         let mut out: Vec<(std::ops::Range<usize>, Vec<Signals>, Evidence)> =
             Vec::with_capacity(parts.len());
         let mut last_joined = false;
@@ -820,7 +824,12 @@ impl Nlu {
             let apart = !msg[a.0.end..b.0.start].chars().all(char::is_whitespace)
                 || asks(&msg[a.0.clone()])
                 || units(comment) > 3;
-            let (ta, tb) = (top(&a.1), top(&b.1));
+            // The readings are looked at only for clauses not apart anyway.
+            let (ta, tb) = if apart {
+                (None, None)
+            } else {
+                (top(&a.1), top(&b.1))
+            };
             let candidate = !apart
                 && match (ta, tb) {
                     // A word with no reading of its own (黑色, a model number)
@@ -874,9 +883,9 @@ impl Nlu {
         let mut ev = Evidence::default();
         // Keywords: each phrase counts once per clause.
         let mut seen = PhraseSet::new(self.keywords.phrases.len());
-        let here: Vec<keywords::Hit> = keywords::within(hits, &range).copied().collect();
+        let here = keywords::within_slice(hits, &range);
         let inside = keywords::subsumed(&self.keywords.phrases, &here);
-        for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| !sub) {
+        for (_, h) in here.iter().enumerate().filter(|&(k, _)| !inside.get(k)) {
             if !seen.insert(h.phrase) {
                 continue;
             }
@@ -895,7 +904,7 @@ impl Nlu {
             }
         }
         // A subsumed phrase is not found again by sound either.
-        for (h, _) in here.iter().zip(&inside).filter(|(_, &sub)| sub) {
+        for (_, h) in here.iter().enumerate().filter(|&(k, _)| inside.get(k)) {
             seen.insert(h.phrase);
         }
         // Written phrases that leave no doubt (one intent, strong evidence)
@@ -1425,7 +1434,18 @@ fn question_words() -> &'static AhoCorasick {
 /// A clause with enough content to be a question of its own: three Chinese
 /// characters or three words (not 亲, 老板, "hi there").
 fn substantive(clause: &str) -> bool {
-    units(clause) >= 3
+    // `units(clause) >= 3`, stopping at the third unit: it is asked of every
+    // clause several times, and the count only grows.
+    let (mut n, mut in_word) = (0, false);
+    for c in clause.chars() {
+        let word = c.is_ascii_alphanumeric();
+        n += (word && !in_word) as usize + segment::is_cjk(c) as usize;
+        if n >= 3 {
+            return true;
+        }
+        in_word = word;
+    }
+    false
 }
 
 /// A clause's intents ranked by score, with confidences.
@@ -1560,6 +1580,11 @@ mod tests {
                     .count();
             assert_eq!(two_pass, want, "{clause}");
             assert_eq!(units(clause), want, "{clause}");
+            // The early-stopping test is the count's.
+            assert_eq!(crate::substantive(clause), want >= 3, "{clause}");
+        }
+        for clause in ["亲", "老板", "hi there", "ab 好", "在吗?", "a b c", "好 1"] {
+            assert_eq!(crate::substantive(clause), units(clause) >= 3, "{clause}");
         }
     }
 

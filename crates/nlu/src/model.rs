@@ -281,45 +281,41 @@ fn grams_into(text: &str, out: &mut Vec<u64>) {
     out.clear();
     out.reserve(text.len() * MAX_N + 2 * MAX_N);
     let bytes = text.as_bytes();
-    // The byte start and whiteness of the last MAX_N text characters, newest
-    // first; `seen` of them are filled.
+    // The byte starts of the last MAX_N text characters, newest first; `seen`
+    // of them are filled.
     let mut starts = [0usize; MAX_N];
-    let mut white = [false; MAX_N];
+    // Whitespace characters in a row, the newest last: the grams ending here
+    // that are shorter than this run are whitespace only (one count instead
+    // of a look at each character of each gram).
+    let mut white = 0usize;
     let mut seen = 0usize;
-    let (start_byte, end_byte) = ([START as u8], [END as u8]);
     // Grams ending at text character `c`, which ends at byte `end`: the k+1
     // characters back from it, or START and k of them when k reaches back
     // past the first character.
     for (i, c) in text.char_indices() {
         starts.copy_within(0..MAX_N - 1, 1);
-        white.copy_within(0..MAX_N - 1, 1);
         starts[0] = i;
-        white[0] = c.is_whitespace();
+        white = if c.is_whitespace() { white + 1 } else { 0 };
         seen = (seen + 1).min(MAX_N);
         let end = i + c.len_utf8();
-        for k in 0..MAX_N {
-            if k < seen {
-                if k == 0 && (c == START || c == END) {
-                    continue;
-                }
-                if white[..=k].iter().all(|&w| w) {
-                    continue;
-                }
-                out.push(hash_parts(&[], &bytes[starts[k]..end], &[], k));
-            } else {
-                // START, then the first k characters (to `end`).
-                out.push(hash_parts(&start_byte, &bytes[..end], &[], k));
-                break;
-            }
+        // A mark alone is no gram (it is not whitespace, so `white` is 0).
+        let first = if c == START || c == END { 1 } else { white };
+        for k in first..seen {
+            out.push(fnv(seed(k), &bytes[starts[k]..end]));
+        }
+        if seen < MAX_N {
+            // START, then the first `seen` characters (to `end`).
+            out.push(fnv(fnv(seed(seen), &[START as u8]), &bytes[..end]));
         }
     }
     // Grams ending at END: k = 1..MAX_N, k-1 characters back from the last.
     let chars = seen;
     for k in 1..MAX_N {
         if k - 1 < chars {
-            out.push(hash_parts(&[], &bytes[starts[k - 1]..], &end_byte, k));
+            out.push(fnv(fnv(seed(k), &bytes[starts[k - 1]..]), &[END as u8]));
         } else {
-            out.push(hash_parts(&start_byte, bytes, &end_byte, k));
+            let h = fnv(fnv(seed(k), &[START as u8]), bytes);
+            out.push(fnv(h, &[END as u8]));
             break;
         }
     }
@@ -327,28 +323,22 @@ fn grams_into(text: &str, out: &mut Vec<u64>) {
     out.dedup();
 }
 
-/// FNV-1a of the bytes of `a`, `b` and `c` one after the other, seeded by
-/// the gram's length `k` so grams of different sizes that share bytes never
-/// meet.
-fn hash_parts(a: &[u8], b: &[u8], c: &[u8], k: usize) -> u64 {
-    // Three plain loops: a chained iterator checks which part it is in at
-    // every byte.
-    let step = |h: u64, x: u8| (h ^ x as u64).wrapping_mul(0x100000001b3);
-    let mut h: u64 = 0xcbf29ce484222325 ^ (k as u64 + 1);
-    for &x in a {
-        h = step(h, x);
-    }
-    for &x in b {
-        h = step(h, x);
-    }
-    for &x in c {
-        h = step(h, x);
+/// The FNV-1a offset basis seeded by a gram's length `k`, so grams of
+/// different sizes that share bytes never meet.
+fn seed(k: usize) -> u64 {
+    0xcbf29ce484222325 ^ (k as u64 + 1)
+}
+
+/// FNV-1a of `bytes` continued from `h`.
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &x in bytes {
+        h = (h ^ x as u64).wrapping_mul(0x100000001b3);
     }
     h
 }
 
 /// FNV-1a of a gram, seeded by its length so grams of different sizes that
-/// share bytes never meet (the reference for [`hash_parts`]).
+/// share bytes never meet (the reference for [`fnv`]).
 #[cfg(test)]
 fn hash_bytes(bytes: &[u8], k: usize) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325 ^ (k as u64 + 1);

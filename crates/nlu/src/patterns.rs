@@ -51,6 +51,10 @@ pub struct Patterns {
     /// the quantity and price patterns run on every clause ending in 吗 that
     /// holds a measure word, and most such clauses have no digit.
     digit: Vec<bool>,
+    /// Per pattern, the roles ([`FIRST`], [`LAST`], [`INNER`]) its literals
+    /// must all have in a clause before its regex may run; 0 for a finite
+    /// list, which needs one [`WHOLE`] or [`WORD`] literal.
+    want: Vec<u8>,
 }
 
 /// What any match of a pattern must look like, read off its syntax, so that a
@@ -344,15 +348,18 @@ fn finite(hir: &Hir) -> Option<Vec<Vec<u8>>> {
 /// with the text it meets (up to 2 MB per pattern by default, for months of
 /// traffic), while the engines left (a small full DFA where one fits, else the
 /// PikeVM) keep memory flat; clauses are short, and at ten times the intent
-/// data p99 stayed under 170 µs.
-fn compile(pattern: &str) -> Result<meta::Regex, regex::Error> {
+/// data p99 stayed under 170 µs. Built from the syntax tree the shape and
+/// literals were read off (the same parser defaults as the meta builder's
+/// own): building from the text parsed every pattern a second time, a
+/// measured share of start-up.
+fn compile(hir: &Hir) -> Result<meta::Regex, regex::Error> {
     let config = meta::Regex::config()
         .which_captures(WhichCaptures::None)
         .auto_prefilter(false)
         .hybrid(false);
     meta::Regex::builder()
         .configure(config)
-        .build(pattern)
+        .build_from_hir(hir)
         .map_err(|e| regex::Error::Syntax(e.to_string()))
 }
 
@@ -382,7 +389,7 @@ impl Patterns {
                 needs.push([false; 3]);
                 continue;
             }
-            regexes.push(Some(compile(&fast).map_err(|e| (i, e))?));
+            regexes.push(Some(compile(&hir).map_err(|e| (i, e))?));
             let mut need = [false; 3];
             for (role, kind) in [(FIRST, ExtractKind::Prefix), (LAST, ExtractKind::Suffix)] {
                 if let Some(ls) = edge_literals(&hir, kind) {
@@ -407,8 +414,13 @@ impl Patterns {
         let always = (0..regexes.len())
             .filter(|&i| regexes[i].is_some() && needs[i] == [false; 3])
             .collect();
+        let want = needs
+            .iter()
+            .map(|n| (n[0] as u8) << FIRST | (n[1] as u8) << LAST | (n[2] as u8) << INNER)
+            .collect();
         Ok(Patterns {
             always,
+            want,
             shape,
             digit,
             regexes,
@@ -483,8 +495,16 @@ impl Patterns {
             bits,
             touched,
             first_at,
+            ready,
         } = scratch;
         touched.clear();
+        ready.clear();
+        // Whether a pattern's literals are all there: the others cannot run
+        // (`run` below turns them away), so only these are sorted and tried.
+        let complete = |p: usize, b: u8| match self.want[p] {
+            0 => b & (1 << WHOLE | 1 << WORD) != 0,
+            w => b & w == w,
+        };
         // One bit per role found (FIRST, LAST, WHOLE, WORD, INNER) for each
         // pattern some literal names, and the list of those patterns: a clause
         // pays for the literals it holds, not for every pattern of the files.
@@ -506,10 +526,14 @@ impl Patterns {
                     continue;
                 }
                 let b = &mut bits[p as usize];
-                if *b == 0 {
+                let was = *b;
+                if was == 0 {
                     touched.push(p);
                 }
                 *b |= 1 << role;
+                if *b != was && !complete(p as usize, was) && complete(p as usize, *b) {
+                    ready.push(p);
+                }
                 if role == FIRST {
                     let at = &mut first_at[p as usize];
                     if *at != u32::MAX && *at != start as u32 {
@@ -563,12 +587,13 @@ impl Patterns {
             }
             return out;
         }
-        touched.sort_unstable();
+        ready.sort_unstable();
         // Patterns with no finite set of edge literals run on every clause; they
-        // are merged in pattern order with the ones the literals name.
+        // are merged in pattern order with the ones whose literals are all in
+        // the clause.
         let (mut k, mut a) = (0, 0);
         loop {
-            let next_seen = touched.get(k).map(|&p| p as usize);
+            let next_seen = ready.get(k).map(|&p| p as usize);
             let next_always = self.always.get(a).copied();
             let i = match (next_seen, next_always) {
                 (None, None) => break,
@@ -581,13 +606,16 @@ impl Patterns {
             }
             let (mut b, mut at) = (0, u32::MAX);
             if next_seen == Some(i) {
-                b = std::mem::take(&mut bits[i]);
-                at = std::mem::replace(&mut first_at[i], u32::MAX);
+                (b, at) = (bits[i], first_at[i]);
                 k += 1;
             }
             if run(i, b, at) {
                 out.push(i);
             }
+        }
+        for &p in touched.iter() {
+            bits[p as usize] = 0;
+            first_at[p as usize] = u32::MAX;
         }
         out
     }
@@ -602,6 +630,8 @@ struct Scratch {
     bits: Vec<u8>,
     touched: Vec<u32>,
     first_at: Vec<u32>,
+    /// The touched patterns whose literals are all there.
+    ready: Vec<u32>,
 }
 
 /// A flag beside the roles' bits: a pattern's first literals start at more
@@ -611,7 +641,12 @@ const SEVERAL_FIRSTS: u8 = 1 << 7;
 thread_local! {
     /// Scratch space of [`Patterns::matches_given`].
     static SCRATCH: std::cell::Cell<Scratch> = const {
-        std::cell::Cell::new(Scratch { bits: Vec::new(), touched: Vec::new(), first_at: Vec::new() })
+        std::cell::Cell::new(Scratch {
+            bits: Vec::new(),
+            touched: Vec::new(),
+            first_at: Vec::new(),
+            ready: Vec::new(),
+        })
     };
 }
 

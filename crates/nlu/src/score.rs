@@ -62,8 +62,8 @@ pub fn cosine(a: &[u64], b: &[u64]) -> f32 {
     let (mut i, mut j, mut common) = (0, 0, 0usize);
     // Branch-free merge: which list moves is data, not a jump the processor
     // must guess (this runs for every retrieved example of every clause).
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
+    // The loop's own test reads the two heads, so they are not checked again.
+    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
         common += (x == y) as usize;
         i += (x <= y) as usize;
         j += (y <= x) as usize;
