@@ -534,6 +534,17 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("拍下改价", &["bargain"]),
     ("现在拍给我改价格吧", &["bargain"]),
     ("地址改好了吗", &["order_change"]),
+    // Used or opened goods, the body's reaction after use and poor
+    // workmanship are faults claimed; the same asked before buying stays
+    // product_info, 是二手的吗 authenticity.
+    ("怎么给我发了个旧的", &["defect"]),
+    ("有使用痕迹", &["defect"]),
+    ("孩子吃了过敏", &["defect"]),
+    ("穿着磨脚", &["defect"]),
+    ("缝线歪歪扭扭", &["defect"]),
+    ("孕妇吃了会过敏吗", &["product_info"]),
+    ("吃了过敏吗", &["product_info"]),
+    ("是二手的吗", &["authenticity"]),
 ];
 
 #[test]
