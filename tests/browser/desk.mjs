@@ -12,9 +12,9 @@ import {
 } from './lib.mjs';
 
 const COMPLAINT = '收到的卫衣是破的,我要投诉!';
-const UNSURE = '这个宝贝能不能帮我写张贺卡放进去呀';
+const UNSURE = '这个宝贝能不能帮我喷点香水再寄呀';
 const NOTE = '老客户，先安抚，别急着提退款';
-const SEARCHABLE = '贺卡';
+const SEARCHABLE = '香水';
 const ASKED = '什么时候发货呀';
 
 // The number in "(n) 店名 · 客服工作台": chats waiting for an agent.
