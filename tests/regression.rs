@@ -545,6 +545,12 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("孕妇吃了会过敏吗", &["product_info"]),
     ("吃了过敏吗", &["product_info"]),
     ("是二手的吗", &["authenticity"]),
+    // When the courier delivers, asked before buying, is courier; a delivery
+    // booked for a time is order_change; weekend dispatch stays ship_time.
+    ("周末送货吗", &["courier"]),
+    ("晚上能送吗", &["courier"]),
+    ("能约个时间送吗", &["order_change"]),
+    ("周末发货吗", &["ship_time"]),
 ];
 
 #[test]
