@@ -1379,10 +1379,19 @@ impl PhraseSet {
 /// Chinese characters plus Latin words (runs of ASCII letters and digits)
 /// of a clause, in one pass (it runs several times per message).
 pub fn units(clause: &str) -> usize {
+    units_up_to(clause, usize::MAX)
+}
+
+/// [`units`], counted only up to `limit` (the count only grows, so a test
+/// against a small bar stops early).
+fn units_up_to(clause: &str, limit: usize) -> usize {
     let (mut n, mut in_word) = (0, false);
     for c in clause.chars() {
         let word = c.is_ascii_alphanumeric();
         n += (word && !in_word) as usize + segment::is_cjk(c) as usize;
+        if n >= limit {
+            return n;
+        }
         in_word = word;
     }
     n
@@ -1434,18 +1443,8 @@ fn question_words() -> &'static AhoCorasick {
 /// A clause with enough content to be a question of its own: three Chinese
 /// characters or three words (not 亲, 老板, "hi there").
 fn substantive(clause: &str) -> bool {
-    // `units(clause) >= 3`, stopping at the third unit: it is asked of every
-    // clause several times, and the count only grows.
-    let (mut n, mut in_word) = (0, false);
-    for c in clause.chars() {
-        let word = c.is_ascii_alphanumeric();
-        n += (word && !in_word) as usize + segment::is_cjk(c) as usize;
-        if n >= 3 {
-            return true;
-        }
-        in_word = word;
-    }
-    false
+    // Asked of every clause several times: stop at the third unit.
+    units_up_to(clause, 3) >= 3
 }
 
 /// A clause's intents ranked by score, with confidences.
