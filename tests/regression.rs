@@ -551,6 +551,27 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("晚上能送吗", &["courier"]),
     ("能约个时间送吗", &["order_change"]),
     ("周末发货吗", &["ship_time"]),
+    // Seventh round. A bare request to change, with no object, is the order
+    // being changed; a change of something else named beside it keeps that.
+    ("我要改一下", &["order_change"]),
+    ("我需要更改一下", &["order_change"]),
+    ("对 你帮我改吧", &["order_change"]),
+    ("评价写错了 能修改吗", &["review"]),
+    ("密码怎么修改", &["none"]),
+    // A topic, a space, then a question of up to four characters about it: one
+    // question, the topic's.
+    ("发票开错了 能修改吗", &["invoice"]),
+    ("运费太贵了 能少点不", &["shipping_fee"]),
+    ("邮费 能便宜吗", &["shipping_fee"]),
+    // The refund's amount, a refund withdrawn, a refund set against credit:
+    // return_exchange; the link to pay a difference: payment.
+    ("退给我多少钱", &["return_exchange"]),
+    ("撤销退款申请", &["return_exchange"]),
+    ("我要取消这个订单", &["cancel_order"]),
+    ("退的钱会还到白条吗", &["return_exchange"]),
+    ("白条可以用吗", &["payment"]),
+    ("补差价的链接发一下", &["payment"]),
+    ("新疆要补运费吗", &["shipping_fee"]),
 ];
 
 #[test]

@@ -299,6 +299,10 @@ const SOCIAL_MARGIN: f32 = 1.5;
 const OFF_TOPIC_MARGIN: f32 = 1.0;
 /// Keyword weight that names a topic outright (a two-character keyword).
 const TOPIC_KEYWORD: f32 = 1.0;
+/// Longest comment, in characters, read together with the topic before it
+/// (邮费 多少钱, 发票填错了 能修改吗): four holds 能修改吗 and 能少点不; five
+/// would take a question of its own (邮费多少钱 这个多少钱).
+const TOPIC_COMMENT_UNITS: usize = 4;
 /// Share of a decision's confidence that rests on the character model
 /// agreeing with it (see `Nlu::temper`).
 const AGREEMENT: f32 = 0.3;
@@ -823,7 +827,7 @@ impl Nlu {
             let asks = |t: &str| t.ends_with(['吗', '呢', '么', '嘛']);
             let apart = !msg[a.0.end..b.0.start].chars().all(char::is_whitespace)
                 || asks(&msg[a.0.clone()])
-                || units(comment) > 3;
+                || units(comment) > TOPIC_COMMENT_UNITS;
             // The readings are looked at only for clauses not apart anyway.
             let (ta, tb) = if apart {
                 (None, None)
