@@ -572,6 +572,22 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("白条可以用吗", &["payment"]),
     ("补差价的链接发一下", &["payment"]),
     ("新疆要补运费吗", &["shipping_fee"]),
+    // Whether the parcel has reached a place is logistics; one character after
+    // 到 is something else.
+    ("到上海了吗", &["logistics"]),
+    ("到我们这了没", &["logistics"]),
+    ("到杭州要几天", &["delivery_time"]),
+    ("到货了吗", &["stock"]),
+    // A price with or without tax asked is price; whether it includes tax, or
+    // an invoice, stays invoice.
+    ("含税价多少", &["price"]),
+    ("不含税的单价是多少", &["price"]),
+    ("价格含税吗", &["invoice"]),
+    ("能开发票吗", &["invoice"]),
+    // Insults and exasperation in spoken forms are complaint.
+    ("你们眼瞎啊", &["complaint"]),
+    ("这也不行那也不行", &["complaint"]),
+    ("这不是扯淡吗", &["complaint"]),
 ];
 
 #[test]
