@@ -188,8 +188,10 @@ pub struct Nlu {
     items: Option<AhoCorasick>,
     item_words: Vec<String>,
     pinyin: pinyin::Pinyin,
-    /// Keyword phrases by their pinyin, and the phrase each pattern stands for.
+    /// Keyword phrases by their pinyin (as syllable codes: [`pinyin::SoundCode`]),
+    /// and the phrase each pattern stands for.
     py_keywords: Option<AhoCorasick>,
+    sound: pinyin::SoundCode,
     py_owner: Vec<usize>,
     params: NluConfig,
     /// Non-fatal findings for `check` (e.g. a keyword claimed by two intents).
@@ -443,9 +445,14 @@ impl Nlu {
                 py_owner.push(k);
             }
         }
+        let sound = pinyin::SoundCode::new(&py, py_phrases.iter().map(String::as_str));
+        let py_codes: Vec<Vec<u8>> = py_phrases
+            .iter()
+            .map(|p| sound.of_transliteration(p))
+            .collect();
         let py_keywords = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .build(&py_phrases)
+            .build(&py_codes)
             .ok()
             .filter(|_| !py_phrases.is_empty());
         let patterns = Patterns::new(pats).map_err(|(k, e)| {
@@ -512,6 +519,7 @@ impl Nlu {
             item_words,
             pinyin: py,
             py_keywords,
+            sound,
             py_owner,
             params: params.clone(),
             intents,
@@ -920,7 +928,8 @@ impl Nlu {
             .as_ref()
             .filter(|_| pinyin_mode || text.chars().any(segment::is_cjk))
         {
-            let py = self.pinyin.transliterate(text);
+            let mut py = Vec::new();
+            self.sound.encode_into(&self.pinyin, text, &mut py);
             // A typo by sound keeps a character of the word (便意点 for
             // 便宜点); a run that shares none is other words that sound alike
             // across their boundary (滤芯可以 is not 新客). Pinyin words in the
