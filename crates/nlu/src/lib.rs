@@ -928,7 +928,8 @@ impl Nlu {
             .as_ref()
             .filter(|_| pinyin_mode || text.chars().any(segment::is_cjk))
         {
-            let mut py = Vec::new();
+            // The code in scratch space reused by the thread (put back below).
+            let mut py = SOUND_SCRATCH.take();
             self.sound.encode_into(&self.pinyin, text, &mut py);
             // A typo by sound keeps a character of the word (便意点 for
             // 便宜点); a run that shares none is other words that sound alike
@@ -964,6 +965,7 @@ impl Nlu {
                     ));
                 }
             }
+            SOUND_SCRATCH.set(py);
         }
         let found = keywords::within(literals, &range)
             .map(|h| (h.phrase, h.start - range.start, h.end - range.start));
@@ -1454,6 +1456,11 @@ fn question_words() -> &'static AhoCorasick {
 fn substantive(clause: &str) -> bool {
     // Asked of every clause several times: stop at the third unit.
     units_up_to(clause, 3) >= 3
+}
+
+thread_local! {
+    /// Scratch space for a clause's syllable code (see [`pinyin::SoundCode`]).
+    static SOUND_SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// A clause's intents ranked by score, with confidences.
