@@ -194,12 +194,16 @@ impl SoundCode {
     /// (transliterations), the tokens that can take part in a match.
     pub fn new<'a>(py: &Pinyin, phrases: impl IntoIterator<Item = &'a str>) -> SoundCode {
         let mut ids: HashMap<String, u16> = HashMap::new();
+        // Looked up before it is inserted: every character of the table asks
+        // for a syllable already there (no copy of its text each time).
         let mut id_of = |t: &str| -> u16 {
+            if let Some(&id) = ids.get(t) {
+                return id;
+            }
             let next = ids.len();
-            *ids.entry(t.to_string()).or_insert_with(|| {
-                assert!(next < Self::UNKNOWN as usize, "too many syllables");
-                next as u16
-            })
+            assert!(next < Self::UNKNOWN as usize, "too many syllables");
+            ids.insert(t.to_string(), next as u16);
+            next as u16
         };
         let mut syllables: Vec<&String> = py.syllables.iter().collect();
         syllables.sort();
