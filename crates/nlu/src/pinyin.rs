@@ -6,7 +6,7 @@
 
 use super::segment::is_cjk;
 use pinyin::ToPinyin;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Longest toneless syllable, in bytes ("zhuang", "chuang", "shuang"): bounds
 /// the work per byte of [`Pinyin::split_word`].
@@ -164,6 +164,126 @@ impl Pinyin {
     }
 }
 
+/// Transliterations as syllable codes, for the keywords by sound: every
+/// token of [`Pinyin::transliterate`] (a syllable, or a Latin word kept whole)
+/// becomes two bytes, its id's high seven bits with the top bit set, then its
+/// low seven bits. A phrase's code matches inside a text's code exactly where
+/// its transliteration (" fa huo ") matches inside the text's, since both are
+/// runs of whole tokens: a code starts with a high byte and every low byte is
+/// below 0x80, so no match starts inside a token. The scan reads two bytes a
+/// syllable instead of three to seven ("fa ", "zhuang "), through an
+/// automaton of half the states, and a Chinese character's syllable is one
+/// table read instead of the `pinyin` crate's lookup and a copy of its text.
+#[derive(Debug, Clone)]
+pub struct SoundCode {
+    /// Token → id; ids below [`SoundCode::UNKNOWN`].
+    ids: HashMap<String, u16>,
+    /// The id of each character of U+4E00..=U+9FFF's syllable
+    /// ([`SoundCode::NONE`] for one without).
+    cjk: Vec<u16>,
+}
+
+impl SoundCode {
+    /// A token no phrase holds.
+    const UNKNOWN: u16 = (1 << 14) - 1;
+    /// No syllable (a character with no reading).
+    const NONE: u16 = u16::MAX;
+    const CJK: std::ops::RangeInclusive<u32> = 0x4E00..=0x9FFF;
+
+    /// Ids for every syllable of `py` and every token of `phrases`
+    /// (transliterations), the tokens that can take part in a match.
+    pub fn new<'a>(py: &Pinyin, phrases: impl IntoIterator<Item = &'a str>) -> SoundCode {
+        let mut ids: HashMap<String, u16> = HashMap::new();
+        // Looked up before it is inserted: every character of the table asks
+        // for a syllable already there (no copy of its text each time).
+        let mut id_of = |t: &str| -> u16 {
+            if let Some(&id) = ids.get(t) {
+                return id;
+            }
+            let next = ids.len();
+            assert!(next < Self::UNKNOWN as usize, "too many syllables");
+            ids.insert(t.to_string(), next as u16);
+            next as u16
+        };
+        let mut syllables: Vec<&String> = py.syllables.iter().collect();
+        syllables.sort();
+        for s in syllables {
+            id_of(s);
+        }
+        let cjk = Self::CJK
+            .map(|cp| {
+                char::from_u32(cp)
+                    .and_then(|c| c.to_pinyin())
+                    .map_or(Self::NONE, |p| id_of(p.plain()))
+            })
+            .collect();
+        for phrase in phrases {
+            phrase.split(' ').filter(|t| !t.is_empty()).for_each(|t| {
+                id_of(t);
+            });
+        }
+        SoundCode { ids, cjk }
+    }
+
+    fn push(out: &mut Vec<u8>, id: u16) {
+        out.push(0x80 | (id >> 7) as u8);
+        out.push((id & 0x7F) as u8);
+    }
+
+    fn push_token(&self, out: &mut Vec<u8>, token: &str) {
+        Self::push(out, self.ids.get(token).copied().unwrap_or(Self::UNKNOWN));
+    }
+
+    /// The code of a transliteration (" fa huo "): a phrase's, at build time.
+    pub fn of_transliteration(&self, py: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for t in py.split(' ').filter(|t| !t.is_empty()) {
+            self.push_token(&mut out, t);
+        }
+        out
+    }
+
+    /// The code of `pinyin.transliterate(text)` into `out` (cleared first),
+    /// made by the same walk: Latin words cut into syllables when they can be
+    /// and kept whole otherwise, Chinese characters by their syllable, other
+    /// characters nothing. Linear in `text`.
+    pub fn encode_into(&self, pinyin: &Pinyin, text: &str, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(text.len());
+        let flush = |word: &str, out: &mut Vec<u8>| {
+            if word.is_empty() {
+                return;
+            }
+            match pinyin.split_word(word) {
+                Some(parts) => parts.into_iter().for_each(|p| self.push_token(out, p)),
+                None => self.push_token(out, word),
+            }
+        };
+        let mut word = 0..0;
+        for (i, c) in text.char_indices() {
+            if c.is_ascii_alphanumeric() {
+                if word.is_empty() {
+                    word = i..i;
+                }
+                word.end = i + 1;
+                continue;
+            }
+            flush(&text[word.clone()], out);
+            word = 0..0;
+            let cp = c as u32;
+            if Self::CJK.contains(&cp) {
+                let id = self.cjk[(cp - Self::CJK.start()) as usize];
+                if id != Self::NONE {
+                    Self::push(out, id);
+                }
+            } else if let Some(p) = c.to_pinyin() {
+                self.push_token(out, p.plain());
+            }
+        }
+        flush(&text[word], out);
+    }
+}
+
 /// Index tokens of a transliteration: syllables and syllable pairs (the same
 /// shape as Chinese character unigrams and bigrams).
 pub fn tokens(py: &str) -> Vec<String> {
@@ -224,6 +344,85 @@ mod tests {
         }
         let mut out = Vec::new();
         go(p, word, &mut out).then_some(out)
+    }
+
+    /// Phrases by sound found through syllable codes are the ones found in
+    /// the transliterated text, in the same order: homophones, phrases that
+    /// share syllables, Latin words cut or kept whole (one spelling a
+    /// syllable: "hao" in "haoma"; one not: "xyz"), digits, characters with
+    /// no reading, and matches that would straddle a token.
+    #[test]
+    fn sound_codes_find_what_the_text_finds() {
+        use aho_corasick::{AhoCorasick, MatchKind};
+        let p = Pinyin::new();
+        let phrases = [
+            "发货",
+            "法货",
+            "包邮",
+            "保邮",
+            "便宜点",
+            "新客",
+            "号码",
+            "好",
+            "货了",
+            "滤芯",
+            "可以",
+            "以",
+            "尺码",
+            "绿色",
+            "女装",
+            "安装",
+            "一二三",
+        ];
+        let py: Vec<String> = phrases.iter().map(|t| p.transliterate(t)).collect();
+        let code = SoundCode::new(&p, py.iter().map(String::as_str));
+        let codes: Vec<Vec<u8>> = py.iter().map(|t| code.of_transliteration(t)).collect();
+        let build = |pats: &[Vec<u8>]| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(pats)
+                .unwrap()
+        };
+        let by_text = build(&py.iter().map(|t| t.as_bytes().to_vec()).collect::<Vec<_>>());
+        let by_code = build(&codes);
+        let texts = [
+            "",
+            "发货了吗",
+            "法货了吗 亲",
+            "便意点可以吗",
+            "滤芯可以",
+            "baoyou ma",
+            "bao you ma 包邮吗",
+            "haoma 号码多少",
+            "xyz发货xyz",
+            "fahuo",
+            "fa huo le",
+            "l码有吗 绿色",
+            "lvse nvzhuang",
+            "12发货34 5g",
+            "〇发〇货 ㄅ发货",
+            "一二三四五 一 二 三",
+            "尺码 chima 吃吗",
+            "安装 anzhuang an zhuang",
+            "Fa Huo",
+        ];
+        let mut buf = Vec::new();
+        for text in texts {
+            let t = p.transliterate(text);
+            let want: Vec<(usize, usize)> = by_text
+                .find_overlapping_iter(&t)
+                .map(|m| (m.pattern().as_usize(), m.end()))
+                .collect();
+            code.encode_into(&p, text, &mut buf);
+            let got: Vec<usize> = by_code
+                .find_overlapping_iter(&buf)
+                .map(|m| m.pattern().as_usize())
+                .collect();
+            let want_pats: Vec<usize> = want.iter().map(|w| w.0).collect();
+            assert_eq!(got, want_pats, "{text:?} ({t:?})");
+            // The code is the transliteration's, token by token.
+            assert_eq!(buf, code.of_transliteration(&t), "{text:?}");
+        }
     }
 
     #[test]
