@@ -588,6 +588,15 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("你们眼瞎啊", &["complaint"]),
     ("这也不行那也不行", &["complaint"]),
     ("这不是扯淡吗", &["complaint"]),
+    // A fault asked about as a possibility before buying is product_info; a
+    // fault found is defect.
+    ("会漏水不", &["product_info"]),
+    ("容易生锈吗", &["product_info"]),
+    ("这个锅会生锈吗", &["product_info"]),
+    ("会掉漆不", &["product_info"]),
+    ("生锈了", &["defect"]),
+    ("怎么会漏水", &["defect"]),
+    ("收到就漏水", &["defect"]),
 ];
 
 #[test]
