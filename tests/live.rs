@@ -737,6 +737,13 @@ async fn metrics_health_and_json_logs() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(http_get(&metrics, "/healthz").await.0, 200);
+    // Ready once the bot has its session, which follows the gateway's own
+    // "connected" by the welcome's round trip (a loaded CI machine showed
+    // 503 in that window): polled, not read once.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while http_get(&metrics, "/readyz").await.0 != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(http_get(&metrics, "/readyz").await.0, 200);
     gw.buyer_message("c-1", "b", "", "几天能发货", None)
         .unwrap();

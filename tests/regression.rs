@@ -597,6 +597,15 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("生锈了", &["defect"]),
     ("怎么会漏水", &["defect"]),
     ("收到就漏水", &["defect"]),
+    // Whether a price is the promotion's is promotion; the price after it is
+    // price. A quality problem stated bare is defect; one denied or supposed
+    // beside a return question stays return_exchange.
+    ("这是秒杀价格吗", &["promotion"]),
+    ("秒杀过后多少钱", &["price"]),
+    ("特价多少钱", &["price"]),
+    ("是质量问题", &["defect"]),
+    ("不是质量问题能退吗", &["return_exchange"]),
+    ("如果有质量问题怎么办", &["return_exchange"]),
 ];
 
 #[test]
