@@ -606,6 +606,14 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("是质量问题", &["defect"]),
     ("不是质量问题能退吗", &["return_exchange"]),
     ("如果有质量问题怎么办", &["return_exchange"]),
+    // Same-day or next-day delivery asked before buying is delivery_time; a
+    // same-day delivery of a parcel on its way stays logistics. Delivery within
+    // the city is courier.
+    ("能当天到吗", &["delivery_time"]),
+    ("可以次日达吗", &["delivery_time"]),
+    ("今天能送到吗", &["logistics"]),
+    ("有同城配送吗", &["courier"]),
+    ("能同城送吗", &["courier"]),
 ];
 
 #[test]
