@@ -129,39 +129,60 @@ impl Pinyin {
     pub fn transliterate(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len() * 2 + 2);
         out.push(' ');
-        let mut word = String::new();
-        let flush = |word: &mut String, out: &mut String| {
-            if word.is_empty() {
-                return;
-            }
-            match self.split_word(word) {
-                Some(parts) => {
-                    for p in parts {
-                        out.push_str(p);
-                        out.push(' ');
-                    }
-                }
-                None => {
-                    out.push_str(word);
-                    out.push(' ');
-                }
-            }
-            word.clear();
-        };
-        for c in text.chars() {
-            if c.is_ascii_alphanumeric() {
-                word.push(c);
-            } else {
-                flush(&mut word, &mut out);
-                if let Some(p) = c.to_pinyin() {
-                    out.push_str(p.plain());
-                    out.push(' ');
-                }
-            }
-        }
-        flush(&mut word, &mut out);
+        self.walk(text, |sound| {
+            let syllable = match sound {
+                Sound::Latin(w) => w,
+                Sound::Char(c) => match c.to_pinyin() {
+                    Some(p) => p.plain(),
+                    None => return,
+                },
+            };
+            out.push_str(syllable);
+            out.push(' ');
+        });
         out
     }
+
+    /// The tokens of a text by sound, in order: each Latin word's syllables
+    /// (or the word whole when it does not split), and every other
+    /// character, whose pinyin (if any) is its syllable. The one walk behind
+    /// [`Pinyin::transliterate`] and [`SoundCode::encode_into`], so the two
+    /// cannot disagree. Linear in `text`: every word is split once.
+    fn walk<'t>(&self, text: &'t str, mut each: impl FnMut(Sound<'t>)) {
+        let mut word = 0..0;
+        for (i, c) in text.char_indices() {
+            if c.is_ascii_alphanumeric() {
+                if word.is_empty() {
+                    word = i..i;
+                }
+                word.end = i + 1;
+                continue;
+            }
+            self.latin(&text[word.clone()], &mut each);
+            word = 0..0;
+            each(Sound::Char(c));
+        }
+        self.latin(&text[word], &mut each);
+    }
+
+    /// A Latin word's tokens: its syllables, or the word whole.
+    fn latin<'t>(&self, word: &'t str, each: &mut impl FnMut(Sound<'t>)) {
+        if word.is_empty() {
+            return;
+        }
+        match self.split_word(word) {
+            Some(parts) => parts.into_iter().for_each(|p| each(Sound::Latin(p))),
+            None => each(Sound::Latin(word)),
+        }
+    }
+}
+
+/// A token of a text by sound (see [`Pinyin::walk`]).
+enum Sound<'t> {
+    /// A syllable cut from a Latin word, or the word kept whole.
+    Latin(&'t str),
+    /// Any other character.
+    Char(char),
 }
 
 /// Transliterations as syllable codes, for the keywords by sound: every
@@ -248,43 +269,25 @@ impl SoundCode {
     }
 
     /// The code of `pinyin.transliterate(text)` into `out` (cleared first),
-    /// made by the same walk: Latin words cut into syllables when they can be
-    /// and kept whole otherwise, Chinese characters by their syllable, other
-    /// characters nothing. Linear in `text`.
+    /// made by the same walk ([`Pinyin::walk`]); a Chinese character's
+    /// syllable is read from the table. Linear in `text`.
     pub fn encode_into(&self, pinyin: &Pinyin, text: &str, out: &mut Vec<u8>) {
         out.clear();
         out.reserve(text.len());
-        let flush = |word: &str, out: &mut Vec<u8>| {
-            if word.is_empty() {
-                return;
-            }
-            match pinyin.split_word(word) {
-                Some(parts) => parts.into_iter().for_each(|p| self.push_token(out, p)),
-                None => self.push_token(out, word),
-            }
-        };
-        let mut word = 0..0;
-        for (i, c) in text.char_indices() {
-            if c.is_ascii_alphanumeric() {
-                if word.is_empty() {
-                    word = i..i;
-                }
-                word.end = i + 1;
-                continue;
-            }
-            flush(&text[word.clone()], out);
-            word = 0..0;
-            let cp = c as u32;
-            if Self::CJK.contains(&cp) {
-                let id = self.cjk[(cp - Self::CJK.start()) as usize];
+        pinyin.walk(text, |sound| match sound {
+            Sound::Latin(w) => self.push_token(out, w),
+            Sound::Char(c) if Self::CJK.contains(&(c as u32)) => {
+                let id = self.cjk[(c as u32 - Self::CJK.start()) as usize];
                 if id != Self::NONE {
                     Self::push(out, id);
                 }
-            } else if let Some(p) = c.to_pinyin() {
-                self.push_token(out, p.plain());
             }
-        }
-        flush(&text[word], out);
+            Sound::Char(c) => {
+                if let Some(p) = c.to_pinyin() {
+                    self.push_token(out, p.plain());
+                }
+            }
+        });
     }
 }
 
