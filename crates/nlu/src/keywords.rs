@@ -147,10 +147,15 @@ impl Keywords {
 /// strictly longer strong keyword of another intent. An operator who writes
 /// 申请价保 for bargain beside 价保 for return_exchange means the longer
 /// phrase to decide where it occurs; the shorter one is part of it, not a
-/// second reading. Only strong keywords are subsumed: a hint is weak
-/// evidence that may well belong to the longer phrase's question too
-/// ("how long" before "before you ship"), and a negative is written to veto. Returns one flag per hit, in order;
-/// O(k log k) in the clause's k hits (a sort and one sweep).
+/// second reading. Only strong keywords are subsumed by other intents' ones:
+/// a hint is weak evidence that may well belong to the longer phrase's
+/// question too ("how long" before "before you ship"), and a negative is
+/// written to veto other readings. A negative lying inside a strictly longer
+/// strong keyword of its own intent is subsumed, though: an operator who
+/// vetoes return_exchange by 取消 and writes 取消退款申请 for it means the
+/// longer phrase to count, not to veto itself. Returns one flag per hit, in
+/// order; O(k log k + n) in the clause's k hits and the n intents they name
+/// (a sort and one sweep).
 pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Flags {
     let mut out = Flags::new(hits.len());
     if hits.len() < 2 {
@@ -176,6 +181,16 @@ pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Flags {
     // intents: (end, intent). A hit of intent i is covered when the furthest
     // one of another intent reaches its end.
     let mut best: [Option<(usize, usize)>; 2] = [None, None];
+    // Per intent, the furthest end of its own strong hits so far; kept only
+    // when the clause has a negative to judge (few clauses do).
+    let mut own: Vec<usize> = Vec::new();
+    if hits
+        .iter()
+        .any(|h| phrases[h.phrase].kind == Keyword::Negative)
+    {
+        let intents = hits.iter().map(|h| phrases[h.phrase].intent).max();
+        own.resize(intents.map_or(0, |i| i + 1), 0);
+    }
     let mut k = 0;
     while k < order.len() {
         // Hits of one span are judged before any of them is seen.
@@ -194,6 +209,9 @@ pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Flags {
                 if reach.is_some_and(|e| e >= span.1) {
                     out.set(h);
                 }
+            } else if p.kind == Keyword::Negative && own.get(p.intent).is_some_and(|&e| e >= span.1)
+            {
+                out.set(h);
             }
             j += 1;
         }
@@ -203,6 +221,9 @@ pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Flags {
                 continue;
             }
             note_reach(&mut best, hits[h].end, p.intent);
+            if let Some(e) = own.get_mut(p.intent) {
+                *e = (*e).max(hits[h].end);
+            }
         }
         k = j;
     }
@@ -372,7 +393,7 @@ mod tests {
                 "申请价保",
                 &[],
             ),
-            // Hints and negatives are never subsumed.
+            // Hints are never subsumed, nor negatives by another intent.
             (
                 &[(0, Strong, "before you ship"), (1, Hint, "ship")],
                 "before you ship",
@@ -381,6 +402,36 @@ mod tests {
             (
                 &[(0, Strong, "申请价保"), (1, Negative, "价保")],
                 "申请价保",
+                &[],
+            ),
+            // A negative inside a longer strong phrase of its own intent is
+            // part of that phrase (取消 vetoes return_exchange, 取消退款申请 is it).
+            (
+                &[(0, Strong, "取消退款申请"), (0, Negative, "取消")],
+                "我想取消退款申请",
+                &["取消"],
+            ),
+            // Not when the negative stands apart, reaches past the phrase, or
+            // is the phrase itself.
+            (
+                &[(0, Strong, "退款申请"), (0, Negative, "取消")],
+                "取消 退款申请",
+                &[],
+            ),
+            (
+                &[(0, Strong, "退款申"), (0, Negative, "款申请")],
+                "退款申请",
+                &[],
+            ),
+            (
+                &[(0, Strong, "取消退款"), (0, Negative, "取消退款")],
+                "取消退款",
+                &[],
+            ),
+            // A hint of its own intent does not lift the veto.
+            (
+                &[(0, Hint, "取消退款申请"), (0, Negative, "取消")],
+                "取消退款申请",
                 &[],
             ),
             // A hint does not subsume.
