@@ -614,6 +614,32 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("今天能送到吗", &["logistics"]),
     ("有同城配送吗", &["courier"]),
     ("能同城送吗", &["courier"]),
+    // Eighth round. The price difference asked for back is bargain, beside a
+    // refund word too; paying a difference for an exchange stays the return's.
+    ("能申请差价吗", &["bargain"]),
+    ("我是退款啊 退差价", &["bargain"]),
+    ("差价能返给我吗", &["bargain"]),
+    ("把差价退我", &["bargain"]),
+    ("申请换货补差价吗", &["return_exchange"]),
+    ("价保怎么申请", &["return_exchange"]),
+    // A good review promised as a sign-off is closing; asking what one earns
+    // stays review. 你好 across a word boundary (给你好评) is no greeting.
+    ("一定给您五星评价", &["closing"]),
+    ("会给你好评的", &["closing"]),
+    ("好评有返现吗", &["review"]),
+    ("你好久没回我了", &["complaint"]),
+    // A wait for an answer complained of is complaint; asking for someone to
+    // answer stays human.
+    ("半天没人回", &["complaint"]),
+    ("一直没人回复 什么情况", &["complaint"]),
+    ("怎么没人回", &["human"]),
+    ("转人工", &["human"]),
+    // Pinyin typed among characters spells the phrase, at full weight.
+    ("ni好", &["greeting"]),
+    ("你hao", &["greeting"]),
+    ("zai吗", &["greeting"]),
+    ("tui款", &["return_exchange"]),
+    ("iphone13有货吗", &["stock"]),
 ];
 
 #[test]

@@ -942,6 +942,9 @@ impl Nlu {
             // clause's characters are sorted once, at the first hit, so the
             // test costs no walk of the clause per phrase heard.
             let typos = !pinyin_mode && !text.bytes().any(|b| b.is_ascii_alphabetic());
+            // Pinyin typed among the characters (你hao, 发huo了吗) spells the
+            // phrase: it counts, and vetoes, as pinyin does, not as a typo.
+            let mut spelled: Option<bool> = pinyin_mode.then_some(true);
             let mut have: Option<segment::Hanzi> = None;
             for m in ac.find_overlapping_iter(&py) {
                 let k = self.py_owner[m.pattern().as_usize()];
@@ -955,11 +958,13 @@ impl Nlu {
                         continue;
                     }
                 }
+                let spelled =
+                    *spelled.get_or_insert_with(|| !typos && self.pinyin.is_spelled_mix(text));
                 let s = &mut sig[p.intent];
                 match p.kind {
-                    Keyword::Negative if pinyin_mode => s.vetoed = true,
+                    Keyword::Negative if spelled => s.vetoed = true,
                     Keyword::Negative => continue,
-                    _ => s.keywords += p.weight * if pinyin_mode { 1.0 } else { HOMOPHONE_WEIGHT },
+                    _ => s.keywords += p.weight * if spelled { 1.0 } else { HOMOPHONE_WEIGHT },
                 }
                 if explain {
                     ev.keywords.push((

@@ -122,6 +122,23 @@ impl Pinyin {
         syllables >= 2 && !words.iter().any(|w| ENGLISH_TELLS.contains(w))
     }
 
+    /// True when a text mixes Chinese characters with pinyin spellings
+    /// ("你hao", "发huo了吗", "ni好"): it has a Latin word, and every Latin word
+    /// splits into syllables and is no English tell. Such words are typed
+    /// sounds, so a phrase heard across them is spelled, not a homophone
+    /// typo. Linear in `text`.
+    pub fn is_spelled_mix(&self, text: &str) -> bool {
+        if !text.chars().any(is_cjk) {
+            return false;
+        }
+        let mut words = text
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .peekable();
+        words.peek().is_some()
+            && words.all(|w| self.split_word(w).is_some() && !ENGLISH_TELLS.contains(&w))
+    }
+
     /// Toneless pinyin of a text with one space around every syllable:
     /// " fa huo le ma ". Chinese characters are transliterated; Latin words are
     /// cut into syllables when they can be and kept whole otherwise; other
@@ -488,6 +505,29 @@ mod tests {
         }
         for w in &words {
             assert_eq!(p.split_word(w), backtracking(&p, w), "{w:?}");
+        }
+    }
+
+    /// Pinyin among characters is a spelling; English words, pinyin alone
+    /// and characters alone are not (the engine weighs a phrase heard across a
+    /// spelling in full).
+    #[test]
+    fn spelled_mixes() {
+        let p = Pinyin::new();
+        let rows = [
+            ("你hao", true),
+            ("ni好", true),
+            ("发huo了吗 谢谢", true),
+            ("bao zhen ma 亲", true),
+            ("iphone13有货吗", false),
+            ("wifi怎么连", false),
+            ("hello 在吗", false),
+            ("you fei duo shao", false),
+            ("发货了吗", false),
+            ("", false),
+        ];
+        for (text, want) in rows {
+            assert_eq!(p.is_spelled_mix(text), want, "{text:?}");
         }
     }
 
