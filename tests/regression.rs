@@ -56,6 +56,24 @@ const BASICS: &[(&str, &[&str])] = &[
     ("好评返现吗", &["review"]),
     ("我要投诉", &["complaint"]),
     ("转人工", &["human"]),
+    // A worry or constraint of the buyer's own about the goods, or the use
+    // they mean it for, is product_info; a fault found stays defect.
+    ("我怕太甜", &["product_info"]),
+    ("我对酒精过敏", &["product_info"]),
+    ("我怕有异味", &["product_info"]),
+    ("孕妇不敢吃辣", &["product_info"]),
+    ("我主要用来跑步", &["product_info"]),
+    ("收到有异味", &["defect"]),
+    ("发霉了不能吃了", &["defect"]),
+    // The after-sale parcel's shipping and tracking are the return's.
+    ("我换的货什么时候发", &["return_exchange"]),
+    ("售后的货发到哪了", &["return_exchange"]),
+    ("订单什么时候发货", &["ship_time"]),
+    // When the buyer's own order comes is logistics; before ordering it is
+    // delivery_time.
+    ("订单多久配送", &["logistics"]),
+    ("我的单子什么时候能到", &["logistics"]),
+    ("下单后多久能到", &["delivery_time"]),
     ("谢谢", &["closing"]),
     ("讲个笑话", &["none"]),
     ("有货吗?什么时候发", &["stock", "ship_time"]),
