@@ -74,6 +74,13 @@ const BASICS: &[(&str, &[&str])] = &[
     ("订单多久配送", &["logistics"]),
     ("我的单子什么时候能到", &["logistics"]),
     ("下单后多久能到", &["delivery_time"]),
+    // The offer's arithmetic checked is promotion (a number's point is no
+    // clause cut: 7.5折); asking for a discount stays bargain.
+    ("两件7.5折吗", &["promotion"]),
+    ("第二件多少钱", &["promotion"]),
+    ("券什么时候反", &["promotion"]),
+    ("能便宜5块吗", &["bargain"]),
+    ("这个多少钱", &["price"]),
     ("谢谢", &["closing"]),
     ("讲个笑话", &["none"]),
     ("有货吗?什么时候发", &["stock", "ship_time"]),

@@ -11,8 +11,9 @@ use std::ops::Range;
 
 /// Splits a normalised message into clause byte ranges. Splits at punctuation,
 /// at a space between two Chinese characters, and after a question particle
-/// (吗, 呢) followed by more Chinese text. One pass: linear in `text`, at most
-/// one clause per character.
+/// (吗, 呢) followed by more Chinese text. A '.', ':' or '/' between two digits
+/// is part of a number (7.5折, 10:30, 6/18), not a cut. One pass: linear in
+/// `text`, at most one clause per character.
 pub fn clauses(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -21,6 +22,12 @@ pub fn clauses(text: &str) -> Vec<Range<usize>> {
     while let Some((i, c)) = iter.next() {
         let next = iter.peek().map(|&(_, n)| n);
         let cut_here = match c {
+            '.' | ':' | '/'
+                if prev.is_some_and(|p| p.is_ascii_digit())
+                    && next.is_some_and(|n| n.is_ascii_digit()) =>
+            {
+                None
+            }
             ',' | '.' | '!' | '?' | ';' | ':' | '~' | '(' | ')' | '"' | '\n' | '|' | '/' => Some(i),
             ' ' if prev.is_some_and(is_cjk) && next.is_some_and(is_cjk) => Some(i),
             // Only the question particles; 么 and 嘛 live inside 什么, 怎么, 这么
@@ -249,6 +256,12 @@ mod tests {
             ("", &[]),
             ("...", &[]),
             ("是吗", &["是吗"]),
+            // A number's point, colon or slash is no cut; a full stop after one is.
+            ("两件7.5折吗", &["两件7.5折吗"]),
+            ("10:30前能送到吗", &["10:30前能送到吗"]),
+            ("6/18有活动吗", &["6/18有活动吗"]),
+            ("买了3件. 怎么还没发", &["买了3件", "怎么还没发"]),
+            ("30元/斤吗", &["30元", "斤吗"]),
             ("发什么快递", &["发什么快递"]),
             ("这个怎么卖", &["这个怎么卖"]),
             ("有货吗什么时候发", &["有货吗", "什么时候发"]),
