@@ -38,6 +38,24 @@ const BASICS: &[(&str, &[&str])] = &[
     ("发广州要多久", &["delivery_time"]),
     ("包邮吗", &["shipping_fee"]),
     ("这个多少钱", &["price"]),
+    // Who installs it and where is usage_help, as is adjusting a part
+    // (如何上下调节); whether it is easy to install stays product_info.
+    ("能到店安装吗", &["usage_help"]),
+    ("师傅上门装吗", &["usage_help"]),
+    ("这个如何上下调节", &["usage_help"]),
+    ("自己好安装吗", &["product_info"]),
+    // An item missing from a parcel that came is defect; a parcel not come
+    // stays logistics.
+    ("箱子里没看到充电器", &["defect"]),
+    ("快递还没到", &["logistics"]),
+    // Urgency with what it is for is a bare hurry-up: logistics.
+    ("我着急收货送人", &["logistics"]),
+    // Nobody told or came to the buyer: complaint.
+    ("没人通知我就取消了", &["complaint"]),
+    ("一直没人给我修", &["complaint"]),
+    // Which warehouse it ships from is courier; when it ships stays ship_time.
+    ("是保税仓发的吗", &["courier"]),
+    ("仓库发货了吗", &["ship_time"]),
     ("便宜点", &["bargain"]),
     ("有优惠券吗", &["promotion"]),
     ("是正品吗", &["authenticity"]),
