@@ -40,7 +40,7 @@ const BASICS: &[(&str, &[&str])] = &[
     ("这个多少钱", &["price"]),
     // Who installs it and where is usage_help, as is adjusting a part
     // (如何上下调节); whether it is easy to install stays product_info.
-    ("能到店安装吗", &["usage_help"]),
+    ("安装师傅上门装吗", &["usage_help"]),
     ("师傅上门装吗", &["usage_help"]),
     ("这个如何上下调节", &["usage_help"]),
     ("自己好安装吗", &["product_info"]),
