@@ -56,6 +56,17 @@ const BASICS: &[(&str, &[&str])] = &[
     // Which warehouse it ships from is courier; when it ships stays ship_time.
     ("是保税仓发的吗", &["courier"]),
     ("仓库发货了吗", &["ship_time"]),
+    // Reproaches: not told in advance, a simple thing made hard.
+    ("那也得提前通知一声吧", &["complaint"]),
+    ("一个小问题搞得这么复杂", &["complaint"]),
+    // The item sent back is a return; the order undone stays cancel_order.
+    ("这件我退了吧", &["return_exchange"]),
+    ("把单退了", &["cancel_order"]),
+    // Timing the offer is promotion; the pack's count is product_info, a price
+    // beside a count stays price.
+    ("今天买划算还是明天买划算", &["promotion"]),
+    ("一盒是10片吗", &["product_info"]),
+    ("2斤198是吧", &["price"]),
     ("便宜点", &["bargain"]),
     ("有优惠券吗", &["promotion"]),
     ("是正品吗", &["authenticity"]),
