@@ -67,6 +67,13 @@ const BASICS: &[(&str, &[&str])] = &[
     ("今天买划算还是明天买划算", &["promotion"]),
     ("一盒是10片吗", &["product_info"]),
     ("2斤198是吧", &["price"]),
+    // Whether a part is sold is stock; a price offered stays bargain. Whether
+    // the buyer's money came is payment; a refund's arrival stays the return's.
+    ("这个的遥控器卖吗", &["stock"]),
+    ("滤芯有卖吗", &["stock"]),
+    ("60块卖吗", &["bargain"]),
+    ("帮我查一下货款到账了吗", &["payment"]),
+    ("退款到账了吗", &["return_exchange"]),
     ("便宜点", &["bargain"]),
     ("有优惠券吗", &["promotion"]),
     ("是正品吗", &["authenticity"]),
