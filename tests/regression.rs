@@ -74,6 +74,11 @@ const BASICS: &[(&str, &[&str])] = &[
     ("60块卖吗", &["bargain"]),
     ("帮我查一下货款到账了吗", &["payment"]),
     ("退款到账了吗", &["return_exchange"]),
+    // The parcel not where it was said to be, or sent elsewhere, is
+    // delivery_issue; a parcel not come yet stays logistics.
+    ("快递柜里找不到我的快递", &["delivery_issue"]),
+    ("怎么又寄到深圳了", &["delivery_issue"]),
+    ("怎么还没送到", &["logistics"]),
     ("便宜点", &["bargain"]),
     ("有优惠券吗", &["promotion"]),
     ("是正品吗", &["authenticity"]),
