@@ -79,6 +79,10 @@ const BASICS: &[(&str, &[&str])] = &[
     ("快递柜里找不到我的快递", &["delivery_issue"]),
     ("怎么又寄到深圳了", &["delivery_issue"]),
     ("怎么还没送到", &["logistics"]),
+    // The return's postage made good is the return's; postage asked stays
+    // shipping_fee.
+    ("商家会补偿运费吗", &["return_exchange"]),
+    ("运费多少", &["shipping_fee"]),
     ("便宜点", &["bargain"]),
     ("有优惠券吗", &["promotion"]),
     ("是正品吗", &["authenticity"]),
