@@ -83,6 +83,10 @@ const BASICS: &[(&str, &[&str])] = &[
     // shipping_fee.
     ("商家会补偿运费吗", &["return_exchange"]),
     ("运费多少", &["shipping_fee"]),
+    // The thing received the wrong size, said alone, is a return's reason;
+    // asked before buying it stays size_advice.
+    ("衣服太大了", &["return_exchange"]),
+    ("M码会不会太小", &["size_advice"]),
     ("便宜点", &["bargain"]),
     ("有优惠券吗", &["promotion"]),
     ("是正品吗", &["authenticity"]),
