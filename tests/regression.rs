@@ -87,6 +87,10 @@ const BASICS: &[(&str, &[&str])] = &[
     // asked before buying it stays size_advice.
     ("衣服太大了", &["return_exchange"]),
     ("M码会不会太小", &["size_advice"]),
+    // A few extra asked as a gift is promotion; delivery to the door stays
+    // courier.
+    ("能多送几包吗", &["promotion"]),
+    ("能送到家吗", &["courier"]),
     ("便宜点", &["bargain"]),
     ("有优惠券吗", &["promotion"]),
     ("是正品吗", &["authenticity"]),
