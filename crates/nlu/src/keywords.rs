@@ -181,15 +181,17 @@ pub fn subsumed(phrases: &[Phrase], hits: &[Hit]) -> Flags {
     // intents: (end, intent). A hit of intent i is covered when the furthest
     // one of another intent reaches its end.
     let mut best: [Option<(usize, usize)>; 2] = [None, None];
-    // Per intent, the furthest end of its own strong hits so far; kept only
-    // when the clause has a negative to judge (few clauses do).
+    // Per intent with a negative hit, the furthest end of its own strong hits
+    // so far: empty when the clause has no negative to judge (most do not).
     let mut own: Vec<usize> = Vec::new();
-    if hits
+    let vetoing = hits
         .iter()
-        .any(|h| phrases[h.phrase].kind == Keyword::Negative)
-    {
-        let intents = hits.iter().map(|h| phrases[h.phrase].intent).max();
-        own.resize(intents.map_or(0, |i| i + 1), 0);
+        .map(|h| &phrases[h.phrase])
+        .filter(|p| p.kind == Keyword::Negative)
+        .map(|p| p.intent)
+        .max();
+    if let Some(i) = vetoing {
+        own.resize(i + 1, 0);
     }
     let mut k = 0;
     while k < order.len() {

@@ -25,6 +25,12 @@ impl Default for Pinyin {
     }
 }
 
+/// The runs of ASCII letters in a text: the words pinyin could spell.
+fn latin_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+}
+
 impl Pinyin {
     /// Collects every toneless syllable the character table knows (about 400).
     pub fn new() -> Pinyin {
@@ -108,10 +114,7 @@ impl Pinyin {
         if text.chars().any(is_cjk) {
             return false;
         }
-        let words: Vec<&str> = text
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words: Vec<&str> = latin_words(text).collect();
         let mut syllables = 0;
         for w in &words {
             match self.split_word(w) {
@@ -131,10 +134,7 @@ impl Pinyin {
         if !text.chars().any(is_cjk) {
             return false;
         }
-        let mut words = text
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .filter(|w| !w.is_empty())
-            .peekable();
+        let mut words = latin_words(text).peekable();
         words.peek().is_some()
             && words.all(|w| self.split_word(w).is_some() && !ENGLISH_TELLS.contains(&w))
     }
