@@ -731,6 +731,16 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // Issued, then mailed: the invoice's errand, after a yes too.
     ("好的，开好了寄给我", &["invoice"]),
     ("开完之后寄过来", &["invoice"]),
+    // A bare request for a link goes to a person (none); the link to pay a
+    // difference stays payment (named from real_dev misses).
+    ("发个链接吧", &["none"]),
+    ("把商品链接发我", &["none"]),
+    ("你把差价链接给我", &["payment"]),
+    // Days gone by since ordering and no parcel is logistics; a delivery
+    // estimate asked stays delivery_time (named from a real_dev miss).
+    ("下单都三天了还没到", &["logistics"]),
+    ("拍下到现在一个星期了还没收到", &["logistics"]),
+    ("发到北京要三天吗", &["delivery_time"]),
 ];
 
 #[test]
