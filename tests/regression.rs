@@ -741,6 +741,15 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("下单都三天了还没到", &["logistics"]),
     ("拍下到现在一个星期了还没收到", &["logistics"]),
     ("发到北京要三天吗", &["delivery_time"]),
+    // A fault as a condition (只要坏了就能换吗) asks the policy, not a defect;
+    // a fault found stays defect (named from a real_dev miss).
+    ("只要坏了就能换吗", &["return_exchange"]),
+    ("坏了能换吗", &["defect"]),
+    // A part swapped or added is the item's build (product_info); a return
+    // stays return_exchange (named from a real_dev miss).
+    ("这款笔记本能换固态吗", &["product_info"]),
+    ("能加内存条吗", &["product_info"]),
+    ("收到了不喜欢可以换吗", &["return_exchange"]),
 ];
 
 #[test]
