@@ -758,6 +758,17 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // the manual stays usage_help (named from a real_dev miss).
     ("说明书和合格证也没有", &["defect"]),
     ("说明书怎么看", &["usage_help"]),
+    // From real_train held out. The price dropped just after buying is
+    // bargain, beside a parcel not yet come; 呢 before 就 is no clause cut.
+    ("刚买还没到呢就降价了", &["bargain"]),
+    ("买了两天就降了20", &["bargain"]),
+    ("快递怎么还没到", &["logistics"]),
+    // The courier who cannot be reached is the parcel's (logistics); asking
+    // for an agent stays human.
+    ("联系不上配送员", &["logistics"]),
+    ("转人工", &["human"]),
+    // A size or weight missing from the range is a stock question.
+    ("没有500g装的么", &["stock"]),
 ];
 
 #[test]

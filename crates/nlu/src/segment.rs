@@ -32,9 +32,11 @@ pub fn clauses(text: &str) -> Vec<Range<usize>> {
             ' ' if prev.is_some_and(is_cjk) && next.is_some_and(is_cjk) => Some(i),
             // Only the question particles; 么 and 嘛 live inside 什么, 怎么, 这么
             // (the aliases fold their question uses, 在么 and 好嘛, into 吗).
+            // Before 就 the particle is a pause inside one thought (还没到呢就
+            // 便宜了: the price fell while the parcel is on its way), not a cut.
             '吗' | '呢'
                 if next.is_some_and(|n| {
-                    is_cjk(n) && !matches!(n, '吗' | '呢' | '啊' | '呀' | '哦' | '的')
+                    is_cjk(n) && !matches!(n, '吗' | '呢' | '啊' | '呀' | '哦' | '的' | '就')
                 }) =>
             {
                 let end = i + c.len_utf8();
@@ -258,6 +260,7 @@ mod tests {
             ("是吗", &["是吗"]),
             // A number's point, colon or slash is no cut; a full stop after one is.
             ("两件7.5折吗", &["两件7.5折吗"]),
+            ("还没到呢就降价了", &["还没到呢就降价了"]),
             ("10:30前能送到吗", &["10:30前能送到吗"]),
             ("6/18有活动吗", &["6/18有活动吗"]),
             ("买了3件. 怎么还没发", &["买了3件", "怎么还没发"]),
