@@ -769,6 +769,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("转人工", &["human"]),
     // A size or weight missing from the range is a stock question.
     ("没有500g装的么", &["stock"]),
+    // Whether the order went through is payment; its dispatch asked after
+    // it stays ship_time (named from a real_dev miss).
+    ("我拍上了吗", &["payment"]),
+    ("订单提交成功了吧", &["payment"]),
+    ("拍好了 什么时候发货", &["ship_time"]),
 ];
 
 #[test]
