@@ -774,6 +774,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("我拍上了吗", &["payment"]),
     ("订单提交成功了吧", &["payment"]),
     ("拍好了 什么时候发货", &["ship_time"]),
+    // From real_train held out: the page's price held up is price; how two
+    // things differ is product_info, even when it is their use.
+    ("上面不是写的59吗", &["price"]),
+    ("茶杯和茶壶用法有什么区别", &["product_info"]),
+    ("这个怎么用", &["usage_help"]),
 ];
 
 #[test]
