@@ -788,6 +788,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // stays cancel_order (named from a real_dev miss).
     ("没人通知就把我订单取消了", &["complaint"]),
     ("这个能取消吗", &["cancel_order"]),
+    // A hurry for the parcel on its way is logistics; days asked stay
+    // delivery_time (real_train held out).
+    ("尽量早点送到", &["logistics"]),
+    ("能否早一点送过来", &["logistics"]),
+    ("几天能送到", &["delivery_time"]),
 ];
 
 #[test]
