@@ -793,6 +793,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("尽量早点送到", &["logistics"]),
     ("能否早一点送过来", &["logistics"]),
     ("几天能送到", &["delivery_time"]),
+    // A thing given with the purchase, asked, is promotion; delivery words
+    // (送货上门, 送达) stay courier and logistics (real_train held out).
+    ("买这个你们送杯子吗", &["promotion"]),
+    ("你们送货上门吗", &["courier"]),
+    ("送的什么快递", &["courier"]),
 ];
 
 #[test]
