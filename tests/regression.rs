@@ -798,6 +798,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("买这个你们送杯子吗", &["promotion"]),
     ("你们送货上门吗", &["courier"]),
     ("送的什么快递", &["courier"]),
+    // How the after-sale service works or is reached is the return's
+    // process; asking for an agent stays human (named from real_dev misses).
+    ("售后怎么处理", &["return_exchange"]),
+    ("找售后可以吗", &["return_exchange"]),
+    ("我要转人工", &["human"]),
 ];
 
 #[test]
