@@ -803,6 +803,13 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("售后怎么处理", &["return_exchange"]),
     ("找售后可以吗", &["return_exchange"]),
     ("我要转人工", &["human"]),
+    // How easy it is, asked before buying, and how two things differ in a
+    // respect are product_info; how to do it stays usage_help (real_train
+    // held out).
+    ("自己好安装吗", &["product_info"]),
+    ("组装起来麻烦吗", &["product_info"]),
+    ("这两款功能上有什么不同", &["product_info"]),
+    ("怎么安装", &["usage_help"]),
 ];
 
 #[test]
