@@ -810,6 +810,12 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("组装起来麻烦吗", &["product_info"]),
     ("这两款功能上有什么不同", &["product_info"]),
     ("怎么安装", &["usage_help"]),
+    // A call reported is no request for a person: its topic decides; asking
+    // to be called stays human. The after-sale case's own state is the
+    // return's (real_train held out).
+    ("你们之前打过电话给我 说退款好了", &["return_exchange"]),
+    ("给我打个电话", &["human"]),
+    ("售后单在哪看", &["return_exchange"]),
 ];
 
 #[test]
