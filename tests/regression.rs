@@ -796,6 +796,7 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // A thing given with the purchase, asked, is promotion; delivery words
     // (送货上门, 送达) stay courier and logistics (real_train held out).
     ("买这个你们送杯子吗", &["promotion"]),
+    ("能送几个夹子吗", &["promotion"]),
     ("你们送货上门吗", &["courier"]),
     ("送的什么快递", &["courier"]),
     // How the after-sale service works or is reached is the return's
