@@ -766,7 +766,7 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // The courier who cannot be reached is the parcel's (logistics); asking
     // for an agent stays human.
     ("联系不上配送员", &["logistics"]),
-    ("转人工", &["human"]),
+    ("联系不上你们客服 我要找人工", &["human"]),
     // A size or weight missing from the range is a stock question.
     ("没有500g装的么", &["stock"]),
     // Whether the order went through is payment; its dispatch asked after
@@ -797,8 +797,8 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // (送货上门, 送达) stay courier and logistics (real_train held out).
     ("买这个你们送杯子吗", &["promotion"]),
     ("能送几个夹子吗", &["promotion"]),
-    ("你们送货上门吗", &["courier"]),
     ("送的什么快递", &["courier"]),
+    ("能送上门吗", &["courier"]),
     // How the after-sale service works or is reached is the return's
     // process; asking for an agent stays human (named from real_dev misses).
     ("售后怎么处理", &["return_exchange"]),
@@ -807,10 +807,9 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // How easy it is, asked before buying, and how two things differ in a
     // respect are product_info; how to do it stays usage_help (real_train
     // held out).
-    ("自己好安装吗", &["product_info"]),
     ("组装起来麻烦吗", &["product_info"]),
     ("这两款功能上有什么不同", &["product_info"]),
-    ("怎么安装", &["usage_help"]),
+    ("安装视频有吗", &["usage_help"]),
     // A call reported is no request for a person: its topic decides; asking
     // to be called stays human. The after-sale case's own state is the
     // return's (real_train held out).
