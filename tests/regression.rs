@@ -816,6 +816,11 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("你们之前打过电话给我 说退款好了", &["return_exchange"]),
     ("给我打个电话", &["human"]),
     ("售后单在哪看", &["return_exchange"]),
+    // The warranty left on one's own item is after-sale service; its length
+    // asked before buying stays product_info (real_train held out).
+    ("我的电视还在保修期吗", &["return_exchange"]),
+    ("保修期还剩多久", &["return_exchange"]),
+    ("这个保修多久", &["product_info"]),
 ];
 
 #[test]
