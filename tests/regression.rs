@@ -821,6 +821,20 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     ("我的电视还在保修期吗", &["return_exchange"]),
     ("保修期还剩多久", &["return_exchange"]),
     ("这个保修多久", &["product_info"]),
+    // Tenth round, every class named from real_train's held-out misses.
+    // Contact put off till later is a goodbye; contact asked for now stays human.
+    ("要是后天还没到我再联系客服吧", &["closing"]),
+    ("我要联系客服", &["human"]),
+    // 票 at the head of a clause is the invoice, alone as a topic too.
+    ("票多久能寄出来", &["invoice"]),
+    ("票 几天能寄到", &["invoice"]),
+    ("明天能发出吗", &["ship_time"]),
+    // The rest works and one part does not: a fault named by what fails.
+    ("别的都正常 就是按键不灵", &["defect"]),
+    ("就是有点贵", &["bargain"]),
+    // Part of the order kept, the rest dropped: a change, not a cancel.
+    ("只要红色的其他不要可以吗", &["order_change"]),
+    ("这单不要了", &["cancel_order"]),
 ];
 
 #[test]
