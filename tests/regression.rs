@@ -835,6 +835,14 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // Part of the order kept, the rest dropped: a change, not a cancel.
     ("只要红色的其他不要可以吗", &["order_change"]),
     ("这单不要了", &["cancel_order"]),
+    // Trust in the shop's word gone, and hurt said outright, are complaints;
+    // a fake asked about before buying stays authenticity.
+    ("你们的承诺都是假的", &["complaint"]),
+    ("这样真让人寒心", &["complaint"]),
+    ("是不是假货", &["authenticity"]),
+    // A heart is affection, as 么么哒 is; beside a question it is no topic.
+    ("❤❤", &["closing"]),
+    ("有货吗❤", &["stock"]),
 ];
 
 #[test]
