@@ -4,6 +4,8 @@
 //! 2. lower case;
 //! 3. traditional → simplified Chinese (有貨嗎 → 有货吗);
 //! 4. control characters are dropped; runs of the same punctuation fold to one;
+//!    the enumeration comma 、 stays itself, since it joins the items of one
+//!    thought (自己好安装、设置吗) where ， separates clauses;
 //! 5. runs of white space, emoji and pictographs fold to one space, trimmed
 //!    (they separate words and clauses), except a pictograph that is an alias
 //!    on its own (👍), kept for step 6;
@@ -142,7 +144,6 @@ impl Normalizer {
             let c = match simple_nfkc(c)? {
                 c if c.is_control() => ' ',
                 '。' => '.',
-                '、' => ',',
                 c => c,
             };
             if is_punct(c) && last == Some(c) {
@@ -178,7 +179,7 @@ impl Normalizer {
                 }
                 '\u{3000}' => ' ',
                 '。' | '．' => '.',
-                '、' | '，' => ',',
+                '，' => ',',
                 '～' | '〜' => '~',
                 '【' | '「' | '『' | '《' | '〈' => '(',
                 '】' | '」' | '』' | '》' | '〉' => ')',
@@ -343,6 +344,8 @@ mod tests {
     fn table() {
         let rows: &[(&str, &str)] = &[
             ("ＸＬ碼還有貨嗎？？？", "xl码还有货吗?"),
+            // 、 joins items and stays (a run folds to one); ， is a comma.
+            ("自己好安装、、设置吗，謝謝", "自己好安装、设置吗,谢谢"),
             (
                 "收货人名字打错了🤦 麻烦改成王丽",
                 "收货人名字打错了 麻烦改成王丽",

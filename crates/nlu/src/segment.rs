@@ -11,7 +11,8 @@ use std::ops::Range;
 
 /// Splits a normalised message into clause byte ranges. Splits at punctuation,
 /// at a space between two Chinese characters, and after a question particle
-/// (吗, 呢) followed by more Chinese text. A '.', ':' or '/' between two digits
+/// (吗, 呢) followed by more Chinese text; never at the enumeration comma 、,
+/// which joins the items of one thought (red、blue; 安装、设置). A '.', ':' or '/' between two digits
 /// is part of a number (7.5折, 10:30, 6/18), not a cut. One pass: linear in
 /// `text`, at most one clause per character.
 pub fn clauses(text: &str) -> Vec<Range<usize>> {
@@ -248,6 +249,12 @@ mod tests {
         let rows: &[(&str, &[&str])] = &[
             ("亲 在吗 有货吗", &["亲", "在吗", "有货吗"]),
             ("有货吗?什么时候发", &["有货吗", "什么时候发"]),
+            // The enumeration comma joins items (normalised 、 stays 、).
+            ("自己好安装、设置吗", &["自己好安装、设置吗"]),
+            (
+                "红色、蓝色有货吗,什么时候发",
+                &["红色、蓝色有货吗", "什么时候发"],
+            ),
             ("有货吗什么时候发", &["有货吗", "什么时候发"]),
             (
                 "is this in stock? when do you ship",
