@@ -843,6 +843,9 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // A heart is affection, as 么么哒 is; beside a question it is no topic.
     ("❤❤", &["closing"]),
     ("有货吗❤", &["stock"]),
+    // 卷 typed for 券 in the coupon words (as 优惠卷 already was); 卷纸 stays paper.
+    ("代金卷怎么用", &["promotion"]),
+    ("卷纸有货吗", &["stock"]),
 ];
 
 #[test]
