@@ -846,6 +846,13 @@ const REAL_CLASSES: &[(&str, &[&str])] = &[
     // 卷 typed for 券 in the coupon words (as 优惠卷 already was); 卷纸 stays paper.
     ("代金卷怎么用", &["promotion"]),
     ("卷纸有货吗", &["stock"]),
+    // How a supplement is taken (饭前还是饭后, 一天几粒) is usage; how long it
+    // keeps stays product_info.
+    ("饭前吃还是饭后吃", &["usage_help"]),
+    ("一天吃几粒", &["usage_help"]),
+    ("保质期多久", &["product_info"]),
+    // No longer to be had (不好买了) is stock.
+    ("最近怎么不好买了", &["stock"]),
 ];
 
 #[test]
