@@ -12,9 +12,9 @@ use std::ops::Range;
 /// Splits a normalised message into clause byte ranges. Splits at punctuation,
 /// at a space between two Chinese characters, and after a question particle
 /// (吗, 呢) followed by more Chinese text; never at the enumeration comma 、,
-/// which joins the items of one thought (red、blue; 安装、设置). A '.', ':' or '/' between two digits
-/// is part of a number (7.5折, 10:30, 6/18), not a cut. One pass: linear in
-/// `text`, at most one clause per character.
+/// which joins the items of one thought (红色、蓝色; 安装、设置). A '.', ':' or
+/// '/' between two digits is part of a number (7.5折, 10:30, 6/18), not a cut.
+/// One pass: linear in `text`, at most one clause per character.
 pub fn clauses(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
